@@ -1,0 +1,62 @@
+//! `linkplane`: one binary for the control plane (`serve`), its CLI client, and localcloud.
+//!
+//! Each command family lives in its own module; this file only wires them together.
+
+use clap::{Parser, Subcommand};
+
+mod client;
+mod cloud;
+mod local;
+mod serve;
+
+/// Self-service private connectivity for workflow orchestration.
+///
+/// Start a control plane with `linkplane serve`, then manage clusters, deployments and
+/// network connections with the client commands below (they read LINKPLANE_URL and
+/// LINKPLANE_TOKEN). `linkplane cloud …` drives localcloud, the real cloud network built
+/// from Linux namespaces on this machine.
+#[derive(Debug, Parser)]
+#[command(name = "linkplane", version, propagate_version = true, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the control plane: REST API (/v1), localcloud API (/cloud/v1), reconcilers.
+    Serve(serve::ServeArgs),
+    /// Drive localcloud as a cloud principal (VPCs, subnets, instances, peering, …).
+    Cloud(cloud::CloudArgs),
+    /// Maintain this machine's localcloud installation (garbage collection).
+    Local(local::LocalArgs),
+    #[command(flatten)]
+    Client(client::ClientCommand),
+}
+
+fn main() -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await,
+            Command::Cloud(args) => cloud::run(args).await,
+            Command::Local(args) => local::run(args).await,
+            Command::Client(cmd) => client::run(cmd).await,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

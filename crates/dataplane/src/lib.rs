@@ -1,0 +1,1 @@
+//! localcloud dataplane.
