@@ -1,0 +1,290 @@
+//! A small level-triggered controller runtime, after kube-rs and controller-runtime.
+//!
+//! A [`Reconcile`] implementation converges *one key* (a resource id) from its desired state
+//! to the world, idempotently: it re-reads the spec, observes the provider, acts, and records
+//! status. It is never told *what changed* — only *which key* to look at — so a missed or
+//! duplicated trigger is harmless, and a restart simply reconciles everything again.
+//!
+//! The [`Controller`] guarantees:
+//! - **one reconcile per key at a time** (a trigger that arrives while a key runs marks it
+//!   dirty and it runs once more afterwards; any number of such triggers collapse into one);
+//! - **deduplication** of queued keys;
+//! - **error backoff**: exponential from `backoff_base` to `backoff_max`, with jitter, reset on
+//!   success; a panicking reconcile counts as an error and does not stop the controller;
+//! - **requeue** when a reconcile asks to look again later ([`Action::RequeueAfter`]);
+//! - **resync**: every `resync` interval (and at start) all keys from [`Reconcile::list`] are
+//!   reconciled, so nothing depends on a trigger having been delivered;
+//! - bounded **concurrency** across keys.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::fmt::{Debug, Display};
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::{Id, JoinSet};
+use tokio::time::Instant;
+
+/// What a reconcile wants next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Converged; wait for a trigger or the next resync.
+    Done,
+    /// Look again after this long (e.g. waiting on a provider, or a documented retry delay).
+    RequeueAfter(Duration),
+}
+
+/// Converges one key. Implementations must be idempotent.
+pub trait Reconcile: Send + Sync + 'static {
+    type Key: Clone + Eq + Hash + Send + Sync + Debug + 'static;
+    type Error: Display + Send + 'static;
+
+    /// Every key that should be looked at on a resync.
+    fn list(&self) -> impl Future<Output = Result<Vec<Self::Key>, Self::Error>> + Send;
+
+    /// Converge `key`.
+    fn reconcile(&self, key: Self::Key)
+    -> impl Future<Output = Result<Action, Self::Error>> + Send;
+}
+
+/// Tuning of a [`Controller`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub concurrency: usize,
+    pub resync: Duration,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            concurrency: 4,
+            resync: Duration::from_secs(60),
+            backoff_base: Duration::from_millis(200),
+            backoff_max: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Sends triggers to a running controller. Cheap to clone.
+#[derive(Debug)]
+pub struct Handle<K> {
+    tx: mpsc::UnboundedSender<K>,
+}
+
+impl<K> Clone for Handle<K> {
+    fn clone(&self) -> Self {
+        Self {
+            tx: self.tx.clone(),
+        }
+    }
+}
+
+impl<K> Handle<K> {
+    /// Ask for `key` to be reconciled soon. Never blocks; harmless if repeated.
+    pub fn enqueue(&self, key: K) {
+        let _ = self.tx.send(key);
+    }
+}
+
+/// Runs a [`Reconcile`] implementation.
+pub struct Controller<R: Reconcile> {
+    name: &'static str,
+    reconciler: Arc<R>,
+    config: Config,
+    rx: mpsc::UnboundedReceiver<R::Key>,
+}
+
+struct State<K> {
+    queue: VecDeque<K>,
+    queued: HashSet<K>,
+    running: HashMap<Id, K>,
+    running_keys: HashSet<K>,
+    dirty: HashSet<K>,
+    scheduled: HashMap<K, Instant>,
+    timers: BinaryHeap<Reverse<(Instant, u64, K)>>,
+    timer_seq: u64,
+    failures: HashMap<K, u32>,
+}
+
+impl<K: Clone + Eq + Hash + Ord> State<K> {
+    fn new() -> Self {
+        Self {
+            queue: VecDeque::new(),
+            queued: HashSet::new(),
+            running: HashMap::new(),
+            running_keys: HashSet::new(),
+            dirty: HashSet::new(),
+            scheduled: HashMap::new(),
+            timers: BinaryHeap::new(),
+            timer_seq: 0,
+            failures: HashMap::new(),
+        }
+    }
+
+    fn enqueue_now(&mut self, key: K) {
+        self.scheduled.remove(&key);
+        if self.running_keys.contains(&key) {
+            self.dirty.insert(key);
+        } else if self.queued.insert(key.clone()) {
+            self.queue.push_back(key);
+        }
+    }
+
+    fn schedule(&mut self, key: K, at: Instant) {
+        // An earlier schedule wins; an immediate trigger clears it (see enqueue_now).
+        if let Some(prev) = self.scheduled.get(&key)
+            && *prev <= at
+        {
+            return;
+        }
+        self.scheduled.insert(key.clone(), at);
+        self.timer_seq += 1;
+        self.timers.push(Reverse((at, self.timer_seq, key)));
+    }
+
+    fn next_timer(&mut self) -> Option<Instant> {
+        while let Some(Reverse((at, _, key))) = self.timers.peek() {
+            if self.scheduled.get(key) == Some(at) {
+                return Some(*at);
+            }
+            self.timers.pop(); // stale
+        }
+        None
+    }
+
+    fn fire_due(&mut self, now: Instant) {
+        while let Some(Reverse((at, _, key))) = self.timers.peek().cloned() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            if self.scheduled.get(&key) == Some(&at) {
+                self.enqueue_now(key);
+            }
+        }
+    }
+}
+
+fn backoff(config: &Config, failures: u32) -> Duration {
+    let exp = failures.saturating_sub(1).min(20);
+    let raw = config.backoff_base.saturating_mul(1u32 << exp);
+    let capped = raw.min(config.backoff_max);
+    // Jitter in [0.5, 1.0] of the delay: retries of many keys do not arrive together.
+    capped.mul_f64(rand::random_range(0.5..=1.0))
+}
+
+impl<R: Reconcile> Controller<R>
+where
+    R::Key: Ord,
+{
+    /// A controller and the handle to trigger it.
+    pub fn new(name: &'static str, reconciler: Arc<R>, config: Config) -> (Self, Handle<R::Key>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let controller = Self {
+            name,
+            reconciler,
+            config,
+            rx,
+        };
+        (controller, Handle { tx })
+    }
+
+    async fn resync(&self, st: &mut State<R::Key>) {
+        match self.reconciler.list().await {
+            Ok(keys) => {
+                for k in keys {
+                    st.enqueue_now(k);
+                }
+            }
+            Err(e) => tracing::warn!(controller = self.name, error = %e, "resync list failed"),
+        }
+    }
+
+    /// Run until `shutdown` becomes true (or its sender is dropped). Reconciles in flight
+    /// are aborted at shutdown; being idempotent, they are simply redone on the next start.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        let concurrency = self.config.concurrency.max(1);
+        let mut st: State<R::Key> = State::new();
+        let mut tasks: JoinSet<Result<Action, R::Error>> = JoinSet::new();
+        let mut resync = tokio::time::interval(self.config.resync);
+        resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            while st.running.len() < concurrency {
+                let Some(key) = st.queue.pop_front() else {
+                    break;
+                };
+                st.queued.remove(&key);
+                st.running_keys.insert(key.clone());
+                let r = Arc::clone(&self.reconciler);
+                let k = key.clone();
+                let handle = tasks.spawn(async move { r.reconcile(k).await });
+                st.running.insert(handle.id(), key);
+            }
+            let next_timer = st.next_timer();
+            tokio::select! {
+                Some(key) = self.rx.recv() => st.enqueue_now(key),
+                Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                    self.finished(&mut st, done);
+                }
+                _ = sleep_until(next_timer) => st.fire_due(Instant::now()),
+                _ = resync.tick() => self.resync(&mut st).await,
+                changed = shutdown.changed() => {
+                    if changed.is_err() || *shutdown.borrow() {
+                        break;
+                    }
+                }
+            }
+        }
+        tasks.abort_all();
+    }
+
+    fn finished(
+        &self,
+        st: &mut State<R::Key>,
+        done: Result<(Id, Result<Action, R::Error>), tokio::task::JoinError>,
+    ) {
+        let (id, outcome) = match done {
+            Ok((id, r)) => (id, r.map_err(|e| e.to_string())),
+            Err(join) => (join.id(), Err(format!("reconcile panicked: {join}"))),
+        };
+        let Some(key) = st.running.remove(&id) else {
+            return;
+        };
+        st.running_keys.remove(&key);
+        match outcome {
+            Ok(Action::Done) => {
+                st.failures.remove(&key);
+            }
+            Ok(Action::RequeueAfter(d)) => {
+                st.failures.remove(&key);
+                st.schedule(key.clone(), Instant::now() + d);
+            }
+            Err(e) => {
+                let n = st.failures.entry(key.clone()).or_insert(0);
+                *n += 1;
+                let delay = backoff(&self.config, *n);
+                tracing::warn!(controller = self.name, key = ?key, failures = *n,
+                    retry_in_ms = delay.as_millis() as u64, error = %e, "reconcile failed");
+                st.schedule(key.clone(), Instant::now() + delay);
+            }
+        }
+        if st.dirty.remove(&key) {
+            st.enqueue_now(key);
+        }
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests;

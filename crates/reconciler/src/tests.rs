@@ -1,0 +1,250 @@
+use super::*;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::sync::Notify;
+
+#[derive(Clone)]
+enum Outcome {
+    Done,
+    Requeue(Duration),
+    Fail,
+    Panic,
+    Hold(Arc<Notify>),
+    Sleep(Duration),
+}
+
+#[derive(Default)]
+struct Recorder {
+    listed: Mutex<Vec<u32>>,
+    calls: Mutex<Vec<(u32, Instant)>>,
+    in_flight: Mutex<HashSet<u32>>,
+    overlap: AtomicBool,
+    script: Mutex<HashMap<u32, VecDeque<Outcome>>>,
+}
+
+impl Recorder {
+    fn with(keys: &[u32]) -> Arc<Self> {
+        let r = Self::default();
+        *r.listed.lock().unwrap() = keys.to_vec();
+        Arc::new(r)
+    }
+    fn script(&self, key: u32, outcomes: &[Outcome]) {
+        self.script
+            .lock()
+            .unwrap()
+            .insert(key, outcomes.iter().cloned().collect());
+    }
+    fn calls_of(&self, key: u32) -> Vec<Instant> {
+        let calls = self.calls.lock().unwrap();
+        calls
+            .iter()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, t)| *t)
+            .collect()
+    }
+}
+
+impl Reconcile for Recorder {
+    type Key = u32;
+    type Error = String;
+
+    async fn list(&self) -> Result<Vec<u32>, String> {
+        Ok(self.listed.lock().unwrap().clone())
+    }
+
+    async fn reconcile(&self, key: u32) -> Result<Action, String> {
+        self.calls.lock().unwrap().push((key, Instant::now()));
+        if !self.in_flight.lock().unwrap().insert(key) {
+            self.overlap.store(true, Ordering::SeqCst);
+        }
+        let next = self
+            .script
+            .lock()
+            .unwrap()
+            .get_mut(&key)
+            .and_then(VecDeque::pop_front)
+            .unwrap_or(Outcome::Done);
+        let result = match next {
+            Outcome::Done => Ok(Action::Done),
+            Outcome::Requeue(d) => Ok(Action::RequeueAfter(d)),
+            Outcome::Fail => Err(format!("key {key} failed")),
+            Outcome::Panic => {
+                self.in_flight.lock().unwrap().remove(&key);
+                panic!("reconcile of {key} panicked on purpose")
+            }
+            Outcome::Hold(n) => {
+                n.notified().await;
+                Ok(Action::Done)
+            }
+            Outcome::Sleep(d) => {
+                tokio::time::sleep(d).await;
+                Ok(Action::Done)
+            }
+        };
+        self.in_flight.lock().unwrap().remove(&key);
+        result
+    }
+}
+
+fn config() -> Config {
+    Config {
+        concurrency: 4,
+        resync: Duration::from_secs(3600),
+        backoff_base: Duration::from_millis(200),
+        backoff_max: Duration::from_secs(10),
+    }
+}
+
+struct Running {
+    handle: Handle<u32>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn start(r: &Arc<Recorder>, config: Config) -> Running {
+    let (controller, handle) = Controller::new("test", Arc::clone(r), config);
+    let (stop, rx) = watch::channel(false);
+    let task = tokio::spawn(controller.run(rx));
+    Running { handle, stop, task }
+}
+
+async fn settle() {
+    // With paused time, sleeping lets every ready task and due timer run.
+    tokio::time::sleep(Duration::from_secs(120)).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_first_resync_reconciles_every_listed_key_once() {
+    let r = Recorder::with(&[1, 2, 3]);
+    let _c = start(&r, config());
+    settle().await;
+    for k in [1, 2, 3] {
+        assert_eq!(r.calls_of(k).len(), 1, "key {k}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn triggers_during_a_run_collapse_into_exactly_one_more_run() {
+    let r = Recorder::with(&[7]);
+    let gate = Arc::new(Notify::new());
+    r.script(7, &[Outcome::Hold(gate.clone()), Outcome::Done]);
+    let c = start(&r, config());
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(r.calls_of(7).len(), 1);
+    for _ in 0..10 {
+        c.handle.enqueue(7);
+    }
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(
+        r.calls_of(7).len(),
+        1,
+        "no second run while the first holds"
+    );
+    gate.notify_one();
+    settle().await;
+    assert_eq!(r.calls_of(7).len(), 2);
+    assert!(!r.overlap.load(Ordering::SeqCst));
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_key_never_runs_twice_at_once_even_under_a_storm_of_triggers() {
+    let keys: Vec<u32> = (0..5).collect();
+    let r = Recorder::with(&keys);
+    for k in &keys {
+        r.script(*k, &vec![Outcome::Sleep(Duration::from_millis(3)); 50]);
+    }
+    let c = start(&r, config());
+    for i in 0..500u32 {
+        c.handle.enqueue(i % 5);
+        if i % 7 == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    settle().await;
+    assert!(!r.overlap.load(Ordering::SeqCst), "a key ran concurrently");
+    let total: usize = keys.iter().map(|k| r.calls_of(*k).len()).sum();
+    assert!(
+        total < 500,
+        "triggers must be deduplicated, got {total} runs"
+    );
+    assert!(total >= 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn errors_back_off_exponentially_then_succeed() {
+    let r = Recorder::with(&[1]);
+    r.script(
+        1,
+        &[Outcome::Fail, Outcome::Fail, Outcome::Fail, Outcome::Done],
+    );
+    let _c = start(&r, config());
+    settle().await;
+    let calls = r.calls_of(1);
+    assert_eq!(calls.len(), 4, "three failures then a success, and no more");
+    let gaps: Vec<Duration> = calls.windows(2).map(|w| w[1] - w[0]).collect();
+    // base 200 ms with jitter in [0.5, 1]: [100, 200], [200, 400], [400, 800] ms.
+    assert!(gaps[0] >= Duration::from_millis(100) && gaps[0] <= Duration::from_millis(200));
+    assert!(gaps[2] >= Duration::from_millis(400) && gaps[2] <= Duration::from_millis(800));
+    assert!(gaps[2] > gaps[0]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_reconcile_is_retried_and_the_controller_survives() {
+    let r = Recorder::with(&[1, 2]);
+    r.script(1, &[Outcome::Panic, Outcome::Done]);
+    let c = start(&r, config());
+    settle().await;
+    assert_eq!(r.calls_of(1).len(), 2);
+    assert_eq!(r.calls_of(2).len(), 1);
+    c.handle.enqueue(2);
+    settle().await;
+    assert_eq!(r.calls_of(2).len(), 2, "controller still serves triggers");
+}
+
+#[tokio::test(start_paused = true)]
+async fn requeue_after_is_honoured_and_a_trigger_overrides_it() {
+    let r = Recorder::with(&[1]);
+    r.script(
+        1,
+        &[
+            Outcome::Requeue(Duration::from_secs(5)),
+            Outcome::Requeue(Duration::from_secs(300)),
+            Outcome::Done,
+        ],
+    );
+    let c = start(&r, config());
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let calls = r.calls_of(1);
+    assert_eq!(calls.len(), 2);
+    assert!(calls[1] - calls[0] >= Duration::from_secs(5));
+    // The second asked for 300 s; a trigger now runs it at once.
+    c.handle.enqueue(1);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(r.calls_of(1).len(), 3);
+    // ...and the cancelled 300 s timer does not fire a fourth run.
+    tokio::time::sleep(Duration::from_secs(400)).await;
+    assert_eq!(r.calls_of(1).len(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn resync_reconciles_again_without_any_trigger() {
+    let r = Recorder::with(&[1]);
+    let mut cfg = config();
+    cfg.resync = Duration::from_secs(30);
+    let _c = start(&r, cfg);
+    tokio::time::sleep(Duration::from_secs(95)).await;
+    assert_eq!(r.calls_of(1).len(), 4, "at 0, 30, 60 and 90 s");
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_stops_the_controller() {
+    let r = Recorder::with(&[1]);
+    let c = start(&r, config());
+    settle().await;
+    c.stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), c.task)
+        .await
+        .expect("controller stops")
+        .unwrap();
+}
