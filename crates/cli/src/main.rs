@@ -4,6 +4,8 @@
 
 use clap::{Parser, Subcommand};
 
+#[allow(dead_code)] // wired into `linkplane agent run` with the agent subcommand
+mod agent_run;
 mod client;
 mod cloud;
 mod local;
@@ -16,7 +18,12 @@ mod serve;
 /// LINKPLANE_TOKEN). `linkplane cloud …` drives localcloud, the real cloud network built
 /// from Linux namespaces on this machine.
 #[derive(Debug, Parser)]
-#[command(name = "linkplane", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "linkplane",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
