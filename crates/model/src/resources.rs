@@ -1,0 +1,490 @@
+//! Every resource of DESIGN.md's vocabulary table: its spec (desired state, written by
+//! clients) and its status (observed state, written by reconcilers). JSON is camelCase,
+//! enum values UPPER_SNAKE.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::fields::*;
+use crate::id::ResourceId;
+use crate::status::*;
+
+/// An API token's role. Network changes need `ORGANIZATION_OWNER`; members read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Role {
+    OrganizationOwner,
+    OrganizationMember,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OrganizationOwner => "ORGANIZATION_OWNER",
+            Self::OrganizationMember => "ORGANIZATION_MEMBER",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "ORGANIZATION_OWNER" => Some(Self::OrganizationOwner),
+            "ORGANIZATION_MEMBER" => Some(Self::OrganizationMember),
+            _ => None,
+        }
+    }
+    pub fn is_owner(self) -> bool {
+        self == Self::OrganizationOwner
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CloudProvider {
+    /// localcloud: the AWS-shaped network built from namespaces on this machine.
+    Local,
+    Aws,
+    Azure,
+}
+
+impl CloudProvider {
+    /// Which region names and principal shapes apply. localcloud is AWS-shaped.
+    pub fn region_cloud(self) -> RegionCloud {
+        match self {
+            Self::Local | Self::Aws => RegionCloud::Aws,
+            Self::Azure => RegionCloud::Azure,
+        }
+    }
+    pub fn is_aws_shaped(self) -> bool {
+        self.region_cloud() == RegionCloud::Aws
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ClusterType {
+    Standard,
+    Dedicated,
+}
+
+// ------------------------------------------------------------------------ organization
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Organization {
+    pub id: ResourceId,
+    pub name: Name,
+    pub created_at: DateTime<Utc>,
+}
+
+// ----------------------------------------------------------------------------- cluster
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterSpec {
+    pub name: Name,
+    pub cloud_provider: CloudProvider,
+    #[serde(rename = "type")]
+    pub cluster_type: ClusterType,
+    pub region: Region,
+    pub vpc_subnet_range: Cidr,
+    /// Refuse orchestration-plane requests that did not arrive through an accepted endpoint.
+    #[serde(default)]
+    pub private_only: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterObserved {
+    pub status: ClusterStatus,
+    pub status_reason: Option<String>,
+    /// External IPs that persist for the lifetime of the cluster (filled by the reconciler).
+    #[serde(default)]
+    #[schema(value_type = Vec<String>)]
+    pub external_ips: Vec<Ipv4Addr>,
+}
+
+impl Default for ClusterObserved {
+    fn default() -> Self {
+        Self {
+            status: ClusterStatus::Creating,
+            status_reason: None,
+            external_ips: vec![],
+        }
+    }
+}
+
+/// The orchestration plane's host name of a cluster: `<clusterId>.external.<baseDomain>`.
+pub fn cluster_host_name(cluster_id: &ResourceId, base_domain: &DomainName) -> String {
+    format!("{}.external.{}", cluster_id, base_domain)
+}
+
+// -------------------------------------------------------------------------- deployment
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RemoteExecution {
+    pub enabled: bool,
+    /// Source ranges agents may connect from (empty: any).
+    #[serde(default)]
+    pub allowed_ip_address_ranges: Vec<Cidr>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentSpec {
+    pub name: Name,
+    pub cluster_id: ResourceId,
+    #[serde(default)]
+    pub remote_execution: RemoteExecution,
+    /// Where the ingress gateway forwards non-agent paths (the Airflow API server).
+    pub airflow_api_url: Option<HttpUrl>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentObserved {
+    /// The cluster's external IPs assigned to this deployment (filled by the reconciler).
+    #[serde(default)]
+    #[schema(value_type = Vec<String>)]
+    pub external_ips: Vec<Ipv4Addr>,
+}
+
+/// A deployment's API URL behind its cluster's ingress gateway.
+pub fn deployment_api_url(
+    cluster_id: &ResourceId,
+    deployment_id: &ResourceId,
+    base_domain: &DomainName,
+) -> String {
+    format!(
+        "https://{}/{}",
+        cluster_host_name(cluster_id, base_domain),
+        deployment_id
+    )
+}
+
+// ------------------------------------------------------------------ agents and tokens
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentSpec {
+    pub name: Name,
+    pub hostname: String,
+    pub version: String,
+    #[serde(default)]
+    pub queues: Vec<String>,
+    /// The agent token it registered with.
+    pub agent_token_id: ResourceId,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentObserved {
+    pub last_heartbeat_at: Option<DateTime<Utc>>,
+}
+
+/// At most this many live (unrevoked) agent tokens per deployment.
+pub const MAX_AGENT_TOKENS_PER_DEPLOYMENT: u32 = 50;
+
+// ------------------------------------------------------------------------ private link
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PrivateLinkSpec {
+    /// Who may create endpoints: `*`, IAM principal ARNs (AWS) or subscriptions (Azure).
+    pub allowed_principals: Vec<AllowedPrincipal>,
+    /// Extra consumer regions (cross-region endpoints); the cluster's region is implied.
+    #[serde(default)]
+    pub regions: Vec<Region>,
+    /// Accept endpoint connections without manual approval.
+    #[serde(default)]
+    pub auto_accept: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PrivateLinkObserved {
+    pub status: ProvisioningStatus,
+    pub status_reason: Option<String>,
+}
+
+impl Default for PrivateLinkObserved {
+    fn default() -> Self {
+        Self {
+            status: ProvisioningStatus::Pending,
+            status_reason: None,
+        }
+    }
+}
+
+/// The endpoint service name customers use: for AWS-shaped clusters
+/// `com.linkplane.vpce.<region>.<clusterId>`, for Azure the Private Link Service alias
+/// `<clusterId>.<region>.privatelinkservice.<baseDomain>`.
+pub fn private_link_service_name(
+    cluster_id: &ResourceId,
+    cluster: &ClusterSpec,
+    base_domain: &DomainName,
+) -> String {
+    match cluster.cloud_provider.region_cloud() {
+        RegionCloud::Aws => format!("com.linkplane.vpce.{}.{}", cluster.region, cluster_id),
+        RegionCloud::Azure => format!(
+            "{}.{}.privatelinkservice.{}",
+            cluster_id, cluster.region, base_domain
+        ),
+    }
+}
+
+/// Provider-side record of one consumer endpoint connected to a cluster's service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointConnectionSpec {
+    /// The endpoint's id in the consumer's cloud (e.g. `vpce-0123…`).
+    pub cloud_endpoint_id: String,
+    /// The principal (ARN) or subscription that created the endpoint.
+    pub requester: String,
+    pub region: Option<Region>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointConnectionObserved {
+    pub status: EndpointConnectionStatus,
+    pub status_reason: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Vec<String>)]
+    pub private_ips: Vec<IpAddr>,
+}
+
+// ------------------------------------------------------------------------- VPC peering
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VpcPeeringSpec {
+    pub name: Name,
+    pub peer_account_id: AccountId,
+    pub peer_vpc_id: VpcId,
+    pub peer_region: Region,
+    pub peer_cidr: Cidr,
+}
+
+/// What the customer does to complete activation ("accept the connection from your external
+/// VPC and create routes from the external VPC to Astro").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActivationInstructions {
+    pub peering_connection_id: String,
+    pub cluster_vpc_cidr: Cidr,
+    pub steps: Vec<String>,
+}
+
+pub fn activation_instructions(
+    peering_connection_id: &str,
+    cluster_vpc_cidr: Cidr,
+    peer: &VpcPeeringSpec,
+) -> ActivationInstructions {
+    ActivationInstructions {
+        peering_connection_id: peering_connection_id.to_owned(),
+        cluster_vpc_cidr,
+        steps: vec![
+            format!(
+                "In account {} (region {}), accept VPC peering connection {} into {}.",
+                peer.peer_account_id, peer.peer_region, peering_connection_id, peer.peer_vpc_id
+            ),
+            format!(
+                "In the route tables of {}, add a route: destination {}, target {}.",
+                peer.peer_vpc_id, cluster_vpc_cidr, peering_connection_id
+            ),
+        ],
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VpcPeeringObserved {
+    pub status: PeeringStatus,
+    pub status_reason: Option<String>,
+    /// Present while the status is PENDING_ACTIVATION ("Complete Activation").
+    pub activation_instructions: Option<ActivationInstructions>,
+    /// The provider's peering connection id (e.g. `pcx-…`).
+    pub cloud_peering_id: Option<String>,
+    /// When the status last changed (drives the NOT_FOUND retry after 5 minutes).
+    pub status_changed_at: Option<DateTime<Utc>>,
+}
+
+impl Default for VpcPeeringObserved {
+    fn default() -> Self {
+        Self {
+            status: PeeringStatus::Pending,
+            status_reason: None,
+            activation_instructions: None,
+            cloud_peering_id: None,
+            status_changed_at: None,
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------- routes
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteSpec {
+    pub name: Name,
+    pub destination_cidr: Cidr,
+    /// A VPC peering connection, transit gateway attachment or VPN connection of the cluster.
+    pub target_id: ResourceId,
+}
+
+/// Status block shared by resources whose status is a [`ProvisioningStatus`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Provisioning {
+    pub status: ProvisioningStatus,
+    pub status_reason: Option<String>,
+}
+
+impl Default for Provisioning {
+    fn default() -> Self {
+        Self {
+            status: ProvisioningStatus::Pending,
+            status_reason: None,
+        }
+    }
+}
+
+// ------------------------------------------------------------------- transit gateways
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TransitGatewayAttachmentSpec {
+    pub name: Name,
+    pub transit_gateway_id: TransitGatewayId,
+    /// The account that shared the transit gateway over RAM.
+    pub peer_account_id: AccountId,
+    /// Networks behind the transit gateway; the cluster routes them to it.
+    pub cidrs: Vec<Cidr>,
+}
+
+// ------------------------------------------------------------------ outbound endpoints
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OutboundEndpointType {
+    Interface,
+    Gateway,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboundEndpointSpec {
+    pub name: Name,
+    pub service_name: EndpointServiceName,
+    #[serde(rename = "type")]
+    pub endpoint_type: OutboundEndpointType,
+    pub private_dns_enabled: bool,
+    /// One of the endpoints every AWS cluster comes with; cannot be deleted.
+    #[serde(default)]
+    pub preconfigured: bool,
+    /// Optional Route 53 alias for the endpoint (e.g. for Snowflake or EKS).
+    pub dns_name: Option<DomainName>,
+}
+
+/// "All Astro clusters are pre-configured with the following AWS PrivateLink endpoint
+/// services": S3 (gateway); EC2 Auto Scaling, ECR API, ECR Docker registry, ELB, STS (interface).
+pub fn preconfigured_outbound_endpoints(region: &Region) -> Vec<OutboundEndpointSpec> {
+    let list: [(&str, &str, OutboundEndpointType); 6] = [
+        ("Amazon S3", "s3", OutboundEndpointType::Gateway),
+        (
+            "Amazon EC2 Auto Scaling",
+            "autoscaling",
+            OutboundEndpointType::Interface,
+        ),
+        ("Amazon ECR API", "ecr.api", OutboundEndpointType::Interface),
+        (
+            "Amazon ECR Docker Registry",
+            "ecr.dkr",
+            OutboundEndpointType::Interface,
+        ),
+        (
+            "Elastic Load Balancing",
+            "elasticloadbalancing",
+            OutboundEndpointType::Interface,
+        ),
+        ("AWS STS", "sts", OutboundEndpointType::Interface),
+    ];
+    list.iter()
+        .filter_map(|(name, svc, t)| {
+            let service_name =
+                EndpointServiceName::parse(&format!("com.amazonaws.{region}.{svc}")).ok()?;
+            Some(OutboundEndpointSpec {
+                name: Name::parse(name).ok()?,
+                service_name,
+                endpoint_type: *t,
+                private_dns_enabled: *t == OutboundEndpointType::Interface,
+                preconfigured: true,
+                dns_name: None,
+            })
+        })
+        .collect()
+}
+
+// ------------------------------------------------------------------------------- VPN
+
+/// A VPN connection. The pre-shared key is not part of the spec: it is stored apart as a
+/// secret and never returned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VpnConnectionSpec {
+    pub name: Name,
+    /// One gateway, or two for HA.
+    pub gateway_ips: Vec<GatewayIp>,
+    /// BGP routing with this customer ASN, or static routing with `staticPrefixes`.
+    pub bgp_asn: Option<Asn>,
+    #[serde(default)]
+    pub static_prefixes: Vec<Cidr>,
+    pub inside_cidr: Option<InsideCidr>,
+}
+
+// ----------------------------------------------------------------------- DNS resolution
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DnsResolutionKind {
+    /// A Route 53 Resolver rule shared with the cluster's account.
+    ResolverRule,
+    /// Forward queries for `domain` to `targets`.
+    Forwarding,
+    /// A private hosted zone with `records`, authoritative for `domain`.
+    PrivateZone,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+pub enum RecordType {
+    A,
+    AAAA,
+    CNAME,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DnsRecord {
+    /// Relative to the zone (`db`, `a.b`) or `@` for the zone apex.
+    pub name: String,
+    #[serde(rename = "type")]
+    pub record_type: RecordType,
+    pub value: String,
+    pub ttl: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DnsResolutionSpec {
+    pub name: Name,
+    pub kind: DnsResolutionKind,
+    pub domain: DomainName,
+    #[serde(default)]
+    pub targets: Vec<ForwardTarget>,
+    #[serde(default)]
+    pub records: Vec<DnsRecord>,
+    pub resolver_rule_id: Option<ResolverRuleId>,
+}
