@@ -1,0 +1,768 @@
+//! SQLite implementation of [`Store`].
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use linkplane_model::{Name, Organization, ResourceId, ResourceKind, Role};
+use serde_json::Value;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Row, SqliteConnection, SqlitePool};
+
+use crate::*;
+
+/// File name of the database inside the data directory.
+pub const DB_FILE: &str = "linkplane.db";
+
+/// The embedded default store: one SQLite file in WAL mode.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pub(crate) pool: SqlitePool,
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+fn is_unique_violation(e: &sqlx::Error, table: &str) -> bool {
+    match e {
+        sqlx::Error::Database(d) => d.is_unique_violation() && d.message().contains(table),
+        _ => false,
+    }
+}
+
+fn map_insert_error(e: sqlx::Error) -> StoreError {
+    if is_unique_violation(&e, "idempotency_keys") {
+        StoreError::IdempotencyKeyTaken
+    } else if is_unique_violation(&e, "unique_key") {
+        StoreError::AlreadyExists("a resource with the same unique identity already exists".into())
+    } else {
+        StoreError::Database(e)
+    }
+}
+
+fn id_col(row: &SqliteRow, col: &str) -> Result<ResourceId> {
+    let s: String = row.try_get(col)?;
+    ResourceId::parse(&s).map_err(|e| corrupt(col, e))
+}
+
+fn opt_id_col(row: &SqliteRow, col: &str) -> Result<Option<ResourceId>> {
+    let s: Option<String> = row.try_get(col)?;
+    s.map(|s| ResourceId::parse(&s).map_err(|e| corrupt(col, e)))
+        .transpose()
+}
+
+fn time_col(row: &SqliteRow, col: &str) -> Result<Timestamp> {
+    let s: String = row.try_get(col)?;
+    parse_time(&s)
+}
+
+fn opt_time_col(row: &SqliteRow, col: &str) -> Result<Option<Timestamp>> {
+    let s: Option<String> = row.try_get(col)?;
+    s.as_deref().map(parse_time).transpose()
+}
+
+fn json_col(row: &SqliteRow, col: &str) -> Result<Value> {
+    let s: String = row.try_get(col)?;
+    serde_json::from_str(&s).map_err(|e| corrupt(col, e))
+}
+
+fn doc_from_row(row: &SqliteRow) -> Result<Document> {
+    let kind: String = row.try_get("kind")?;
+    let finalizers: String = row.try_get("finalizers")?;
+    Ok(Document {
+        kind: ResourceKind::from_name(&kind).ok_or_else(|| corrupt("kind", &kind))?,
+        id: id_col(row, "id")?,
+        org_id: id_col(row, "org_id")?,
+        parent_id: opt_id_col(row, "parent_id")?,
+        system: row.try_get::<i64, _>("system")? != 0,
+        spec: json_col(row, "spec")?,
+        status: json_col(row, "status")?,
+        generation: row.try_get("generation")?,
+        observed_generation: row.try_get("observed_generation")?,
+        child_version: row.try_get("child_version")?,
+        finalizers: serde_json::from_str(&finalizers).map_err(|e| corrupt("finalizers", e))?,
+        deletion_requested_at: opt_time_col(row, "deletion_requested_at")?,
+        created_at: time_col(row, "created_at")?,
+        updated_at: time_col(row, "updated_at")?,
+    })
+}
+
+fn token_from_row(row: &SqliteRow) -> Result<TokenRecord> {
+    let kind: String = row.try_get("kind")?;
+    let role: Option<String> = row.try_get("role")?;
+    Ok(TokenRecord {
+        id: id_col(row, "id")?,
+        kind: match kind.as_str() {
+            "api" => TokenKind::Api,
+            "agent" => TokenKind::Agent,
+            other => return Err(corrupt("token kind", other)),
+        },
+        org_id: id_col(row, "org_id")?,
+        scope_id: opt_id_col(row, "scope_id")?,
+        name: row.try_get("name")?,
+        role: role
+            .map(|r| Role::parse(&r).ok_or_else(|| corrupt("role", r)))
+            .transpose()?,
+        created_at: time_col(row, "created_at")?,
+        last_used_at: opt_time_col(row, "last_used_at")?,
+        revoked_at: opt_time_col(row, "revoked_at")?,
+    })
+}
+
+fn page_of<T>(mut rows: Vec<(i64, T)>, page: &PageRequest) -> Page<T> {
+    let more = rows.len() > page.limit as usize;
+    rows.truncate(page.limit as usize);
+    let next_cursor = if more {
+        rows.last().map(|(seq, _)| encode_cursor(*seq))
+    } else {
+        None
+    };
+    Page {
+        items: rows.into_iter().map(|(_, t)| t).collect(),
+        next_cursor,
+    }
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) `<data_dir>/linkplane.db` and run migrations.
+    pub async fn open(data_dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Io {
+            path: data_dir.display().to_string(),
+            source,
+        })?;
+        Self::open_file(&data_dir.join(DB_FILE)).await
+    }
+
+    pub async fn open_file(path: &Path) -> Result<Self> {
+        let opts = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        tracing::debug!(path = %path.display(), "store opened");
+        Ok(Self { pool })
+    }
+
+    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+async fn insert_idempotency(conn: &mut SqliteConnection, r: &IdempotencyRecord) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO idempotency_keys (org_id, route, key, request_hash, status, body, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(r.org_id.as_str())
+    .bind(&r.route)
+    .bind(&r.key)
+    .bind(&r.request_hash)
+    .bind(i64::from(r.status))
+    .bind(&r.body)
+    .bind(format_time(&r.created_at))
+    .execute(conn)
+    .await
+    .map_err(map_insert_error)?;
+    Ok(())
+}
+
+async fn fetch_doc(
+    conn: &mut SqliteConnection,
+    kind: Option<ResourceKind>,
+    org: Option<&ResourceId>,
+    id: &ResourceId,
+) -> Result<Option<Document>> {
+    const SQL: &str = "SELECT seq, kind, id, org_id, parent_id, system, spec, status, generation, \
+         observed_generation, child_version, finalizers, deletion_requested_at, created_at, \
+         updated_at FROM documents WHERE id = ?1 AND (?2 IS NULL OR kind = ?2) \
+         AND (?3 IS NULL OR org_id = ?3)";
+    let row = sqlx::query(SQL)
+        .bind(id.as_str())
+        .bind(kind.map(|k| k.as_str()))
+        .bind(org.map(|o| o.as_str()))
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(doc_from_row).transpose()
+}
+
+fn not_found(kind: ResourceKind, id: &ResourceId) -> StoreError {
+    StoreError::NotFound {
+        kind: kind.title(),
+        id: id.to_string(),
+    }
+}
+
+fn check_generation(doc: &Document, if_generation: Option<i64>) -> Result<()> {
+    match if_generation {
+        Some(g) if g != doc.generation => Err(StoreError::PreconditionFailed {
+            current: doc.generation,
+        }),
+        _ => Ok(()),
+    }
+}
+
+async fn children(conn: &mut SqliteConnection, parent: &ResourceId) -> Result<Vec<Document>> {
+    const SQL: &str = "SELECT seq, kind, id, org_id, parent_id, system, spec, status, generation, \
+         observed_generation, child_version, finalizers, deletion_requested_at, created_at, \
+         updated_at FROM documents WHERE parent_id = ? ORDER BY seq";
+    let rows = sqlx::query(SQL)
+        .bind(parent.as_str())
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(doc_from_row).collect()
+}
+
+async fn mark_deleted(conn: &mut SqliteConnection, id: &ResourceId, at: &Timestamp) -> Result<()> {
+    sqlx::query(
+        "UPDATE documents SET deletion_requested_at = COALESCE(deletion_requested_at, ?), \
+         generation = generation + 1, updated_at = ? WHERE id = ? AND deletion_requested_at IS NULL",
+    )
+    .bind(format_time(at))
+    .bind(format_time(at))
+    .bind(id.as_str())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn purge(conn: &mut SqliteConnection, id: &ResourceId) -> Result<()> {
+    sqlx::query("DELETE FROM tokens WHERE scope_id = ?")
+        .bind(id.as_str())
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM documents WHERE id = ?")
+        .bind(id.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    async fn create_organization(&self, org: &Organization) -> Result<()> {
+        sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?)")
+            .bind(org.id.as_str())
+            .bind(org.name.as_str())
+            .bind(format_time(&org.created_at))
+            .execute(&self.pool)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e, "organizations") {
+                    StoreError::AlreadyExists(format!("organization {} already exists", org.id))
+                } else {
+                    StoreError::Database(e)
+                }
+            })?;
+        Ok(())
+    }
+
+    async fn get_organization(&self, id: &ResourceId) -> Result<Option<Organization>> {
+        let row = sqlx::query("SELECT id, name, created_at FROM organizations WHERE id = ?")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            let name: String = r.try_get("name")?;
+            Ok(Organization {
+                id: id_col(&r, "id")?,
+                name: Name::parse(&name).map_err(|e| corrupt("organization name", e))?,
+                created_at: time_col(&r, "created_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn create_token(
+        &self,
+        token: &NewToken,
+        max_live_in_scope: Option<u32>,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<TokenRecord> {
+        let mut tx = self.begin().await?;
+        if let Some(max) = max_live_in_scope {
+            let live: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM tokens WHERE kind = ? AND org_id = ? \
+                 AND scope_id IS ? AND revoked_at IS NULL",
+            )
+            .bind(token.kind.as_str())
+            .bind(token.org_id.as_str())
+            .bind(token.scope_id.as_ref().map(|s| s.as_str()))
+            .fetch_one(&mut *tx)
+            .await?;
+            if live >= i64::from(max) {
+                return Err(StoreError::LimitReached(format!(
+                    "at most {max} unrevoked tokens are allowed here; revoke one first"
+                )));
+            }
+        }
+        sqlx::query(
+            "INSERT INTO tokens (id, kind, org_id, scope_id, name, role, token_hash, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(token.id.as_str())
+        .bind(token.kind.as_str())
+        .bind(token.org_id.as_str())
+        .bind(token.scope_id.as_ref().map(|s| s.as_str()))
+        .bind(&token.name)
+        .bind(token.role.map(|r| r.as_str()))
+        .bind(&token.token_hash)
+        .bind(format_time(&token.created_at))
+        .execute(&mut *tx)
+        .await?;
+        if let Some(r) = idempotency {
+            insert_idempotency(&mut tx, r).await?;
+        }
+        tx.commit().await?;
+        Ok(TokenRecord::initial(token))
+    }
+
+    async fn token_by_hash(&self, token_hash: &str) -> Result<Option<TokenRecord>> {
+        let row = sqlx::query("SELECT * FROM tokens WHERE token_hash = ?")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(token_from_row).transpose()
+    }
+
+    async fn get_token(
+        &self,
+        org: &ResourceId,
+        kind: TokenKind,
+        id: &ResourceId,
+    ) -> Result<Option<TokenRecord>> {
+        let row = sqlx::query("SELECT * FROM tokens WHERE id = ? AND org_id = ? AND kind = ?")
+            .bind(id.as_str())
+            .bind(org.as_str())
+            .bind(kind.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(token_from_row).transpose()
+    }
+
+    async fn list_tokens(
+        &self,
+        org: &ResourceId,
+        kind: TokenKind,
+        scope: Option<&ResourceId>,
+        page: &PageRequest,
+    ) -> Result<Page<TokenRecord>> {
+        let rows = sqlx::query(
+            "SELECT * FROM tokens WHERE org_id = ?1 AND kind = ?2 \
+             AND (?3 IS NULL OR scope_id = ?3) AND seq > ?4 ORDER BY seq LIMIT ?5",
+        )
+        .bind(org.as_str())
+        .bind(kind.as_str())
+        .bind(scope.map(|s| s.as_str()))
+        .bind(page.after())
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows
+            .iter()
+            .map(|r| Ok((r.try_get::<i64, _>("seq")?, token_from_row(r)?)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(page_of(items, page))
+    }
+
+    async fn revoke_token(
+        &self,
+        org: &ResourceId,
+        kind: TokenKind,
+        id: &ResourceId,
+        at: Timestamp,
+    ) -> Result<TokenRecord> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) \
+             WHERE id = ? AND org_id = ? AND kind = ?",
+        )
+        .bind(format_time(&at))
+        .bind(id.as_str())
+        .bind(org.as_str())
+        .bind(kind.as_str())
+        .execute(&mut *tx)
+        .await?;
+        let row = sqlx::query("SELECT * FROM tokens WHERE id = ? AND org_id = ? AND kind = ?")
+            .bind(id.as_str())
+            .bind(org.as_str())
+            .bind(kind.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let rec = row
+            .as_ref()
+            .map(token_from_row)
+            .transpose()?
+            .ok_or_else(|| StoreError::NotFound {
+                kind: "token",
+                id: id.to_string(),
+            })?;
+        tx.commit().await?;
+        Ok(rec)
+    }
+
+    async fn touch_token(&self, id: &ResourceId, at: Timestamp) -> Result<()> {
+        sqlx::query("UPDATE tokens SET last_used_at = ? WHERE id = ?")
+            .bind(format_time(&at))
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn create_documents(
+        &self,
+        docs: &[NewDocument],
+        parent: Option<&ParentGuard>,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<Vec<Document>> {
+        let mut tx = self.begin().await?;
+        if let Some(g) = parent {
+            let org = docs.first().map(|d| &d.org_id);
+            let p = fetch_doc(&mut tx, Some(g.kind), org, &g.id)
+                .await?
+                .ok_or_else(|| not_found(g.kind, &g.id))?;
+            if p.deletion_requested_at.is_some() {
+                return Err(StoreError::Conflict(format!(
+                    "{} {} is being deleted",
+                    g.kind.title(),
+                    g.id
+                )));
+            }
+            if let Some(v) = g.child_version
+                && v != p.child_version
+            {
+                return Err(StoreError::Conflict(format!(
+                    "{} {} changed while this request was validated; retry",
+                    g.kind.title(),
+                    g.id
+                )));
+            }
+            sqlx::query("UPDATE documents SET child_version = child_version + 1 WHERE id = ?")
+                .bind(g.id.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        for d in docs {
+            sqlx::query(
+                "INSERT INTO documents (id, kind, org_id, parent_id, unique_key, system, spec, \
+                 status, secret, generation, observed_generation, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 0, ?, ?)",
+            )
+            .bind(d.id.as_str())
+            .bind(d.kind.as_str())
+            .bind(d.org_id.as_str())
+            .bind(d.parent_id.as_ref().map(|p| p.as_str()))
+            .bind(d.unique_key.as_deref())
+            .bind(i64::from(d.system))
+            .bind(d.spec.to_string())
+            .bind(d.status.to_string())
+            .bind(d.secret.as_deref())
+            .bind(format_time(&d.created_at))
+            .bind(format_time(&d.created_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_insert_error)?;
+        }
+        if let Some(r) = idempotency {
+            insert_idempotency(&mut tx, r).await?;
+        }
+        tx.commit().await?;
+        Ok(docs.iter().map(Document::initial).collect())
+    }
+
+    async fn get_document(
+        &self,
+        kind: ResourceKind,
+        org: &ResourceId,
+        id: &ResourceId,
+    ) -> Result<Option<Document>> {
+        let mut conn = self.pool.acquire().await?;
+        fetch_doc(&mut conn, Some(kind), Some(org), id).await
+    }
+
+    async fn get_secret(&self, org: &ResourceId, id: &ResourceId) -> Result<Option<String>> {
+        let s: Option<Option<String>> =
+            sqlx::query_scalar("SELECT secret FROM documents WHERE id = ? AND org_id = ?")
+                .bind(id.as_str())
+                .bind(org.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(s.flatten())
+    }
+
+    async fn list_documents(
+        &self,
+        kind: ResourceKind,
+        org: &ResourceId,
+        parent: Option<&ResourceId>,
+        page: &PageRequest,
+    ) -> Result<Page<Document>> {
+        const SQL: &str = "SELECT seq, kind, id, org_id, parent_id, system, spec, status, \
+             generation, observed_generation, child_version, finalizers, deletion_requested_at, \
+             created_at, updated_at FROM documents WHERE org_id = ?1 AND kind = ?2 \
+             AND (?3 IS NULL OR parent_id = ?3) AND seq > ?4 ORDER BY seq LIMIT ?5";
+        let rows = sqlx::query(SQL)
+            .bind(org.as_str())
+            .bind(kind.as_str())
+            .bind(parent.map(|p| p.as_str()))
+            .bind(page.after())
+            .bind(i64::from(page.limit) + 1)
+            .fetch_all(&self.pool)
+            .await?;
+        let items = rows
+            .iter()
+            .map(|r| Ok((r.try_get::<i64, _>("seq")?, doc_from_row(r)?)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(page_of(items, page))
+    }
+
+    async fn list_children(&self, org: &ResourceId, parent: &ResourceId) -> Result<Vec<Document>> {
+        let mut conn = self.pool.acquire().await?;
+        let all = children(&mut conn, parent).await?;
+        Ok(all.into_iter().filter(|d| &d.org_id == org).collect())
+    }
+
+    async fn update_document(
+        &self,
+        kind: ResourceKind,
+        org: &ResourceId,
+        id: &ResourceId,
+        if_generation: Option<i64>,
+        spec: &Value,
+        status: Option<&Value>,
+        at: Timestamp,
+    ) -> Result<Document> {
+        let mut tx = self.begin().await?;
+        let doc = fetch_doc(&mut tx, Some(kind), Some(org), id)
+            .await?
+            .ok_or_else(|| not_found(kind, id))?;
+        check_generation(&doc, if_generation)?;
+        if doc.deletion_requested_at.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "{} {id} is being deleted",
+                kind.title()
+            )));
+        }
+        sqlx::query(
+            "UPDATE documents SET spec = ?, status = COALESCE(?, status), \
+             generation = generation + 1, updated_at = ? WHERE id = ?",
+        )
+        .bind(spec.to_string())
+        .bind(status.map(|s| s.to_string()))
+        .bind(format_time(&at))
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        let doc = fetch_doc(&mut tx, None, None, id)
+            .await?
+            .ok_or_else(|| not_found(kind, id))?;
+        tx.commit().await?;
+        Ok(doc)
+    }
+
+    async fn delete_document(
+        &self,
+        kind: ResourceKind,
+        org: &ResourceId,
+        id: &ResourceId,
+        if_generation: Option<i64>,
+        blocking: &[ResourceKind],
+        at: Timestamp,
+    ) -> Result<DeleteOutcome> {
+        let mut tx = self.begin().await?;
+        let doc = fetch_doc(&mut tx, Some(kind), Some(org), id)
+            .await?
+            .ok_or_else(|| not_found(kind, id))?;
+        check_generation(&doc, if_generation)?;
+        let kids = children(&mut tx, id).await?;
+        let blockers: Vec<String> = blocking
+            .iter()
+            .filter_map(|k| {
+                let n = kids.iter().filter(|c| c.kind == *k && !c.system).count();
+                (n > 0).then(|| format!("{n} {}(s)", k.title()))
+            })
+            .collect();
+        if !blockers.is_empty() {
+            return Err(StoreError::Conflict(format!(
+                "{} {id} still has {}; delete them first",
+                kind.title(),
+                blockers.join(", ")
+            )));
+        }
+        let mut kept_child = false;
+        for c in &kids {
+            if c.finalizers.is_empty() {
+                purge(&mut tx, &c.id).await?;
+            } else {
+                mark_deleted(&mut tx, &c.id, &at).await?;
+                kept_child = true;
+            }
+        }
+        let outcome = if doc.finalizers.is_empty() && !kept_child {
+            purge(&mut tx, id).await?;
+            DeleteOutcome::Deleted
+        } else {
+            mark_deleted(&mut tx, id, &at).await?;
+            let d = fetch_doc(&mut tx, None, None, id)
+                .await?
+                .ok_or_else(|| not_found(kind, id))?;
+            DeleteOutcome::Marked(Box::new(d))
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn get_document_by_id(&self, id: &ResourceId) -> Result<Option<Document>> {
+        let mut conn = self.pool.acquire().await?;
+        fetch_doc(&mut conn, None, None, id).await
+    }
+
+    async fn list_kind(&self, kind: ResourceKind) -> Result<Vec<Document>> {
+        const SQL: &str = "SELECT seq, kind, id, org_id, parent_id, system, spec, status, \
+             generation, observed_generation, child_version, finalizers, deletion_requested_at, \
+             created_at, updated_at FROM documents WHERE kind = ? ORDER BY seq";
+        let rows = sqlx::query(SQL)
+            .bind(kind.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(doc_from_row).collect()
+    }
+
+    async fn list_unobserved(&self, kind: ResourceKind) -> Result<Vec<Document>> {
+        const SQL: &str = "SELECT seq, kind, id, org_id, parent_id, system, spec, status, \
+             generation, observed_generation, child_version, finalizers, deletion_requested_at, \
+             created_at, updated_at FROM documents \
+             WHERE kind = ? AND generation != observed_generation ORDER BY seq";
+        let rows = sqlx::query(SQL)
+            .bind(kind.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(doc_from_row).collect()
+    }
+
+    async fn write_status(
+        &self,
+        id: &ResourceId,
+        status: &Value,
+        observed_generation: i64,
+        at: Timestamp,
+    ) -> Result<Document> {
+        let mut tx = self.begin().await?;
+        let doc =
+            fetch_doc(&mut tx, None, None, id)
+                .await?
+                .ok_or_else(|| StoreError::NotFound {
+                    kind: "document",
+                    id: id.to_string(),
+                })?;
+        if observed_generation > doc.generation || observed_generation < 0 {
+            return Err(StoreError::Conflict(format!(
+                "observedGeneration {observed_generation} is outside 0..={} of {id}",
+                doc.generation
+            )));
+        }
+        sqlx::query(
+            "UPDATE documents SET status = ?, observed_generation = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(status.to_string())
+        .bind(observed_generation)
+        .bind(format_time(&at))
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        let doc = fetch_doc(&mut tx, None, None, id)
+            .await?
+            .ok_or_else(|| corrupt("document vanished", id))?;
+        tx.commit().await?;
+        Ok(doc)
+    }
+
+    async fn add_finalizer(&self, id: &ResourceId, finalizer: &str) -> Result<Document> {
+        let mut tx = self.begin().await?;
+        let mut doc =
+            fetch_doc(&mut tx, None, None, id)
+                .await?
+                .ok_or_else(|| StoreError::NotFound {
+                    kind: "document",
+                    id: id.to_string(),
+                })?;
+        if !doc.finalizers.iter().any(|f| f == finalizer) {
+            doc.finalizers.push(finalizer.to_owned());
+            sqlx::query("UPDATE documents SET finalizers = ? WHERE id = ?")
+                .bind(serde_json::to_string(&doc.finalizers).map_err(|e| corrupt("finalizers", e))?)
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(doc)
+    }
+
+    async fn remove_finalizer(&self, id: &ResourceId, finalizer: &str) -> Result<Option<Document>> {
+        let mut tx = self.begin().await?;
+        let Some(mut doc) = fetch_doc(&mut tx, None, None, id).await? else {
+            return Ok(None);
+        };
+        doc.finalizers.retain(|f| f != finalizer);
+        let purge_now = doc.finalizers.is_empty()
+            && doc.deletion_requested_at.is_some()
+            && children(&mut tx, id).await?.is_empty();
+        if purge_now {
+            purge(&mut tx, id).await?;
+            tx.commit().await?;
+            return Ok(None);
+        }
+        sqlx::query("UPDATE documents SET finalizers = ? WHERE id = ?")
+            .bind(serde_json::to_string(&doc.finalizers).map_err(|e| corrupt("finalizers", e))?)
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(doc))
+    }
+
+    async fn get_idempotency(
+        &self,
+        org: &ResourceId,
+        route: &str,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>> {
+        let row = sqlx::query(
+            "SELECT org_id, route, key, request_hash, status, body, created_at \
+             FROM idempotency_keys WHERE org_id = ? AND route = ? AND key = ?",
+        )
+        .bind(org.as_str())
+        .bind(route)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            let status: i64 = r.try_get("status")?;
+            Ok(IdempotencyRecord {
+                org_id: id_col(&r, "org_id")?,
+                route: r.try_get("route")?,
+                key: r.try_get("key")?,
+                request_hash: r.try_get("request_hash")?,
+                status: u16::try_from(status).map_err(|e| corrupt("status", e))?,
+                body: r.try_get("body")?,
+                created_at: time_col(&r, "created_at")?,
+            })
+        })
+        .transpose()
+    }
+}

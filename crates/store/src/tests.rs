@@ -1,0 +1,605 @@
+//! Store behaviour against a real SQLite file.
+#![allow(clippy::cloned_ref_to_slice_refs)]
+
+use linkplane_model::{ID_RANDOM_BYTES, Name, Organization, ResourceId, ResourceKind, Role};
+use serde_json::json;
+
+use crate::*;
+
+fn rid(kind: ResourceKind, n: u8) -> ResourceId {
+    ResourceId::generate(kind, [n; ID_RANDOM_BYTES])
+}
+
+fn now() -> Timestamp {
+    Utc::now()
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: SqliteStore,
+    org: ResourceId,
+    other: ResourceId,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).await.unwrap();
+    let org = rid(ResourceKind::Organization, 1);
+    let other = rid(ResourceKind::Organization, 2);
+    for id in [&org, &other] {
+        store
+            .create_organization(&Organization {
+                id: id.clone(),
+                name: Name::parse("acme").unwrap(),
+                created_at: now(),
+            })
+            .await
+            .unwrap();
+    }
+    Fixture {
+        _dir: dir,
+        store,
+        org,
+        other,
+    }
+}
+
+fn new_doc(
+    kind: ResourceKind,
+    n: u8,
+    org: &ResourceId,
+    parent: Option<&ResourceId>,
+) -> NewDocument {
+    NewDocument {
+        kind,
+        id: rid(kind, n),
+        org_id: org.clone(),
+        parent_id: parent.cloned(),
+        unique_key: None,
+        system: false,
+        spec: json!({"name": format!("n{n}")}),
+        status: json!({"status": "PENDING"}),
+        secret: None,
+        created_at: now(),
+    }
+}
+
+#[tokio::test]
+async fn create_get_and_other_organization_is_not_found() {
+    let f = fixture().await;
+    let d = new_doc(ResourceKind::Cluster, 1, &f.org, None);
+    let created = f
+        .store
+        .create_documents(&[d.clone()], None, None)
+        .await
+        .unwrap();
+    assert_eq!(created[0].generation, 1);
+    assert_eq!(created[0].observed_generation, 0);
+    let got = f
+        .store
+        .get_document(ResourceKind::Cluster, &f.org, &d.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.spec, d.spec);
+    assert_eq!(got, created[0].clone());
+    assert_eq!(got.etag(), format!("\"{}-g1\"", d.id));
+    assert!(
+        f.store
+            .get_document(ResourceKind::Cluster, &f.other, &d.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        f.store
+            .get_document(ResourceKind::Deployment, &f.org, &d.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn conditional_update_bumps_generation_and_rejects_stale_etags() {
+    let f = fixture().await;
+    let d = new_doc(ResourceKind::Cluster, 1, &f.org, None);
+    f.store
+        .create_documents(&[d.clone()], None, None)
+        .await
+        .unwrap();
+    let u = f
+        .store
+        .update_document(
+            ResourceKind::Cluster,
+            &f.org,
+            &d.id,
+            Some(1),
+            &json!({"name":"x"}),
+            None,
+            now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(u.generation, 2);
+    assert_eq!(u.status, d.status, "status untouched when not given");
+    let stale = f
+        .store
+        .update_document(
+            ResourceKind::Cluster,
+            &f.org,
+            &d.id,
+            Some(1),
+            &json!({"name":"y"}),
+            None,
+            now(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(stale, StoreError::PreconditionFailed { current: 2 }),
+        "{stale:?}"
+    );
+    let other = f
+        .store
+        .update_document(
+            ResourceKind::Cluster,
+            &f.other,
+            &d.id,
+            None,
+            &json!({}),
+            None,
+            now(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(other, StoreError::NotFound { .. }));
+    assert_eq!(
+        parse_if_match(&u.etag(), &d.id),
+        Some(IfMatch::Generation(2))
+    );
+    assert_eq!(parse_if_match("*", &d.id), Some(IfMatch::Any));
+    assert_eq!(parse_if_match("garbage", &d.id), None);
+    assert_eq!(
+        parse_if_match("\"othr-g2\"", &d.id),
+        Some(IfMatch::Generation(-1))
+    );
+}
+
+#[tokio::test]
+async fn status_writes_record_observed_generation_without_bumping_generation() {
+    let f = fixture().await;
+    let d = new_doc(ResourceKind::VpcPeeringConnection, 1, &f.org, None);
+    f.store
+        .create_documents(&[d.clone()], None, None)
+        .await
+        .unwrap();
+    let pending = f
+        .store
+        .list_unobserved(ResourceKind::VpcPeeringConnection)
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 1);
+    let w = f
+        .store
+        .write_status(&d.id, &json!({"status":"PENDING_ACTIVATION"}), 1, now())
+        .await
+        .unwrap();
+    assert_eq!((w.generation, w.observed_generation), (1, 1));
+    assert!(
+        f.store
+            .list_unobserved(ResourceKind::VpcPeeringConnection)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let e = f
+        .store
+        .write_status(&d.id, &json!({}), 5, now())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Conflict(_)));
+    assert_eq!(
+        f.store
+            .list_kind(ResourceKind::VpcPeeringConnection)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn pagination_with_opaque_cursors() {
+    let f = fixture().await;
+    let docs: Vec<NewDocument> = (1..=7)
+        .map(|n| new_doc(ResourceKind::Cluster, n, &f.org, None))
+        .collect();
+    f.store.create_documents(&docs, None, None).await.unwrap();
+    let mut seen = vec![];
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = PageRequest::parse(Some(3), cursor.as_deref()).unwrap();
+        let p = f
+            .store
+            .list_documents(ResourceKind::Cluster, &f.org, None, &page)
+            .await
+            .unwrap();
+        assert!(p.items.len() <= 3);
+        seen.extend(p.items.into_iter().map(|d| d.id));
+        match p.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(seen, docs.iter().map(|d| d.id.clone()).collect::<Vec<_>>());
+    let other = f
+        .store
+        .list_documents(
+            ResourceKind::Cluster,
+            &f.other,
+            None,
+            &PageRequest::default(),
+        )
+        .await
+        .unwrap();
+    assert!(other.items.is_empty());
+    assert_eq!(PageRequest::parse(Some(0), None).unwrap_err().0, "limit");
+    assert_eq!(PageRequest::parse(Some(501), None).unwrap_err().0, "limit");
+    assert_eq!(
+        PageRequest::parse(None, Some("bm9wZQ")).unwrap_err().0,
+        "cursor"
+    );
+    assert_eq!(
+        PageRequest::parse(None, Some("' OR 1=1 --")).unwrap_err().0,
+        "cursor"
+    );
+}
+
+#[tokio::test]
+async fn parent_guard_and_child_version() {
+    let f = fixture().await;
+    let cl = new_doc(ResourceKind::Cluster, 1, &f.org, None);
+    f.store
+        .create_documents(&[cl.clone()], None, None)
+        .await
+        .unwrap();
+    let guard = |v| ParentGuard {
+        kind: ResourceKind::Cluster,
+        id: cl.id.clone(),
+        child_version: v,
+    };
+    let a = new_doc(ResourceKind::VpcPeeringConnection, 1, &f.org, Some(&cl.id));
+    f.store
+        .create_documents(&[a], Some(&guard(Some(0))), None)
+        .await
+        .unwrap();
+    // A second writer that validated against child_version 0 must re-validate.
+    let b = new_doc(ResourceKind::VpcPeeringConnection, 2, &f.org, Some(&cl.id));
+    let e = f
+        .store
+        .create_documents(&[b.clone()], Some(&guard(Some(0))), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Conflict(_)), "{e:?}");
+    f.store
+        .create_documents(&[b], Some(&guard(Some(1))), None)
+        .await
+        .unwrap();
+    // The parent must be in the same organization.
+    let c = new_doc(
+        ResourceKind::VpcPeeringConnection,
+        3,
+        &f.other,
+        Some(&cl.id),
+    );
+    let e = f
+        .store
+        .create_documents(&[c], Some(&guard(None)), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::NotFound { .. }), "{e:?}");
+    assert_eq!(
+        f.store.list_children(&f.org, &cl.id).await.unwrap().len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn unique_keys_and_atomic_multi_create() {
+    let f = fixture().await;
+    let mut a = new_doc(ResourceKind::PrivateLink, 1, &f.org, None);
+    a.unique_key = Some("cl1".into());
+    let mut b = new_doc(ResourceKind::PrivateLink, 2, &f.org, None);
+    b.unique_key = Some("cl1".into());
+    f.store.create_documents(&[a], None, None).await.unwrap();
+    let c = new_doc(ResourceKind::Route, 9, &f.org, None);
+    let e = f
+        .store
+        .create_documents(&[c.clone(), b], None, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::AlreadyExists(_)), "{e:?}");
+    // The whole batch rolled back.
+    assert!(
+        f.store
+            .get_document(ResourceKind::Route, &f.org, &c.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn delete_blocks_on_children_cascades_system_ones_and_honours_finalizers() {
+    let f = fixture().await;
+    let cl = new_doc(ResourceKind::Cluster, 1, &f.org, None);
+    let mut sys = new_doc(ResourceKind::OutboundEndpoint, 1, &f.org, Some(&cl.id));
+    sys.system = true;
+    let dep = new_doc(ResourceKind::Deployment, 1, &f.org, Some(&cl.id));
+    f.store
+        .create_documents(&[cl.clone(), sys.clone(), dep.clone()], None, None)
+        .await
+        .unwrap();
+    let blocking = [ResourceKind::Deployment, ResourceKind::OutboundEndpoint];
+    let e = f
+        .store
+        .delete_document(
+            ResourceKind::Cluster,
+            &f.org,
+            &cl.id,
+            None,
+            &blocking,
+            now(),
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("1 deployment(s)"), "{e}");
+    assert!(
+        !e.to_string().contains("outbound"),
+        "system children do not block: {e}"
+    );
+    let e = f
+        .store
+        .delete_document(
+            ResourceKind::Deployment,
+            &f.org,
+            &dep.id,
+            Some(7),
+            &[],
+            now(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::PreconditionFailed { .. }));
+    assert_eq!(
+        f.store
+            .delete_document(
+                ResourceKind::Deployment,
+                &f.org,
+                &dep.id,
+                Some(1),
+                &[],
+                now()
+            )
+            .await
+            .unwrap(),
+        DeleteOutcome::Deleted
+    );
+    // With a finalizer the cluster is only marked, and its system child is cascaded.
+    f.store.add_finalizer(&cl.id, "localcloud").await.unwrap();
+    let out = f
+        .store
+        .delete_document(
+            ResourceKind::Cluster,
+            &f.org,
+            &cl.id,
+            None,
+            &blocking,
+            now(),
+        )
+        .await
+        .unwrap();
+    let DeleteOutcome::Marked(m) = out else {
+        panic!("expected marked")
+    };
+    assert!(m.deletion_requested_at.is_some());
+    assert_eq!(m.generation, 2);
+    assert!(f.store.get_document_by_id(&sys.id).await.unwrap().is_none());
+    let e = f
+        .store
+        .update_document(
+            ResourceKind::Cluster,
+            &f.org,
+            &cl.id,
+            None,
+            &json!({}),
+            None,
+            now(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Conflict(_)));
+    assert!(
+        f.store
+            .remove_finalizer(&cl.id, "localcloud")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(f.store.get_document_by_id(&cl.id).await.unwrap().is_none());
+}
+
+fn token(f: &Fixture, n: u8, scope: Option<&ResourceId>, secret: &str) -> NewToken {
+    NewToken {
+        id: rid(ResourceKind::AgentToken, n),
+        kind: TokenKind::Agent,
+        org_id: f.org.clone(),
+        scope_id: scope.cloned(),
+        name: format!("t{n}"),
+        role: None,
+        token_hash: hash_token(secret),
+        created_at: now(),
+    }
+}
+
+#[tokio::test]
+async fn tokens_are_found_by_hash_limited_and_revoked() {
+    let f = fixture().await;
+    let dep = rid(ResourceKind::Deployment, 1);
+    for n in 0..3 {
+        f.store
+            .create_token(
+                &token(&f, n, Some(&dep), &format!("secret{n}")),
+                Some(3),
+                None,
+            )
+            .await
+            .unwrap();
+    }
+    let e = f
+        .store
+        .create_token(&token(&f, 9, Some(&dep), "secret9"), Some(3), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::LimitReached(_)));
+    let found = f
+        .store
+        .token_by_hash(&hash_token("secret1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.id, rid(ResourceKind::AgentToken, 1));
+    assert!(
+        f.store
+            .token_by_hash(&hash_token("nope"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let r = f
+        .store
+        .revoke_token(&f.org, TokenKind::Agent, &found.id, now())
+        .await
+        .unwrap();
+    let first = r.revoked_at.unwrap();
+    let again = f
+        .store
+        .revoke_token(&f.org, TokenKind::Agent, &found.id, now())
+        .await
+        .unwrap();
+    assert_eq!(again.revoked_at, Some(first), "revocation time is kept");
+    // A revoked token frees a slot.
+    f.store
+        .create_token(&token(&f, 9, Some(&dep), "secret9"), Some(3), None)
+        .await
+        .unwrap();
+    let e = f
+        .store
+        .revoke_token(&f.other, TokenKind::Agent, &found.id, now())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::NotFound { .. }));
+    let api = NewToken {
+        id: rid(ResourceKind::ApiToken, 1),
+        kind: TokenKind::Api,
+        role: Some(Role::OrganizationOwner),
+        ..token(&f, 50, None, "owner")
+    };
+    f.store.create_token(&api, None, None).await.unwrap();
+    let listed = f
+        .store
+        .list_tokens(
+            &f.org,
+            TokenKind::Agent,
+            Some(&dep),
+            &PageRequest::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(listed.items.len(), 4);
+    let t = f
+        .store
+        .token_by_hash(&hash_token("owner"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(t.role, Some(Role::OrganizationOwner));
+    f.store.touch_token(&t.id, now()).await.unwrap();
+    let t = f
+        .store
+        .get_token(&f.org, TokenKind::Api, &t.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(t.last_used_at.is_some());
+}
+
+#[tokio::test]
+async fn idempotency_record_commits_with_the_create_and_only_once() {
+    let f = fixture().await;
+    let rec = IdempotencyRecord {
+        org_id: f.org.clone(),
+        route: "POST /clusters".into(),
+        key: "k1".into(),
+        request_hash: hash_body(b"{}"),
+        status: 201,
+        body: "{\"id\":1}".into(),
+        created_at: now(),
+    };
+    let a = new_doc(ResourceKind::Cluster, 1, &f.org, None);
+    f.store
+        .create_documents(&[a], None, Some(&rec))
+        .await
+        .unwrap();
+    let b = new_doc(ResourceKind::Cluster, 2, &f.org, None);
+    let e = f
+        .store
+        .create_documents(&[b.clone()], None, Some(&rec))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::IdempotencyKeyTaken), "{e:?}");
+    assert!(
+        f.store.get_document_by_id(&b.id).await.unwrap().is_none(),
+        "rolled back"
+    );
+    let got = f
+        .store
+        .get_idempotency(&f.org, "POST /clusters", "k1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.body, rec.body);
+    assert!(
+        f.store
+            .get_idempotency(&f.other, "POST /clusters", "k1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn data_survives_reopen_and_uses_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let org = rid(ResourceKind::Organization, 1);
+    {
+        let s = SqliteStore::open(dir.path()).await.unwrap();
+        s.create_organization(&Organization {
+            id: org.clone(),
+            name: Name::parse("acme").unwrap(),
+            created_at: now(),
+        })
+        .await
+        .unwrap();
+        s.close().await;
+    }
+    let s = SqliteStore::open(dir.path()).await.unwrap();
+    assert!(s.get_organization(&org).await.unwrap().is_some());
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&s.pool)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    assert!(dir.path().join(sqlite::DB_FILE).exists());
+}
