@@ -1,0 +1,198 @@
+//! `linkplane agent-token create|list|revoke` and `linkplane agent list`.
+
+use reqwest::Method;
+use serde_json::Value;
+
+use super::common::{Body, IdempotencyArgs, PageArgs, token_shown_once_notice};
+use super::options::{Ctx, GlobalArgs};
+use super::render::{self, Column, Output};
+
+pub const TOKEN_ABOUT_LONG: &str = "\
+Remote Execution Agents authenticate with an agent token scoped to one deployment (at most
+50 per deployment). The token is shown once, when it is created; the server keeps only a
+hash. Revoke a token to cut off the agents that use it.";
+
+pub const TOKEN_EXAMPLES: &str = "\
+Examples:
+  linkplane agent-token create --deployment dep4n7q2x5z3b6c2df --name on-prem-agents
+  linkplane agent-token list --deployment dep4n7q2x5z3b6c2df
+  linkplane agent-token revoke --deployment dep4n7q2x5z3b6c2df agt2m5q7r3s6t4v2wx";
+
+pub const AGENT_ABOUT_LONG: &str = "\
+Agents register with an agent token and send heartbeats. An agent is HEALTHY while its
+heartbeats arrive, UNHEALTHY when they stop, UNKNOWN before the first one.";
+
+pub const AGENT_EXAMPLES: &str = "\
+Example:
+  linkplane agent list --deployment dep4n7q2x5z3b6c2df";
+
+/// `--deployment`, shared by both families.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DeploymentSel {
+    /// Deployment id (see `linkplane deployment list`).
+    #[arg(long, env = "LINKPLANE_DEPLOYMENT", value_name = "DEPLOYMENT_ID")]
+    pub deployment: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AgentTokenArgs {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: AgentTokenCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum AgentTokenCommand {
+    /// Create an agent token and show it once.
+    #[command(
+        after_help = "Example:\n  linkplane agent-token create --deployment dep4n7q2x5z3b6c2df --name on-prem-agents"
+    )]
+    Create {
+        #[command(flatten)]
+        sel: DeploymentSel,
+        /// A name that says where the token is used: 1-63 characters.
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        idempotency: IdempotencyArgs,
+    },
+    /// List a deployment's agent tokens (never the secrets).
+    #[command(
+        after_help = "Example:\n  linkplane agent-token list --deployment dep4n7q2x5z3b6c2df"
+    )]
+    List {
+        #[command(flatten)]
+        sel: DeploymentSel,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Revoke (delete) an agent token; agents using it can no longer connect.
+    #[command(
+        after_help = "Example:\n  linkplane agent-token revoke --deployment dep4n7q2x5z3b6c2df agt2m5q7r3s6t4v2wx"
+    )]
+    Revoke {
+        #[command(flatten)]
+        sel: DeploymentSel,
+        /// Agent token id (from `agent-token list`).
+        token_id: String,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AgentArgs {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: AgentCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum AgentCommand {
+    /// List a deployment's agents with their status and last heartbeat.
+    #[command(after_help = "Example:\n  linkplane agent list --deployment dep4n7q2x5z3b6c2df")]
+    List {
+        #[command(flatten)]
+        sel: DeploymentSel,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+}
+
+const TOKEN_COLUMNS: &[Column] = &[
+    ("ID", "/id"),
+    ("NAME", "/name"),
+    ("CREATED", "/createdAt"),
+    ("LAST USED", "/lastUsedAt"),
+];
+
+const TOKEN_FIELDS: &[Column] = &[
+    ("id", "/id"),
+    ("name", "/name"),
+    ("createdAt", "/createdAt"),
+];
+
+const AGENT_COLUMNS: &[Column] = &[
+    ("ID", "/id"),
+    ("NAME", "/name"),
+    ("STATUS", "/status"),
+    ("LAST HEARTBEAT", "/lastHeartbeatAt"),
+];
+
+pub async fn run_tokens(args: AgentTokenArgs) -> anyhow::Result<()> {
+    let ctx = Ctx::new(&args.global)?;
+    match args.command {
+        AgentTokenCommand::Create {
+            sel,
+            name,
+            idempotency,
+        } => {
+            let body = Body::new().set("name", name).build();
+            let path = ctx
+                .org_path(&["deployments", &sel.deployment, "agent-tokens"])
+                .await?;
+            let reply = ctx
+                .api
+                .call(Method::POST, &path)
+                .json(body)
+                .idempotency_key(idempotency.idempotency_key)
+                .send()
+                .await?;
+            print_new_token(ctx.output, &reply, TOKEN_FIELDS);
+        }
+        AgentTokenCommand::List { sel, page } => {
+            let path = ctx
+                .org_path(&["deployments", &sel.deployment, "agent-tokens"])
+                .await?;
+            let reply = ctx.api.get(&path, &page.query()).await?;
+            render::print_list(ctx.output, &reply, TOKEN_COLUMNS, "No agent tokens yet.");
+        }
+        AgentTokenCommand::Revoke { sel, token_id } => {
+            let path = ctx
+                .org_path(&["deployments", &sel.deployment, "agent-tokens", &token_id])
+                .await?;
+            let reply = ctx.api.call(Method::DELETE, &path).send().await?;
+            render::print_done(
+                ctx.output,
+                &reply,
+                &format!("Revoked agent token {token_id}."),
+            );
+        }
+    }
+    Ok(())
+}
+
+pub async fn run_agents(args: AgentArgs) -> anyhow::Result<()> {
+    let ctx = Ctx::new(&args.global)?;
+    match args.command {
+        AgentCommand::List { sel, page } => {
+            let path = ctx
+                .org_path(&["deployments", &sel.deployment, "agents"])
+                .await?;
+            let reply = ctx.api.get(&path, &page.query()).await?;
+            render::print_list(
+                ctx.output,
+                &reply,
+                AGENT_COLUMNS,
+                "No agents have registered yet.",
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Prints a newly created token: its details, then the secret alone on stdout, with the
+/// one-time notice on stderr. In JSON mode, the server's JSON (which holds the token).
+pub fn print_new_token(output: Output, reply: &super::http::Reply, fields: &[Column]) {
+    match output {
+        Output::Json => render::print_raw(reply),
+        Output::Table => {
+            eprintln!("{}", render::detail_table(&reply.body, fields, None));
+            match reply.body.get("token").and_then(Value::as_str) {
+                Some(token) => println!("{token}"),
+                None => eprintln!("(the server's answer holds no `token` field)"),
+            }
+        }
+    }
+    token_shown_once_notice();
+}

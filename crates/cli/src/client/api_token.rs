@@ -1,0 +1,127 @@
+//! `linkplane api-token create|list|delete`.
+
+use reqwest::Method;
+
+use super::agent::print_new_token;
+use super::common::{Body, IdempotencyArgs, PageArgs, wire};
+use super::options::{Ctx, GlobalArgs};
+use super::render::{self, Column};
+
+pub const ABOUT_LONG: &str = "\
+API tokens authenticate people and automation to this API. ORGANIZATION_OWNER tokens may
+change network connections; ORGANIZATION_MEMBER tokens can read. A new token is shown once
+(the server stores only a hash): `create` prints it alone on stdout, so
+`TOKEN=$(linkplane api-token create …)` captures it.";
+
+pub const EXAMPLES: &str = "\
+Examples:
+  linkplane api-token create --name ci --role ORGANIZATION_MEMBER > ci.token
+  linkplane api-token list
+  linkplane api-token delete tok5h7j3l6n2p4r6tu";
+
+#[derive(Debug, clap::Args)]
+pub struct ApiTokenArgs {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: ApiTokenCommand,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+#[value(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Role {
+    /// Full control, including network connections and tokens.
+    OrganizationOwner,
+    /// Read access.
+    OrganizationMember,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ApiTokenCommand {
+    /// Create an API token and show it once (owners only).
+    #[command(
+        after_help = "Example:\n  linkplane api-token create --name ci --role ORGANIZATION_MEMBER"
+    )]
+    Create {
+        /// Token name: 1-63 characters.
+        #[arg(long)]
+        name: String,
+        /// Role of the token.
+        #[arg(
+            long,
+            value_enum,
+            ignore_case = true,
+            default_value = "ORGANIZATION_MEMBER"
+        )]
+        role: Role,
+        #[command(flatten)]
+        idempotency: IdempotencyArgs,
+    },
+    /// List the organization's API tokens (never the secrets).
+    #[command(after_help = "Example:\n  linkplane api-token list")]
+    List {
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Delete (revoke) an API token; requests with it fail from now on.
+    #[command(after_help = "Example:\n  linkplane api-token delete tok5h7j3l6n2p4r6tu")]
+    Delete {
+        /// API token id (from `api-token list`).
+        token_id: String,
+    },
+}
+
+const COLUMNS: &[Column] = &[
+    ("ID", "/id"),
+    ("NAME", "/name"),
+    ("ROLE", "/role"),
+    ("CREATED", "/createdAt"),
+    ("LAST USED", "/lastUsedAt"),
+];
+
+const FIELDS: &[Column] = &[
+    ("id", "/id"),
+    ("name", "/name"),
+    ("role", "/role"),
+    ("createdAt", "/createdAt"),
+];
+
+pub async fn run(args: ApiTokenArgs) -> anyhow::Result<()> {
+    let ctx = Ctx::new(&args.global)?;
+    match args.command {
+        ApiTokenCommand::Create {
+            name,
+            role,
+            idempotency,
+        } => {
+            let body = Body::new()
+                .set("name", name)
+                .set("role", wire(&role))
+                .build();
+            let path = ctx.org_path(&["api-tokens"]).await?;
+            let reply = ctx
+                .api
+                .call(Method::POST, &path)
+                .json(body)
+                .idempotency_key(idempotency.idempotency_key)
+                .send()
+                .await?;
+            print_new_token(ctx.output, &reply, FIELDS);
+        }
+        ApiTokenCommand::List { page } => {
+            let path = ctx.org_path(&["api-tokens"]).await?;
+            let reply = ctx.api.get(&path, &page.query()).await?;
+            render::print_list(ctx.output, &reply, COLUMNS, "No API tokens.");
+        }
+        ApiTokenCommand::Delete { token_id } => {
+            let path = ctx.org_path(&["api-tokens", &token_id]).await?;
+            let reply = ctx.api.call(Method::DELETE, &path).send().await?;
+            render::print_done(
+                ctx.output,
+                &reply,
+                &format!("Deleted API token {token_id}."),
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,50 @@
+//! `linkplane organization list`.
+
+use super::common::PageArgs;
+use super::options::{Ctx, GlobalArgs};
+use super::render::{self, Column};
+
+pub const ABOUT_LONG: &str = "\
+Organizations own everything else. A token belongs to one organization, so `list` usually
+shows one; when it shows several, choose with --org or LINKPLANE_ORG.";
+
+pub const EXAMPLES: &str = "\
+Examples:
+  linkplane organization list
+  linkplane organization list -o json";
+
+#[derive(Debug, clap::Args)]
+pub struct OrganizationArgs {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: OrganizationCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum OrganizationCommand {
+    /// List the organizations visible to the token.
+    #[command(after_help = "Example:\n  linkplane organization list")]
+    List {
+        #[command(flatten)]
+        page: PageArgs,
+    },
+}
+
+const COLUMNS: &[Column] = &[("ID", "/id"), ("NAME", "/name"), ("CREATED", "/createdAt")];
+
+pub async fn run(args: OrganizationArgs) -> anyhow::Result<()> {
+    let ctx = Ctx::new(&args.global)?;
+    match args.command {
+        OrganizationCommand::List { page } => {
+            let reply = ctx.api.get(&["v1", "organizations"], &page.query()).await?;
+            render::print_list(
+                ctx.output,
+                &reply,
+                COLUMNS,
+                "No organization is visible to this token.",
+            );
+        }
+    }
+    Ok(())
+}

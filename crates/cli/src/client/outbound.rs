@@ -1,0 +1,199 @@
+//! `linkplane outbound-endpoint create|list|get|delete`.
+
+use reqwest::Method;
+
+use super::common::{Body, IdempotencyArgs, PageArgs, wire};
+use super::options::{Ctx, GlobalArgs};
+use super::private_link::ClusterSel;
+use super::render::{self, Column};
+use super::wait::{self, WaitArgs};
+
+pub const ABOUT_LONG: &str = "\
+PrivateLink endpoints from the cluster's VPC to AWS services or to your own endpoint
+services. Every AWS cluster lists the preconfigured ones (S3 gateway; EC2 Auto Scaling, ECR
+API, ECR Docker registry, ELB and STS interface endpoints). Custom endpoints to your own
+endpoint services need a dedicated cluster; allow the cluster's principal on your service
+first.";
+
+pub const EXAMPLES: &str = "\
+Examples:
+  linkplane outbound-endpoint list --cluster cl7g2k4m9p3q5r6s2t
+  linkplane outbound-endpoint create --cluster cl7g2k4m9p3q5r6s2t --name snowflake \\
+      --service-name com.amazonaws.vpce.us-east-1.vpce-svc-0a1b2c3d4e5f60718 \\
+      --type INTERFACE --private-dns-enabled true
+  linkplane outbound-endpoint delete --cluster cl7g2k4m9p3q5r6s2t oep2e4g6i3k5m7o2qr";
+
+#[derive(Debug, clap::Args)]
+pub struct OutboundArgs {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: OutboundCommand,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+#[value(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EndpointType {
+    /// Private IPs in the cluster's subnets (most services).
+    Interface,
+    /// Route table entries (S3, DynamoDB).
+    Gateway,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum OutboundCommand {
+    /// Create a custom endpoint to an endpoint service (dedicated clusters).
+    #[command(
+        after_help = "Example:\n  linkplane outbound-endpoint create --cluster cl7g2k4m9p3q5r6s2t --name snowflake \\\n      --service-name com.amazonaws.vpce.us-east-1.vpce-svc-0a1b2c3d4e5f60718"
+    )]
+    Create {
+        #[command(flatten)]
+        sel: ClusterSel,
+        /// Endpoint name: 1-63 characters.
+        #[arg(long)]
+        name: String,
+        /// The endpoint service name, e.g. com.amazonaws.us-east-1.sqs or
+        /// com.amazonaws.vpce.us-east-1.vpce-svc-0a1b2c3d4e5f60718.
+        #[arg(long, value_name = "SERVICE_NAME")]
+        service_name: String,
+        /// Endpoint type (the server's default: INTERFACE).
+        #[arg(long = "type", value_enum, ignore_case = true)]
+        endpoint_type: Option<EndpointType>,
+        /// Resolve the service's own DNS name to the endpoint (interface endpoints).
+        #[arg(long, value_name = "true|false")]
+        private_dns_enabled: Option<bool>,
+        /// A Route 53 alias for the endpoint, e.g. account.privatelink.snowflakecomputing.com
+        /// (for services such as Snowflake or EKS that need one).
+        #[arg(long, value_name = "DOMAIN")]
+        dns_name: Option<String>,
+        #[command(flatten)]
+        idempotency: IdempotencyArgs,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// List the cluster's outbound endpoints, preconfigured ones included.
+    #[command(
+        after_help = "Example:\n  linkplane outbound-endpoint list --cluster cl7g2k4m9p3q5r6s2t"
+    )]
+    List {
+        #[command(flatten)]
+        sel: ClusterSel,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Show one outbound endpoint.
+    #[command(
+        after_help = "Example:\n  linkplane outbound-endpoint get --cluster cl7g2k4m9p3q5r6s2t oep2e4g6i3k5m7o2qr"
+    )]
+    Get {
+        #[command(flatten)]
+        sel: ClusterSel,
+        /// Outbound endpoint id.
+        endpoint_id: String,
+    },
+    /// Delete a custom outbound endpoint.
+    #[command(
+        after_help = "Example:\n  linkplane outbound-endpoint delete --cluster cl7g2k4m9p3q5r6s2t oep2e4g6i3k5m7o2qr"
+    )]
+    Delete {
+        #[command(flatten)]
+        sel: ClusterSel,
+        /// Outbound endpoint id.
+        endpoint_id: String,
+    },
+}
+
+const COLLECTION: &str = "outbound-endpoints";
+
+const COLUMNS: &[Column] = &[
+    ("ID", "/id"),
+    ("NAME", "/name"),
+    ("SERVICE", "/serviceName"),
+    ("TYPE", "/type"),
+    ("PRIVATE DNS", "/privateDnsEnabled"),
+    ("PRECONFIGURED", "/preconfigured"),
+    ("STATUS", "/status"),
+];
+
+const FIELDS: &[Column] = &[
+    ("id", "/id"),
+    ("name", "/name"),
+    ("serviceName", "/serviceName"),
+    ("type", "/type"),
+    ("privateDnsEnabled", "/privateDnsEnabled"),
+    ("dnsName", "/dnsName"),
+    ("preconfigured", "/preconfigured"),
+    ("status", "/status"),
+];
+
+pub async fn run(args: OutboundArgs) -> anyhow::Result<()> {
+    let ctx = Ctx::new(&args.global)?;
+    match args.command {
+        OutboundCommand::Create {
+            sel,
+            name,
+            service_name,
+            endpoint_type,
+            private_dns_enabled,
+            dns_name,
+            idempotency,
+            wait,
+        } => {
+            let body = Body::new()
+                .set("name", name)
+                .set("serviceName", service_name)
+                .opt("type", endpoint_type.as_ref().map(wire))
+                .opt("privateDnsEnabled", private_dns_enabled)
+                .opt("dnsName", dns_name)
+                .build();
+            let path = ctx
+                .org_path(&["clusters", &sel.cluster, COLLECTION])
+                .await?;
+            let reply = ctx
+                .api
+                .call(Method::POST, &path)
+                .json(body)
+                .idempotency_key(idempotency.idempotency_key)
+                .send()
+                .await?;
+            let reply = wait::after_create(
+                &ctx.api,
+                reply,
+                &path,
+                "outbound endpoint",
+                &wait::PROVISIONED,
+                &wait,
+            )
+            .await?;
+            render::print_object(ctx.output, &reply, FIELDS);
+        }
+        OutboundCommand::List { sel, page } => {
+            let path = ctx
+                .org_path(&["clusters", &sel.cluster, COLLECTION])
+                .await?;
+            let reply = ctx.api.get(&path, &page.query()).await?;
+            render::print_list(
+                ctx.output,
+                &reply,
+                COLUMNS,
+                "No outbound endpoints on this cluster.",
+            );
+        }
+        OutboundCommand::Get { sel, endpoint_id } => {
+            let path = ctx
+                .org_path(&["clusters", &sel.cluster, COLLECTION, &endpoint_id])
+                .await?;
+            let reply = ctx.api.get(&path, &[]).await?;
+            render::print_object(ctx.output, &reply, FIELDS);
+        }
+        OutboundCommand::Delete { sel, endpoint_id } => {
+            let path = ctx
+                .org_path(&["clusters", &sel.cluster, COLLECTION, &endpoint_id])
+                .await?;
+            let reply = ctx.api.call(Method::DELETE, &path).send().await?;
+            let what = format!("outbound endpoint {endpoint_id}");
+            render::print_done(ctx.output, &reply, &super::deleted_message(&reply, &what));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,200 @@
+//! `linkplane private-link get|set|connections|accept|reject`.
+
+use reqwest::Method;
+
+use super::common::{Body, PageArgs};
+use super::options::{Ctx, GlobalArgs};
+use super::render::{self, Column};
+
+pub const ABOUT_LONG: &str = "\
+Every cluster offers a PrivateLink endpoint service that Remote Execution Agents reach from
+your VPC without crossing the internet. Allow your AWS principals (or Azure subscriptions),
+create an interface endpoint to the service name `get` shows, then accept the endpoint
+connection here: PENDING_ACCEPTANCE -> AVAILABLE (or REJECTED).";
+
+pub const EXAMPLES: &str = "\
+Examples:
+  linkplane private-link set --cluster cl7g2k4m9p3q5r6s2t \\
+      --allowed-principal arn:aws:iam::123456789012:root --region us-east-1
+  linkplane private-link get --cluster cl7g2k4m9p3q5r6s2t
+  linkplane private-link connections --cluster cl7g2k4m9p3q5r6s2t
+  linkplane private-link accept --cluster cl7g2k4m9p3q5r6s2t vpce3i5k7m2o4q6s3uv";
+
+/// `--cluster`, used by every cluster-scoped command.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClusterSel {
+    /// Cluster id (see `linkplane cluster list`).
+    #[arg(long, env = "LINKPLANE_CLUSTER", value_name = "CLUSTER_ID")]
+    pub cluster: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PrivateLinkArgs {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: PrivateLinkCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum PrivateLinkCommand {
+    /// Show the endpoint service: service name, allowed principals, regions, zones.
+    #[command(after_help = "Example:\n  linkplane private-link get --cluster cl7g2k4m9p3q5r6s2t")]
+    Get {
+        #[command(flatten)]
+        sel: ClusterSel,
+    },
+    /// Replace the allowed principals (and optionally the regions) of the endpoint service.
+    ///
+    /// Sends PUT …/clusters/{clusterId}/private-link. Only the listed principals may create
+    /// endpoints to the service; `--allowed-principal '*'` allows everyone.
+    #[command(
+        after_help = "Example:\n  linkplane private-link set --cluster cl7g2k4m9p3q5r6s2t \\\n      --allowed-principal arn:aws:iam::123456789012:role/agents"
+    )]
+    Set {
+        #[command(flatten)]
+        sel: ClusterSel,
+        /// `*`, `arn:aws:iam::<12 digits>:root`, `…:role/<path>`, `…:user/<path>`, or an
+        /// Azure subscription id (GUID) for Azure clusters. Repeat for more.
+        #[arg(long = "allowed-principal", value_name = "PRINCIPAL")]
+        allowed_principals: Vec<String>,
+        /// Remove every allowed principal (nobody can create new endpoints).
+        #[arg(long, conflicts_with = "allowed_principals")]
+        clear_allowed_principals: bool,
+        /// An extra region consumers may connect from, e.g. eu-west-1 (repeat for more;
+        /// the cluster's own region is always allowed).
+        #[arg(long = "region", value_name = "REGION")]
+        regions: Vec<String>,
+        /// Accept new endpoint connections without manual approval.
+        #[arg(long, value_name = "true|false", default_value_t = false, action = clap::ArgAction::Set)]
+        auto_accept: bool,
+    },
+    /// List the endpoint connections to the service and their states.
+    #[command(
+        after_help = "Example:\n  linkplane private-link connections --cluster cl7g2k4m9p3q5r6s2t"
+    )]
+    Connections {
+        #[command(flatten)]
+        sel: ClusterSel,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Accept a pending endpoint connection (PENDING_ACCEPTANCE -> AVAILABLE).
+    #[command(
+        after_help = "Example:\n  linkplane private-link accept --cluster cl7g2k4m9p3q5r6s2t vpce3i5k7m2o4q6s3uv"
+    )]
+    Accept {
+        #[command(flatten)]
+        sel: ClusterSel,
+        /// Endpoint id, e.g. vpce3i5k7m2o4q6s3uv (from `connections`).
+        endpoint_id: String,
+    },
+    /// Reject an endpoint connection (-> REJECTED).
+    #[command(
+        after_help = "Example:\n  linkplane private-link reject --cluster cl7g2k4m9p3q5r6s2t vpce3i5k7m2o4q6s3uv"
+    )]
+    Reject {
+        #[command(flatten)]
+        sel: ClusterSel,
+        /// Endpoint id (from `connections`).
+        endpoint_id: String,
+    },
+}
+
+const FIELDS: &[Column] = &[
+    ("serviceName", "/serviceName"),
+    ("allowedPrincipals", "/allowedPrincipals"),
+    ("regions", "/regions"),
+    ("availabilityZones", "/availabilityZones"),
+    ("autoAccept", "/autoAccept"),
+    ("status", "/status"),
+];
+
+const CONNECTION_COLUMNS: &[Column] = &[
+    ("ENDPOINT ID", "/endpointId"),
+    ("OWNER", "/ownerPrincipal"),
+    ("STATE", "/state"),
+    ("CREATED", "/createdAt"),
+];
+
+pub async fn run(args: PrivateLinkArgs) -> anyhow::Result<()> {
+    let ctx = Ctx::new(&args.global)?;
+    match args.command {
+        PrivateLinkCommand::Get { sel } => {
+            let path = ctx
+                .org_path(&["clusters", &sel.cluster, "private-link"])
+                .await?;
+            let reply = ctx.api.get(&path, &[]).await?;
+            render::print_object(ctx.output, &reply, FIELDS);
+        }
+        PrivateLinkCommand::Set {
+            sel,
+            allowed_principals,
+            clear_allowed_principals,
+            regions,
+            auto_accept,
+        } => {
+            if allowed_principals.is_empty() && !clear_allowed_principals {
+                anyhow::bail!(
+                    "give at least one --allowed-principal (or --clear-allowed-principals)"
+                );
+            }
+            let body = Body::new()
+                .set("allowedPrincipals", allowed_principals)
+                .list("regions", &regions)
+                .set("autoAccept", auto_accept)
+                .build();
+            let path = ctx
+                .org_path(&["clusters", &sel.cluster, "private-link"])
+                .await?;
+            let reply = ctx.api.call(Method::PUT, &path).json(body).send().await?;
+            render::print_object(ctx.output, &reply, FIELDS);
+        }
+        PrivateLinkCommand::Connections { sel, page } => {
+            let path = ctx
+                .org_path(&["clusters", &sel.cluster, "private-link", "connections"])
+                .await?;
+            let reply = ctx.api.get(&path, &page.query()).await?;
+            render::print_list(
+                ctx.output,
+                &reply,
+                CONNECTION_COLUMNS,
+                "No endpoint connections yet.",
+            );
+        }
+        PrivateLinkCommand::Accept { sel, endpoint_id } => {
+            decide(&ctx, &sel.cluster, &endpoint_id, "accept").await?;
+        }
+        PrivateLinkCommand::Reject { sel, endpoint_id } => {
+            decide(&ctx, &sel.cluster, &endpoint_id, "reject").await?;
+        }
+    }
+    Ok(())
+}
+
+async fn decide(ctx: &Ctx, cluster: &str, endpoint: &str, verb: &str) -> anyhow::Result<()> {
+    let path = ctx
+        .org_path(&[
+            "clusters",
+            cluster,
+            "private-link",
+            "connections",
+            endpoint,
+            verb,
+        ])
+        .await?;
+    let reply = ctx.api.call(Method::POST, &path).send().await?;
+    match ctx.output {
+        render::Output::Json => render::print_raw(&reply),
+        render::Output::Table if reply.body.is_object() => {
+            println!(
+                "{}",
+                render::detail_table(&reply.body, CONNECTION_COLUMNS_DETAIL, None)
+            );
+        }
+        render::Output::Table => eprintln!("Sent {verb} for endpoint connection {endpoint}."),
+    }
+    Ok(())
+}
+
+const CONNECTION_COLUMNS_DETAIL: &[Column] = &[("endpointId", "/endpointId"), ("state", "/state")];

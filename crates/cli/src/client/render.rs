@@ -1,0 +1,219 @@
+//! The rendering layer: tables for people, the API's JSON verbatim for scripts.
+
+use comfy_table::{ContentArrangement, Table, presets};
+use serde_json::Value;
+
+use super::http::Reply;
+
+/// `--output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    Table,
+    Json,
+}
+
+/// A table column: its header and a JSON pointer into each item (`/status`,
+/// `/remoteExecution/enabled`).
+pub type Column = (&'static str, &'static str);
+
+/// Keys whose values are never printed in tables, whatever the server sends.
+const SECRET_KEYS: &[&str] = &[
+    "preSharedKey",
+    "token",
+    "tokenHash",
+    "secret",
+    "password",
+    "privateKey",
+];
+
+/// The items of a list answer: a bare array, or `items` / `data` in an object.
+pub fn items(body: &Value) -> Vec<Value> {
+    match body {
+        Value::Array(list) => list.clone(),
+        Value::Object(map) => ["items", "data", "results"]
+            .iter()
+            .find_map(|k| map.get(*k).and_then(Value::as_array))
+            .cloned()
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+/// The cursor of the next page, if the answer says there is one.
+pub fn next_cursor(body: &Value) -> Option<String> {
+    ["nextCursor", "next_cursor", "cursor"]
+        .iter()
+        .find_map(|k| body.get(*k).and_then(Value::as_str))
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
+}
+
+/// A value as a table cell.
+pub fn cell(value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => "-".to_owned(),
+        Some(Value::String(s)) if s.is_empty() => "-".to_owned(),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(list)) if list.is_empty() => "-".to_owned(),
+        Some(Value::Array(list)) => list
+            .iter()
+            .map(|v| cell(Some(v)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn new_table(header: Vec<&str>) -> Table {
+    let mut table = Table::new();
+    table
+        .load_style(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(header);
+    table
+}
+
+/// A table of `rows` with `columns`.
+pub fn list_table(rows: &[Value], columns: &[Column]) -> String {
+    let mut table = new_table(columns.iter().map(|(h, _)| *h).collect());
+    for row in rows {
+        table.add_row(columns.iter().map(|(_, p)| cell(row.pointer(p))));
+    }
+    table.to_string()
+}
+
+/// A two-column FIELD / VALUE table of one object: `fields` first in that order, then every
+/// other top-level field alphabetically, then the ETag (for `--if-match`) when known.
+/// Secrets are masked.
+pub fn detail_table(object: &Value, fields: &[Column], etag: Option<&str>) -> String {
+    let mut table = new_table(vec!["FIELD", "VALUE"]);
+    let mut shown: Vec<&str> = Vec::new();
+    for (label, pointer) in fields {
+        if let Some(v) = object.pointer(pointer) {
+            table.add_row(vec![(*label).to_owned(), masked(pointer, v)]);
+            shown.push(pointer.trim_start_matches('/'));
+        }
+    }
+    if let Some(map) = object.as_object() {
+        for (key, value) in map {
+            if !shown.contains(&key.as_str()) {
+                table.add_row(vec![key.clone(), masked(key, value)]);
+            }
+        }
+    }
+    if let Some(etag) = etag {
+        table.add_row(vec!["ETag".to_owned(), etag.to_owned()]);
+    }
+    table.to_string()
+}
+
+fn masked(key: &str, value: &Value) -> String {
+    let key = key.rsplit('/').next().unwrap_or(key);
+    if SECRET_KEYS.contains(&key) && !value.is_null() {
+        "(hidden)".to_owned()
+    } else {
+        cell(Some(value))
+    }
+}
+
+/// Prints a list answer.
+pub fn print_list(output: Output, reply: &Reply, columns: &[Column], empty: &str) {
+    match output {
+        Output::Json => print_raw(reply),
+        Output::Table => {
+            let rows = items(&reply.body);
+            if rows.is_empty() {
+                eprintln!("{empty}");
+            } else {
+                println!("{}", list_table(&rows, columns));
+            }
+            if let Some(cursor) = next_cursor(&reply.body) {
+                eprintln!("more results: repeat with --cursor {cursor}");
+            }
+        }
+    }
+}
+
+/// Prints one object.
+pub fn print_object(output: Output, reply: &Reply, fields: &[Column]) {
+    match output {
+        Output::Json => print_raw(reply),
+        Output::Table => println!(
+            "{}",
+            detail_table(&reply.body, fields, reply.etag.as_deref())
+        ),
+    }
+}
+
+/// The API's JSON exactly as sent (nothing for an empty body).
+pub fn print_raw(reply: &Reply) {
+    let raw = reply.raw.trim_end();
+    if !raw.is_empty() {
+        println!("{raw}");
+    }
+}
+
+/// A confirmation for a command without a body to show (delete, accept, …). In JSON mode
+/// the server's body, if any, is printed instead.
+pub fn print_done(output: Output, reply: &Reply, message: &str) {
+    match output {
+        Output::Json => print_raw(reply),
+        Output::Table => eprintln!("{message}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn list_answers_are_found_in_common_shapes() {
+        assert_eq!(items(&json!([{"id": 1}])).len(), 1);
+        assert_eq!(items(&json!({"items": [{"id": 1}, {"id": 2}]})).len(), 2);
+        assert_eq!(items(&json!({"data": [{"id": 1}]})).len(), 1);
+        assert!(items(&json!({"id": 1})).is_empty());
+        assert_eq!(
+            next_cursor(&json!({"items": [], "nextCursor": "abc"})).as_deref(),
+            Some("abc")
+        );
+        assert_eq!(next_cursor(&json!({"items": [], "nextCursor": null})), None);
+        assert_eq!(next_cursor(&json!({"items": [], "nextCursor": ""})), None);
+    }
+
+    #[test]
+    fn cells_render_arrays_nulls_and_nested_values() {
+        assert_eq!(cell(None), "-");
+        assert_eq!(cell(Some(&json!(null))), "-");
+        assert_eq!(
+            cell(Some(&json!(["1.2.3.4", "5.6.7.8"]))),
+            "1.2.3.4, 5.6.7.8"
+        );
+        assert_eq!(cell(Some(&json!(true))), "true");
+        assert_eq!(cell(Some(&json!({"a": 1}))), r#"{"a":1}"#);
+    }
+
+    #[test]
+    fn tables_pick_columns_by_pointer() {
+        let rows = vec![json!({"id": "d1", "remoteExecution": {"enabled": true}})];
+        let table = list_table(
+            &rows,
+            &[("ID", "/id"), ("REMOTE", "/remoteExecution/enabled")],
+        );
+        assert!(table.contains("d1") && table.contains("true") && table.contains("REMOTE"));
+    }
+
+    #[test]
+    fn detail_tables_show_every_field_and_hide_secrets() {
+        let obj = json!({"id": "v1", "name": "vpn", "preSharedKey": "s3cr3t.key", "zeta": 1});
+        let table = detail_table(&obj, &[("NAME", "/name")], Some("\"g3\""));
+        assert!(!table.contains("s3cr3t.key"), "{table}");
+        assert!(table.contains("(hidden)"));
+        assert!(table.contains("zeta") && table.contains("v1") && table.contains("NAME"));
+        assert!(!table.contains("│ name"), "name shown twice: {table}");
+        assert!(
+            table.contains("ETag") && table.contains("\"g3\""),
+            "{table}"
+        );
+    }
+}

@@ -1,0 +1,179 @@
+//! `linkplane tgw create|list|get|delete`: transit gateway attachments.
+
+use reqwest::Method;
+
+use super::common::{Body, IdempotencyArgs, PageArgs};
+use super::options::{Ctx, GlobalArgs};
+use super::private_link::ClusterSel;
+use super::render::{self, Column};
+use super::wait::{self, WaitArgs};
+
+pub const ABOUT_LONG: &str = "\
+Attach a dedicated cluster to your transit gateway (dedicated clusters only). Share the
+transit gateway with the cluster's account (AWS RAM), then create the attachment with the
+CIDRs reachable behind it; routes to them are added to the cluster, and you add back routes
+to the cluster's CIDR on your transit gateway.";
+
+pub const EXAMPLES: &str = "\
+Examples:
+  linkplane tgw create --cluster cl7g2k4m9p3q5r6s2t --name corp \\
+      --transit-gateway-id tgw-0a1b2c3d4e5f60718 --peer-account-id 123456789012 \\
+      --cidr 10.50.0.0/16 --cidr 192.168.0.0/20
+  linkplane tgw list --cluster cl7g2k4m9p3q5r6s2t
+  linkplane tgw get --cluster cl7g2k4m9p3q5r6s2t tgwa5d7f2h4j6l3n5p
+  linkplane tgw delete --cluster cl7g2k4m9p3q5r6s2t tgwa5d7f2h4j6l3n5p";
+
+#[derive(Debug, clap::Args)]
+pub struct TgwArgs {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: TgwCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum TgwCommand {
+    /// Attach the cluster to a transit gateway shared with it.
+    #[command(
+        after_help = "Example:\n  linkplane tgw create --cluster cl7g2k4m9p3q5r6s2t --name corp \\\n      --transit-gateway-id tgw-0a1b2c3d4e5f60718 \\\n      --peer-account-id 123456789012 --cidr 10.50.0.0/16"
+    )]
+    Create {
+        #[command(flatten)]
+        sel: ClusterSel,
+        /// Attachment name: 1-63 characters.
+        #[arg(long)]
+        name: String,
+        /// Your transit gateway: tgw- followed by 8 or 17 hex digits.
+        #[arg(long, value_name = "TGW_ID")]
+        transit_gateway_id: String,
+        /// AWS account id owning the transit gateway: 12 digits.
+        #[arg(long, value_name = "ACCOUNT_ID")]
+        peer_account_id: String,
+        /// A CIDR reachable through the transit gateway, e.g. 10.50.0.0/16 (repeat for more;
+        /// must not overlap the cluster or its other connections).
+        #[arg(long = "cidr", value_name = "CIDR", required = true)]
+        cidrs: Vec<String>,
+        #[command(flatten)]
+        idempotency: IdempotencyArgs,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// List a cluster's transit gateway attachments.
+    #[command(after_help = "Example:\n  linkplane tgw list --cluster cl7g2k4m9p3q5r6s2t")]
+    List {
+        #[command(flatten)]
+        sel: ClusterSel,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Show one attachment.
+    #[command(
+        after_help = "Example:\n  linkplane tgw get --cluster cl7g2k4m9p3q5r6s2t tgwa5d7f2h4j6l3n5p"
+    )]
+    Get {
+        #[command(flatten)]
+        sel: ClusterSel,
+        /// Attachment id.
+        attachment_id: String,
+    },
+    /// Detach the cluster from the transit gateway.
+    #[command(
+        after_help = "Example:\n  linkplane tgw delete --cluster cl7g2k4m9p3q5r6s2t tgwa5d7f2h4j6l3n5p"
+    )]
+    Delete {
+        #[command(flatten)]
+        sel: ClusterSel,
+        /// Attachment id.
+        attachment_id: String,
+    },
+}
+
+const COLLECTION: &str = "transit-gateway-attachments";
+
+const COLUMNS: &[Column] = &[
+    ("ID", "/id"),
+    ("NAME", "/name"),
+    ("TRANSIT GATEWAY", "/transitGatewayId"),
+    ("PEER ACCOUNT", "/peerAccountId"),
+    ("CIDRS", "/cidrs"),
+    ("STATUS", "/status"),
+];
+
+const FIELDS: &[Column] = &[
+    ("id", "/id"),
+    ("name", "/name"),
+    ("transitGatewayId", "/transitGatewayId"),
+    ("peerAccountId", "/peerAccountId"),
+    ("cidrs", "/cidrs"),
+    ("status", "/status"),
+];
+
+pub async fn run(args: TgwArgs) -> anyhow::Result<()> {
+    let ctx = Ctx::new(&args.global)?;
+    match args.command {
+        TgwCommand::Create {
+            sel,
+            name,
+            transit_gateway_id,
+            peer_account_id,
+            cidrs,
+            idempotency,
+            wait,
+        } => {
+            let body = Body::new()
+                .set("name", name)
+                .set("transitGatewayId", transit_gateway_id)
+                .set("peerAccountId", peer_account_id)
+                .set("cidrs", cidrs)
+                .build();
+            let path = ctx
+                .org_path(&["clusters", &sel.cluster, COLLECTION])
+                .await?;
+            let reply = ctx
+                .api
+                .call(Method::POST, &path)
+                .json(body)
+                .idempotency_key(idempotency.idempotency_key)
+                .send()
+                .await?;
+            let reply = wait::after_create(
+                &ctx.api,
+                reply,
+                &path,
+                "transit gateway attachment",
+                &wait::PROVISIONED,
+                &wait,
+            )
+            .await?;
+            render::print_object(ctx.output, &reply, FIELDS);
+        }
+        TgwCommand::List { sel, page } => {
+            let path = ctx
+                .org_path(&["clusters", &sel.cluster, COLLECTION])
+                .await?;
+            let reply = ctx.api.get(&path, &page.query()).await?;
+            render::print_list(
+                ctx.output,
+                &reply,
+                COLUMNS,
+                "No transit gateway attachments on this cluster.",
+            );
+        }
+        TgwCommand::Get { sel, attachment_id } => {
+            let path = ctx
+                .org_path(&["clusters", &sel.cluster, COLLECTION, &attachment_id])
+                .await?;
+            let reply = ctx.api.get(&path, &[]).await?;
+            render::print_object(ctx.output, &reply, FIELDS);
+        }
+        TgwCommand::Delete { sel, attachment_id } => {
+            let path = ctx
+                .org_path(&["clusters", &sel.cluster, COLLECTION, &attachment_id])
+                .await?;
+            let reply = ctx.api.call(Method::DELETE, &path).send().await?;
+            let what = format!("transit gateway attachment {attachment_id}");
+            render::print_done(ctx.output, &reply, &super::deleted_message(&reply, &what));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,535 @@
+//! The client against a real `linkplane serve` (127.0.0.1:<free port>, temporary data dir).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use serde_json::Value;
+use support::{Server, run};
+
+fn items(v: &Value) -> Vec<Value> {
+    match v {
+        Value::Array(a) => a.clone(),
+        other => other["items"].as_array().cloned().unwrap_or_default(),
+    }
+}
+
+#[test]
+fn cluster_create_list_get_delete() {
+    let server = Server::start();
+
+    let created = server
+        .lp(&[
+            "cluster",
+            "create",
+            "--name",
+            "prod-east",
+            "--type",
+            "DEDICATED",
+            "--region",
+            "us-east-1",
+            "--vpc-subnet-range",
+            "10.20.0.0/16",
+        ])
+        .ok();
+    assert!(created.stdout.contains("prod-east"), "{}", created.stdout);
+    assert!(
+        created.stdout.contains("10.20.0.0/16"),
+        "{}",
+        created.stdout
+    );
+
+    let listed = server.lp(&["cluster", "list"]).ok();
+    assert!(listed.stdout.contains("prod-east"), "{}", listed.stdout);
+    assert!(listed.stdout.contains("DEDICATED"), "{}", listed.stdout);
+
+    let json = server.lp(&["cluster", "list", "-o", "json"]).ok().json();
+    let clusters = items(&json);
+    assert_eq!(clusters.len(), 1, "{json}");
+    let id = clusters[0]["id"].as_str().unwrap().to_owned();
+
+    let got = server
+        .lp(&["cluster", "get", &id, "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(got["name"], "prod-east");
+    assert_eq!(got["vpcSubnetRange"], "10.20.0.0/16");
+    assert_eq!(got["type"], "DEDICATED");
+    assert!(got["status"].is_string(), "{got}");
+
+    let table = server.lp(&["cluster", "get", &id]).ok();
+    assert!(table.stdout.contains("vpcSubnetRange"), "{}", table.stdout);
+
+    // Deletion may be asynchronous (DELETING); --wait follows it until the cluster is gone.
+    let deleted = server
+        .lp(&["cluster", "delete", &id, "--wait", "--wait-timeout", "60"])
+        .ok();
+    assert!(deleted.stderr.contains(&id), "{deleted:#?}");
+    let gone = server.lp(&["cluster", "get", &id]).failed();
+    assert!(gone.stderr.contains("HTTP 404"), "{gone:#?}");
+    let again = server.lp(&["cluster", "delete", &id]).failed();
+    assert!(again.stderr.contains("HTTP 404"), "{again:#?}");
+}
+
+#[test]
+fn json_output_is_the_api_json() {
+    let server = Server::start();
+    let orgs = server
+        .lp(&["organization", "list", "-o", "json"])
+        .ok()
+        .json();
+    let list = items(&orgs);
+    assert_eq!(list.len(), 1, "{orgs}");
+    let org_file = std::fs::read_to_string(server.data_path().join("organization-id")).unwrap();
+    assert_eq!(list[0]["id"], org_file.trim());
+
+    let id = server.create_cluster("json-check", "STANDARD", "10.30.0.0/16");
+    let json = server
+        .lp(&["cluster", "get", &id, "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(json["id"], id.as_str());
+    assert_eq!(json["cloudProvider"], "LOCAL");
+}
+
+#[test]
+fn a_validation_error_exits_non_zero_and_names_the_field() {
+    let server = Server::start();
+    let out = server
+        .lp(&[
+            "cluster",
+            "create",
+            "--name",
+            "public",
+            "--region",
+            "us-east-1",
+            "--vpc-subnet-range",
+            "8.8.0.0/16",
+        ])
+        .failed();
+    assert!(out.stderr.contains("vpcSubnetRange"), "{}", out.stderr);
+    assert!(out.stderr.contains("HTTP 4"), "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    let json = server.lp(&["cluster", "list", "-o", "json"]).ok().json();
+    assert!(items(&json).is_empty(), "nothing may be stored: {json}");
+
+    // Several bad fields at once: each is named.
+    let out = server
+        .lp(&[
+            "cluster",
+            "create",
+            "--name",
+            "x",
+            "--region",
+            "mars-north-1",
+            "--vpc-subnet-range",
+            "10.0.0.0/33",
+        ])
+        .failed();
+    assert!(out.stderr.contains("region"), "{}", out.stderr);
+    assert!(out.stderr.contains("vpcSubnetRange"), "{}", out.stderr);
+}
+
+#[test]
+fn another_organization_or_a_missing_resource_is_a_404() {
+    let server = Server::start();
+    let out = server
+        .lp(&["cluster", "get", "cl7g2k4m9p3q5r6s2taa"])
+        .failed();
+    assert!(out.stderr.contains("404"), "{}", out.stderr);
+    let out = server
+        .lp(&["cluster", "list", "--org", "org7g2k4m9p3q5r6s2ta"])
+        .failed();
+    assert!(out.stderr.contains("404"), "{}", out.stderr);
+}
+
+#[test]
+fn tokens_are_shown_once_and_roles_are_enforced() {
+    let server = Server::start();
+    let created = server
+        .lp(&[
+            "api-token",
+            "create",
+            "--name",
+            "reader",
+            "--role",
+            "ORGANIZATION_MEMBER",
+        ])
+        .ok();
+    let token = created.stdout.trim().to_owned();
+    assert!(
+        !token.is_empty() && !token.contains(char::is_whitespace),
+        "{created:#?}"
+    );
+    assert!(
+        created.stderr.contains("cannot be shown again"),
+        "{}",
+        created.stderr
+    );
+
+    let listed = server.lp(&["api-token", "list", "-o", "json"]).ok();
+    assert!(
+        !listed.stdout.contains(&token),
+        "a listed token leaks its secret"
+    );
+    assert!(listed.stdout.contains("reader"), "{}", listed.stdout);
+
+    // The member token reads, but may not create clusters (403 with a hint).
+    let mut cmd = server.cmd(&["cluster", "list"]);
+    cmd.env("LINKPLANE_TOKEN", &token);
+    run(cmd, None).ok();
+    let mut cmd = server.cmd(&[
+        "cluster",
+        "create",
+        "--name",
+        "nope",
+        "--region",
+        "us-east-1",
+        "--vpc-subnet-range",
+        "10.40.0.0/16",
+    ]);
+    cmd.env("LINKPLANE_TOKEN", &token);
+    let out = run(cmd, None).failed();
+    assert!(out.stderr.contains("403"), "{}", out.stderr);
+    assert!(out.stderr.contains("ORGANIZATION_OWNER"), "{}", out.stderr);
+
+    // A wrong token is a 401 with a hint about where tokens come from.
+    let mut cmd = server.cmd(&["cluster", "list"]);
+    cmd.env("LINKPLANE_TOKEN", "lp_not_a_real_token");
+    let out = run(cmd, None).failed();
+    assert!(out.stderr.contains("401"), "{}", out.stderr);
+    assert!(out.stderr.contains("LINKPLANE_TOKEN"), "{}", out.stderr);
+
+    // --token-file works as well.
+    let file = server.data_path().join("reader.token");
+    std::fs::write(&file, format!("{token}\n")).unwrap();
+    let mut cmd = server.cmd(&["organization", "list", "--token-file"]);
+    cmd.arg(&file);
+    run(cmd, None).ok();
+}
+
+#[test]
+fn the_vpn_pre_shared_key_comes_from_stdin_and_is_never_shown() {
+    let server = Server::start();
+    let standard = server.create_cluster("std", "STANDARD", "10.50.0.0/16");
+    let dedicated = server.create_cluster("ded", "DEDICATED", "10.60.0.0/16");
+    let psk = "Sup3r.secret_key";
+    let vpn = |cluster: &str| {
+        server.cmd(&[
+            "vpn",
+            "create",
+            "--cluster",
+            cluster,
+            "--name",
+            "dc1",
+            "--gateway-ip",
+            "203.0.113.10",
+            "--bgp-asn",
+            "65010",
+            "--pre-shared-key-file",
+            "-",
+            "-o",
+            "json",
+        ])
+    };
+    // "Only available for dedicated clusters."
+    let out = run(vpn(&standard), Some(&format!("{psk}\n"))).failed();
+    assert!(
+        out.stderr.to_lowercase().contains("dedicated"),
+        "{}",
+        out.stderr
+    );
+
+    let out = run(vpn(&dedicated), Some(&format!("{psk}\n"))).ok();
+    assert!(
+        !out.stdout.contains(psk),
+        "the PSK was echoed: {}",
+        out.stdout
+    );
+    let id = out.json()["id"].as_str().unwrap().to_owned();
+    for args in [
+        vec!["vpn", "get", "--cluster", &dedicated, &id],
+        vec!["vpn", "get", "--cluster", &dedicated, &id, "-o", "json"],
+        vec!["vpn", "list", "--cluster", &dedicated, "-o", "json"],
+    ] {
+        let out = server.lp(&args).ok();
+        assert!(!out.stdout.contains(psk), "{args:?} shows the PSK");
+        assert!(out.stdout.contains("203.0.113.10"), "{}", out.stdout);
+    }
+    assert!(!server.log().contains(psk), "the server logged the PSK");
+
+    // A bad key is refused, naming the field.
+    let out = run(vpn(&dedicated), Some("0short")).failed();
+    assert!(out.stderr.contains("preSharedKey"), "{}", out.stderr);
+}
+
+#[test]
+fn deployments_and_agent_tokens() {
+    let server = Server::start();
+    let cluster = server.create_cluster("dep-host", "STANDARD", "10.70.0.0/16");
+    let out = server
+        .lp(&[
+            "deployment",
+            "create",
+            "--name",
+            "etl",
+            "--cluster-id",
+            &cluster,
+            "--remote-execution",
+            "--allowed-ip-range",
+            "203.0.113.0/24",
+            "-o",
+            "json",
+        ])
+        .ok();
+    let dep = out.json();
+    let dep_id = dep["id"].as_str().unwrap().to_owned();
+    assert_eq!(dep["remoteExecution"]["enabled"], true, "{dep}");
+
+    // Turning remote execution off keeps the allowed ranges.
+    let updated = server
+        .lp(&[
+            "deployment",
+            "update",
+            &dep_id,
+            "--remote-execution",
+            "false",
+            "-o",
+            "json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(updated["remoteExecution"]["enabled"], false, "{updated}");
+    assert_eq!(
+        updated["remoteExecution"]["allowedIpAddressRanges"][0], "203.0.113.0/24",
+        "{updated}"
+    );
+    let out = server.lp(&["deployment", "update", &dep_id]).failed();
+    assert!(out.stderr.contains("nothing to update"), "{}", out.stderr);
+    let out = server
+        .lp(&[
+            "deployment",
+            "update",
+            &dep_id,
+            "--name",
+            "x",
+            "--if-match",
+            "\"stale\"",
+        ])
+        .failed();
+    assert!(out.stderr.contains("412"), "{}", out.stderr);
+
+    let token = server
+        .lp(&[
+            "agent-token",
+            "create",
+            "--deployment",
+            &dep_id,
+            "--name",
+            "agents",
+        ])
+        .ok();
+    let secret = token.stdout.trim().to_owned();
+    assert!(!secret.is_empty());
+    let list = server
+        .lp(&["agent-token", "list", "--deployment", &dep_id, "-o", "json"])
+        .ok();
+    assert!(!list.stdout.contains(&secret), "agent token secret listed");
+    let token_id = items(&list.json())[0]["id"].as_str().unwrap().to_owned();
+    server.lp(&["agent", "list", "--deployment", &dep_id]).ok();
+    server
+        .lp(&["agent-token", "revoke", "--deployment", &dep_id, &token_id])
+        .ok();
+    let list = server
+        .lp(&["agent-token", "list", "--deployment", &dep_id, "-o", "json"])
+        .ok();
+    assert!(
+        items(&list.json())
+            .iter()
+            .all(|t| t["id"] != token_id.as_str() || t["revokedAt"].is_string()),
+        "{}",
+        list.stdout
+    );
+    server.lp(&["deployment", "delete", &dep_id]).ok();
+}
+
+#[test]
+fn peering_routes_and_other_connections() {
+    let server = Server::start();
+    let cluster = server.create_cluster("net", "DEDICATED", "10.80.0.0/16");
+    let out = server
+        .lp(&[
+            "peering",
+            "create",
+            "--cluster",
+            &cluster,
+            "--name",
+            "data",
+            "--peer-account-id",
+            "123456789012",
+            "--peer-vpc-id",
+            "vpc-0a1b2c3d",
+            "--peer-region",
+            "us-east-1",
+            "--peer-cidr",
+            "10.1.0.0/16",
+            "-o",
+            "json",
+        ])
+        .ok();
+    let peering = out.json();
+    let pcx = peering["id"].as_str().unwrap().to_owned();
+    assert!(peering["status"].is_string(), "{peering}");
+
+    // Overlap with the cluster's range is refused, naming the field.
+    let out = server
+        .lp(&[
+            "peering",
+            "create",
+            "--cluster",
+            &cluster,
+            "--name",
+            "bad",
+            "--peer-account-id",
+            "123456789012",
+            "--peer-vpc-id",
+            "vpc-0a1b2c3d",
+            "--peer-region",
+            "us-east-1",
+            "--peer-cidr",
+            "10.80.1.0/24",
+        ])
+        .failed();
+    assert!(out.stderr.contains("peerCidr"), "{}", out.stderr);
+
+    let list = server.lp(&["peering", "list", "--cluster", &cluster]).ok();
+    assert!(list.stdout.contains("10.1.0.0/16"), "{}", list.stdout);
+
+    let route = server
+        .lp(&[
+            "route",
+            "create",
+            "--cluster",
+            &cluster,
+            "--name",
+            "extra",
+            "--destination-cidr",
+            "10.2.0.0/24",
+            "--target-id",
+            &pcx,
+            "-o",
+            "json",
+        ])
+        .ok()
+        .json();
+    let route_id = route["id"].as_str().unwrap().to_owned();
+    let out = server
+        .lp(&[
+            "route",
+            "create",
+            "--cluster",
+            &cluster,
+            "--name",
+            "dangling",
+            "--destination-cidr",
+            "10.3.0.0/24",
+            "--target-id",
+            "pcx7g2k4m9p3q5r6s2t",
+        ])
+        .failed();
+    assert!(out.stderr.contains("targetId"), "{}", out.stderr);
+    let routes = server.lp(&["route", "list", "--cluster", &cluster]).ok();
+    assert!(routes.stdout.contains("10.2.0.0/24"), "{}", routes.stdout);
+    server
+        .lp(&["route", "delete", "--cluster", &cluster, &route_id])
+        .ok();
+
+    server
+        .lp(&[
+            "tgw",
+            "create",
+            "--cluster",
+            &cluster,
+            "--name",
+            "corp",
+            "--transit-gateway-id",
+            "tgw-0a1b2c3d",
+            "--peer-account-id",
+            "123456789012",
+            "--cidr",
+            "10.90.0.0/16",
+        ])
+        .ok();
+    server
+        .lp(&[
+            "dns",
+            "create",
+            "--cluster",
+            &cluster,
+            "--name",
+            "zone",
+            "--kind",
+            "PRIVATE_ZONE",
+            "--domain",
+            "db.internal",
+            "--record",
+            "primary:A:10.1.4.20",
+        ])
+        .ok();
+    let dns = server.lp(&["dns", "list", "--cluster", &cluster]).ok();
+    assert!(dns.stdout.contains("db.internal"), "{}", dns.stdout);
+    let outbound = server
+        .lp(&[
+            "outbound-endpoint",
+            "list",
+            "--cluster",
+            &cluster,
+            "-o",
+            "json",
+        ])
+        .ok();
+    let _ = outbound.json();
+    server
+        .lp(&["private-link", "get", "--cluster", &cluster])
+        .ok();
+    server
+        .lp(&[
+            "private-link",
+            "set",
+            "--cluster",
+            &cluster,
+            "--allowed-principal",
+            "arn:aws:iam::123456789012:root",
+        ])
+        .ok();
+    server
+        .lp(&["private-link", "connections", "--cluster", &cluster])
+        .ok();
+    server
+        .lp(&["peering", "delete", "--cluster", &cluster, &pcx])
+        .ok();
+}
+
+#[test]
+fn idempotency_keys_prevent_duplicates() {
+    let server = Server::start();
+    let args = [
+        "cluster",
+        "create",
+        "--name",
+        "once",
+        "--region",
+        "us-east-1",
+        "--vpc-subnet-range",
+        "10.11.0.0/16",
+        "--idempotency-key",
+        "k-1",
+        "-o",
+        "json",
+    ];
+    let first = server.lp(&args).ok().json();
+    let second = server.lp(&args).ok().json();
+    assert_eq!(first["id"], second["id"]);
+    let json = server.lp(&["cluster", "list", "-o", "json"]).ok().json();
+    assert_eq!(items(&json).len(), 1, "{json}");
+}
