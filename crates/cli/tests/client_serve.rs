@@ -306,6 +306,7 @@ fn deployments_and_agent_tokens() {
     );
     let out = server.lp(&["deployment", "update", &dep_id]).failed();
     assert!(out.stderr.contains("nothing to update"), "{}", out.stderr);
+    let stale = format!("\"{dep_id}-g999\"");
     let out = server
         .lp(&[
             "deployment",
@@ -314,7 +315,7 @@ fn deployments_and_agent_tokens() {
             "--name",
             "x",
             "--if-match",
-            "\"stale\"",
+            &stale,
         ])
         .failed();
     assert!(out.stderr.contains("412"), "{}", out.stderr);

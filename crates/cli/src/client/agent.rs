@@ -23,8 +23,10 @@ Agents register with an agent token and send heartbeats. An agent is HEALTHY whi
 heartbeats arrive, UNHEALTHY when they stop, UNKNOWN before the first one.";
 
 pub const AGENT_EXAMPLES: &str = "\
-Example:
-  linkplane agent list --deployment dep4n7q2x5z3b6c2df";
+Examples:
+  linkplane agent list --deployment dep4n7q2x5z3b6c2df
+  linkplane agent run --api-url https://cl7g2k4m9p3q5r6s2t.external.linkplane.test/ \\
+      --token-file agent.token --ca-file ca.pem --name etl-agent-1";
 
 /// `--deployment`, shared by both families.
 #[derive(Debug, Clone, clap::Args)]
@@ -79,10 +81,10 @@ pub enum AgentTokenCommand {
     },
 }
 
+/// No family-wide connection options here: `agent run` talks to a deployment's API URL with
+/// an agent token and has its own `--token`, `--token-file` and `--ca-file`.
 #[derive(Debug, clap::Args)]
 pub struct AgentArgs {
-    #[command(flatten)]
-    pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: AgentCommand,
 }
@@ -93,10 +95,18 @@ pub enum AgentCommand {
     #[command(after_help = "Example:\n  linkplane agent list --deployment dep4n7q2x5z3b6c2df")]
     List {
         #[command(flatten)]
+        global: GlobalArgs,
+        #[command(flatten)]
         sel: DeploymentSel,
         #[command(flatten)]
         page: PageArgs,
     },
+    /// Run a Remote Execution Agent: register with a deployment and send heartbeats.
+    ///
+    /// Connects to the deployment's API URL (`apiUrl` of `linkplane deployment get`) with an
+    /// agent token, registers, then heartbeats until stopped. It retries with backoff while
+    /// the plane is unreachable and exits with code 2 when the token is refused.
+    Run(crate::agent_run::AgentRunArgs),
 }
 
 const TOKEN_COLUMNS: &[Column] = &[
@@ -104,6 +114,7 @@ const TOKEN_COLUMNS: &[Column] = &[
     ("NAME", "/name"),
     ("CREATED", "/createdAt"),
     ("LAST USED", "/lastUsedAt"),
+    ("REVOKED", "/revokedAt"),
 ];
 
 const TOKEN_FIELDS: &[Column] = &[
@@ -115,6 +126,8 @@ const TOKEN_FIELDS: &[Column] = &[
 const AGENT_COLUMNS: &[Column] = &[
     ("ID", "/id"),
     ("NAME", "/name"),
+    ("HOSTNAME", "/hostname"),
+    ("VERSION", "/version"),
     ("STATUS", "/status"),
     ("LAST HEARTBEAT", "/lastHeartbeatAt"),
 ];
@@ -163,9 +176,10 @@ pub async fn run_tokens(args: AgentTokenArgs) -> anyhow::Result<()> {
 }
 
 pub async fn run_agents(args: AgentArgs) -> anyhow::Result<()> {
-    let ctx = Ctx::new(&args.global)?;
     match args.command {
-        AgentCommand::List { sel, page } => {
+        AgentCommand::Run(args) => crate::agent_run::run(args).await,
+        AgentCommand::List { global, sel, page } => {
+            let ctx = Ctx::new(&global)?;
             let path = ctx
                 .org_path(&["deployments", &sel.deployment, "agents"])
                 .await?;
@@ -176,9 +190,9 @@ pub async fn run_agents(args: AgentArgs) -> anyhow::Result<()> {
                 AGENT_COLUMNS,
                 "No agents have registered yet.",
             );
+            Ok(())
         }
     }
-    Ok(())
 }
 
 /// Prints a newly created token: its details, then the secret alone on stdout, with the
