@@ -307,8 +307,13 @@ impl fmt::Display for ApiError {
                     .or(status.canonical_reason())
                     .unwrap_or("error");
                 write!(f, "{title} (HTTP {code})")?;
-                if let Some(detail) = detail.as_deref().filter(|d| !d.is_empty()) {
-                    write!(f, ": {detail}")?;
+                match detail.as_deref().filter(|d| !d.is_empty()) {
+                    // A detail that only repeats the field errors listed below.
+                    Some(d) if repeats_errors(d, errors) => {
+                        write!(f, ": {} invalid field(s)", errors.len())?;
+                    }
+                    Some(d) => write!(f, ": {d}")?,
+                    None => {}
                 }
                 for e in errors {
                     write!(f, "\n  {}: {}", e.field, e.message)?;
@@ -339,6 +344,13 @@ impl fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+fn repeats_errors(detail: &str, errors: &[FieldError]) -> bool {
+    !errors.is_empty()
+        && errors
+            .iter()
+            .all(|e| detail.contains(&format!("{}: {}", e.field, e.message)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -355,6 +367,18 @@ mod tests {
         assert!(text.contains("\n  vpcSubnetRange: must be inside RFC 1918"));
         assert!(text.contains("\n  name: must be 1-63 characters"));
         assert_eq!(err.status(), Some(StatusCode::UNPROCESSABLE_ENTITY));
+    }
+
+    #[test]
+    fn a_detail_that_repeats_the_field_errors_is_not_printed_twice() {
+        let raw = r#"{"title":"Validation failed","status":422,
+            "detail":"1 validation error(s): peerCidr: 10.0.0.0/16 overlaps the cluster",
+            "errors":[{"field":"peerCidr","message":"10.0.0.0/16 overlaps the cluster"}]}"#;
+        let text = ApiError::from_answer(StatusCode::UNPROCESSABLE_ENTITY, raw).to_string();
+        assert_eq!(
+            text,
+            "Validation failed (HTTP 422): 1 invalid field(s)\n  peerCidr: 10.0.0.0/16 overlaps the cluster"
+        );
     }
 
     #[test]
