@@ -196,17 +196,17 @@ pub enum AgentStatus {
     Unknown,
 }
 
-/// How long after its last heartbeat an agent is still HEALTHY.
-pub fn agent_heartbeat_timeout() -> Duration {
-    Duration::seconds(90)
-}
-
 /// "Validate in the Astro UI that the agents are heart beating and reporting a Healthy
-/// status": UNKNOWN before the first heartbeat, HEALTHY within the timeout, then UNHEALTHY.
-pub fn agent_status(last_heartbeat_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> AgentStatus {
+/// status": UNKNOWN before the first heartbeat, HEALTHY while the last heartbeat is at most
+/// two heartbeat intervals old, then UNHEALTHY.
+pub fn agent_status(
+    last_heartbeat_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    heartbeat_interval: Duration,
+) -> AgentStatus {
     match last_heartbeat_at {
         None => AgentStatus::Unknown,
-        Some(t) if now - t <= agent_heartbeat_timeout() => AgentStatus::Healthy,
+        Some(t) if now - t <= heartbeat_interval * 2 => AgentStatus::Healthy,
         Some(_) => AgentStatus::Unhealthy,
     }
 }
@@ -478,17 +478,18 @@ mod tests {
         // "Validate in the Astro UI that the agents are heart beating and reporting a Healthy
         // status."
         let now = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap();
-        assert_eq!(agent_status(None, now), AgentStatus::Unknown);
+        let every = Duration::seconds(30);
+        assert_eq!(agent_status(None, now, every), AgentStatus::Unknown);
         assert_eq!(
-            agent_status(Some(now - Duration::seconds(10)), now),
+            agent_status(Some(now - Duration::seconds(10)), now, every),
             AgentStatus::Healthy
         );
         assert_eq!(
-            agent_status(Some(now - Duration::seconds(90)), now),
+            agent_status(Some(now - Duration::seconds(60)), now, every),
             AgentStatus::Healthy
         );
         assert_eq!(
-            agent_status(Some(now - Duration::seconds(91)), now),
+            agent_status(Some(now - Duration::seconds(61)), now, every),
             AgentStatus::Unhealthy
         );
     }

@@ -1,0 +1,334 @@
+//! Request handlers, one module per resource family, and the helpers they share.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use linkplane_model::{
+    ClusterContext, ClusterSpec, ResourceId, ResourceKind, RouteSpec, TakenCidr,
+    TransitGatewayAttachmentSpec, VpcPeeringSpec, VpnConnectionSpec,
+};
+use linkplane_store::{Document, IdempotencyRecord, NewDocument, ParentGuard, StoreError};
+use serde::Serialize;
+
+use crate::extract::{IdempotencyKey, Principal};
+use crate::problem::{ApiError, ApiResult};
+use crate::state::{AppState, new_id};
+
+pub mod agents;
+pub mod clusters;
+pub mod connections;
+pub mod deployments;
+pub mod organizations;
+
+/// A JSON response with an optional ETag.
+pub(crate) fn json_response(
+    status: StatusCode,
+    body: String,
+    etag: Option<String>,
+    location: Option<String>,
+) -> Response {
+    let mut resp = (status, body).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Some(e) = etag.and_then(|e| HeaderValue::from_str(&e).ok()) {
+        h.insert(header::ETAG, e);
+    }
+    if let Some(l) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        h.insert(header::LOCATION, l);
+    }
+    resp
+}
+
+pub(crate) fn to_json<T: Serialize>(v: &T) -> ApiResult<String> {
+    serde_json::to_string(v).map_err(|e| ApiError::Internal(format!("serialize response: {e}")))
+}
+
+pub(crate) fn to_value<T: Serialize>(v: &T) -> ApiResult<serde_json::Value> {
+    serde_json::to_value(v).map_err(|e| ApiError::Internal(format!("serialize: {e}")))
+}
+
+/// 200 with the resource and its ETag.
+pub(crate) fn ok_doc<T: Serialize>(view: &T, doc: &Document) -> ApiResult<Response> {
+    Ok(json_response(
+        StatusCode::OK,
+        to_json(view)?,
+        Some(doc.etag()),
+        None,
+    ))
+}
+
+pub(crate) fn ok_json<T: Serialize>(view: &T) -> ApiResult<Response> {
+    Ok(json_response(StatusCode::OK, to_json(view)?, None, None))
+}
+
+/// Parse a path id; an id that cannot exist is simply not found.
+pub(crate) fn path_id(s: &str, kind: ResourceKind) -> ApiResult<ResourceId> {
+    ResourceId::parse(s).map_err(|_| ApiError::not_found(format!("{} {s:?}", kind.title())))
+}
+
+/// Load a document of `kind` in `org` or answer 404.
+pub(crate) async fn load(
+    state: &AppState,
+    kind: ResourceKind,
+    org: &ResourceId,
+    id: &str,
+) -> ApiResult<Document> {
+    let rid = path_id(id, kind)?;
+    state
+        .store
+        .get_document(kind, org, &rid)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("{} {id}", kind.title())))
+}
+
+/// Load a document of `kind` that belongs to `cluster`.
+pub(crate) async fn load_child(
+    state: &AppState,
+    kind: ResourceKind,
+    org: &ResourceId,
+    cluster: &ResourceId,
+    id: &str,
+) -> ApiResult<Document> {
+    let d = load(state, kind, org, id).await?;
+    if d.parent_id.as_ref() != Some(cluster) {
+        return Err(ApiError::not_found(format!("{} {id}", kind.title())));
+    }
+    Ok(d)
+}
+
+pub(crate) async fn load_cluster(
+    state: &AppState,
+    org: &ResourceId,
+    id: &str,
+) -> ApiResult<(Document, ClusterSpec)> {
+    let d = load(state, ResourceKind::Cluster, org, id).await?;
+    let spec = d.spec_as()?;
+    Ok((d, spec))
+}
+
+/// What validating a connection needs: the cluster and its live connections.
+pub(crate) async fn cluster_context(
+    state: &AppState,
+    org: &ResourceId,
+    cluster: &Document,
+    spec: &ClusterSpec,
+) -> ApiResult<ClusterContext> {
+    let children = state.store.list_children(org, &cluster.id).await?;
+    let mut ctx = ClusterContext {
+        cluster_id: cluster.id.clone(),
+        cluster: spec.clone(),
+        taken: vec![],
+        route_targets: vec![],
+    };
+    for c in children
+        .iter()
+        .filter(|c| c.deletion_requested_at.is_none())
+    {
+        let mut take = |cidr| {
+            ctx.taken.push(TakenCidr {
+                owner: c.id.clone(),
+                cidr,
+            })
+        };
+        match c.kind {
+            ResourceKind::VpcPeeringConnection => {
+                let s: VpcPeeringSpec = c.spec_as()?;
+                take(s.peer_cidr);
+            }
+            ResourceKind::TransitGatewayAttachment => {
+                let s: TransitGatewayAttachmentSpec = c.spec_as()?;
+                s.cidrs.into_iter().for_each(&mut take);
+            }
+            ResourceKind::VpnConnection => {
+                let s: VpnConnectionSpec = c.spec_as()?;
+                s.static_prefixes.into_iter().for_each(&mut take);
+            }
+            _ => continue,
+        }
+        ctx.route_targets.push(c.id.clone());
+    }
+    Ok(ctx)
+}
+
+/// Ids of routes of `cluster` that target `target`.
+pub(crate) async fn routes_targeting(
+    state: &AppState,
+    org: &ResourceId,
+    cluster: &ResourceId,
+    target: &ResourceId,
+) -> ApiResult<Vec<ResourceId>> {
+    let mut out = vec![];
+    for c in state.store.list_children(org, cluster).await? {
+        if c.kind == ResourceKind::Route {
+            let r: RouteSpec = c.spec_as()?;
+            if &r.target_id == target {
+                out.push(c.id.clone());
+            }
+        }
+    }
+    Ok(out)
+}
+
+// --------------------------------------------------------------------------- creation
+
+/// A validated resource, ready to store.
+pub(crate) struct Draft {
+    pub kind: ResourceKind,
+    pub spec: serde_json::Value,
+    pub status: serde_json::Value,
+    pub secret: Option<String>,
+    pub unique_key: Option<String>,
+}
+
+/// Everything about the request a create needs for idempotency.
+pub(crate) struct CreateRequest<'a> {
+    pub org: ResourceId,
+    pub path: &'a str,
+    pub key: &'a IdempotencyKey,
+    pub body_hash: &'a str,
+}
+
+impl CreateRequest<'_> {
+    fn route(&self) -> String {
+        format!("POST {}", self.path)
+    }
+
+    /// The stored first response if this key was used before (422 if for another body).
+    pub(crate) async fn replay(&self, state: &AppState) -> ApiResult<Option<Response>> {
+        let Some(key) = &self.key.0 else {
+            return Ok(None);
+        };
+        let Some(rec) = state
+            .store
+            .get_idempotency(&self.org, &self.route(), key)
+            .await?
+        else {
+            return Ok(None);
+        };
+        if rec.request_hash != self.body_hash {
+            return Err(ApiError::invalid(
+                "Idempotency-Key",
+                "this key was already used with a different request body; use a new key",
+            ));
+        }
+        let status = StatusCode::from_u16(rec.status).unwrap_or(StatusCode::OK);
+        let mut resp = json_response(status, rec.body, None, None);
+        resp.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+        Ok(Some(resp))
+    }
+
+    pub(crate) fn record(&self, status: StatusCode, body: &str) -> Option<IdempotencyRecord> {
+        self.key.0.as_ref().map(|k| IdempotencyRecord {
+            org_id: self.org.clone(),
+            route: self.route(),
+            key: k.clone(),
+            request_hash: self.body_hash.to_owned(),
+            status: status.as_u16(),
+            body: body.to_owned(),
+            created_at: Utc::now(),
+        })
+    }
+
+    /// After the store said another request with the key won the race: replay it.
+    pub(crate) async fn replay_after_race(&self, state: &AppState) -> ApiResult<Response> {
+        self.replay(state).await?.ok_or_else(|| {
+            ApiError::Conflict("a request with this Idempotency-Key is in progress; retry".into())
+        })
+    }
+}
+
+/// Build a new document from a draft.
+pub(crate) fn new_document(
+    draft: Draft,
+    org: &ResourceId,
+    parent: Option<&ResourceId>,
+) -> NewDocument {
+    NewDocument {
+        kind: draft.kind,
+        id: new_id(draft.kind),
+        org_id: org.clone(),
+        parent_id: parent.cloned(),
+        unique_key: draft.unique_key,
+        system: false,
+        spec: draft.spec,
+        status: draft.status,
+        secret: draft.secret,
+        created_at: Utc::now(),
+    }
+}
+
+/// Create a connection-like child of a cluster: owner only; validated against the cluster
+/// and its live connections; stored under an optimistic lock on the cluster's children
+/// (re-validated on a concurrent change); idempotent with `Idempotency-Key`.
+pub(crate) async fn create_cluster_child<V: Serialize>(
+    state: &AppState,
+    principal: &Principal,
+    req: &CreateRequest<'_>,
+    cluster_id: &str,
+    build: impl Fn(&ClusterContext) -> ApiResult<Draft>,
+    view: impl Fn(&Document) -> linkplane_store::Result<V>,
+) -> ApiResult<Response> {
+    principal.require_owner()?;
+    if let Some(r) = req.replay(state).await? {
+        return Ok(r);
+    }
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let (cluster, spec) = load_cluster(state, &req.org, cluster_id).await?;
+        let ctx = cluster_context(state, &req.org, &cluster, &spec).await?;
+        let new = new_document(build(&ctx)?, &req.org, Some(&cluster.id));
+        let doc = Document::initial(&new);
+        let body = to_json(&view(&doc)?)?;
+        let guard = ParentGuard {
+            kind: ResourceKind::Cluster,
+            id: cluster.id.clone(),
+            child_version: Some(cluster.child_version),
+        };
+        let rec = req.record(StatusCode::CREATED, &body);
+        match state
+            .store
+            .create_documents(std::slice::from_ref(&new), Some(&guard), rec.as_ref())
+            .await
+        {
+            Ok(_) => {
+                let location = format!("{}/{}", req.path, doc.id);
+                return Ok(json_response(
+                    StatusCode::CREATED,
+                    body,
+                    Some(doc.etag()),
+                    Some(location),
+                ));
+            }
+            Err(StoreError::Conflict(_)) if attempt < 3 => continue,
+            Err(StoreError::IdempotencyKeyTaken) => return req.replay_after_race(state).await,
+            Err(StoreError::AlreadyExists(_)) => {
+                return Err(ApiError::Conflict(format!(
+                    "this cluster already has such a {}",
+                    new.kind.title()
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// 204 when gone, 202 with the resource when a reconciler finishes the deletion.
+pub(crate) fn deleted<V: Serialize>(
+    outcome: linkplane_store::DeleteOutcome,
+    view: impl Fn(&Document) -> linkplane_store::Result<V>,
+) -> ApiResult<Response> {
+    match outcome {
+        linkplane_store::DeleteOutcome::Deleted => Ok(StatusCode::NO_CONTENT.into_response()),
+        linkplane_store::DeleteOutcome::Marked(d) => Ok(json_response(
+            StatusCode::ACCEPTED,
+            to_json(&view(&d)?)?,
+            Some(d.etag()),
+            None,
+        )),
+    }
+}
