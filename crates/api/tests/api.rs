@@ -600,6 +600,30 @@ async fn etags_and_if_match() {
     patch("garbage", "x").await.problem(400);
     patch("*", "any").await.ok(200);
     assert_eq!(s.get(&path).await.body["name"], "any");
+    // Without If-Match, concurrent writers all succeed (last writer wins), each bumping
+    // the generation once.
+    let before = s.get(&path).await.body["generation"].as_i64().unwrap();
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..4 {
+        let (base, token, path) = (s.base.clone(), s.token.clone(), path.clone());
+        set.spawn(async move {
+            reqwest::Client::new()
+                .patch(format!("{base}{path}"))
+                .bearer_auth(token)
+                .json(&json!({"name": format!("w{i}")}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        });
+    }
+    while let Some(code) = set.join_next().await {
+        assert_eq!(code.unwrap(), 200);
+    }
+    let after = s.get(&path).await.body["generation"].as_i64().unwrap();
+    assert_eq!(after, before + 4);
+    assert_ne!(s.get(&path).await.header("etag").unwrap(), new_etag);
     // Stale delete is refused too.
     let d = s
         .raw(

@@ -162,31 +162,42 @@ pub async fn update_cluster(
 ) -> ApiResult<Response> {
     let org = p.org(&org)?;
     p.require_owner()?;
-    let (d, spec) = load_cluster(&state, &org, &id).await?;
-    let expected = if_match.generation(&d.id)?;
-    if expected.is_some_and(|g| g != d.generation) {
-        return Err(StoreError::PreconditionFailed {
-            current: d.generation,
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let (d, spec) = load_cluster(&state, &org, &id).await?;
+        let expected = if_match.generation(&d.id)?;
+        if expected.is_some_and(|g| g != d.generation) {
+            return Err(StoreError::PreconditionFailed {
+                current: d.generation,
+            }
+            .into());
         }
-        .into());
+        let new_spec = body.value.apply(&spec)?;
+        let mut observed: ClusterObserved = d.status_as()?;
+        observed.status = cluster_transition(observed.status, ClusterEvent::SpecChanged)
+            .map_err(|e| ApiError::Conflict(format!("cluster {id}: {e}")))?;
+        let r = state
+            .store
+            .update_document(
+                ResourceKind::Cluster,
+                &org,
+                &d.id,
+                Some(d.generation),
+                &to_value(&new_spec)?,
+                Some(&to_value(&observed)?),
+                Utc::now(),
+            )
+            .await;
+        match r {
+            // Without If-Match the client asked for last-writer-wins: re-read and retry.
+            Err(StoreError::PreconditionFailed { .. }) if expected.is_none() && tries < 5 => {}
+            r => {
+                let u = r?;
+                return ok_doc(&cluster_view(&state)(&u)?, &u);
+            }
+        }
     }
-    let new_spec = body.value.apply(&spec)?;
-    let mut observed: ClusterObserved = d.status_as()?;
-    observed.status = cluster_transition(observed.status, ClusterEvent::SpecChanged)
-        .map_err(|e| ApiError::Conflict(format!("cluster {id}: {e}")))?;
-    let u = state
-        .store
-        .update_document(
-            ResourceKind::Cluster,
-            &org,
-            &d.id,
-            Some(expected.unwrap_or(d.generation)),
-            &to_value(&new_spec)?,
-            Some(&to_value(&observed)?),
-            Utc::now(),
-        )
-        .await?;
-    ok_doc(&cluster_view(&state)(&u)?, &u)
 }
 
 /// Delete a cluster. Refused (409) while it has deployments or connections.
@@ -287,19 +298,32 @@ pub async fn put_private_link(
     let view = private_link_view(&state, &cspec);
     if let Some(d) = find_private_link(&state, &org, &c.id).await? {
         let expected = if_match.generation(&d.id)?;
-        let u = state
-            .store
-            .update_document(
-                ResourceKind::PrivateLink,
-                &org,
-                &d.id,
-                Some(expected.unwrap_or(d.generation)),
-                &to_value(&spec)?,
-                None,
-                Utc::now(),
-            )
-            .await?;
-        return ok_doc(&view(&u)?, &u);
+        let mut generation = expected.unwrap_or(d.generation);
+        for tries in 1.. {
+            let r = state
+                .store
+                .update_document(
+                    ResourceKind::PrivateLink,
+                    &org,
+                    &d.id,
+                    Some(generation),
+                    &to_value(&spec)?,
+                    None,
+                    Utc::now(),
+                )
+                .await;
+            match r {
+                Err(StoreError::PreconditionFailed { current })
+                    if expected.is_none() && tries < 5 =>
+                {
+                    generation = current;
+                }
+                r => {
+                    let u = r?;
+                    return ok_doc(&view(&u)?, &u);
+                }
+            }
+        }
     }
     if if_match.0.as_deref().is_some_and(|v| v.trim() != "*") {
         return Err(ApiError::PreconditionFailed(

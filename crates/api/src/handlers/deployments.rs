@@ -146,29 +146,39 @@ pub async fn update_deployment(
     body: JsonBody<UpdateDeploymentRequest>,
 ) -> ApiResult<Response> {
     let org = p.org(&org)?;
-    let d = load(&state, ResourceKind::Deployment, &org, &id).await?;
-    let expected = if_match.generation(&d.id)?;
-    if expected.is_some_and(|g| g != d.generation) {
-        return Err(StoreError::PreconditionFailed {
-            current: d.generation,
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let d = load(&state, ResourceKind::Deployment, &org, &id).await?;
+        let expected = if_match.generation(&d.id)?;
+        if expected.is_some_and(|g| g != d.generation) {
+            return Err(StoreError::PreconditionFailed {
+                current: d.generation,
+            }
+            .into());
         }
-        .into());
+        let spec: DeploymentSpec = d.spec_as()?;
+        let new_spec = body.value.apply(&spec)?;
+        let r = state
+            .store
+            .update_document(
+                ResourceKind::Deployment,
+                &org,
+                &d.id,
+                Some(d.generation),
+                &to_value(&new_spec)?,
+                None,
+                Utc::now(),
+            )
+            .await;
+        match r {
+            Err(StoreError::PreconditionFailed { .. }) if expected.is_none() && tries < 5 => {}
+            r => {
+                let u = r?;
+                return ok_doc(&deployment_view(&state)(&u)?, &u);
+            }
+        }
     }
-    let spec: DeploymentSpec = d.spec_as()?;
-    let new_spec = body.value.apply(&spec)?;
-    let u = state
-        .store
-        .update_document(
-            ResourceKind::Deployment,
-            &org,
-            &d.id,
-            Some(expected.unwrap_or(d.generation)),
-            &to_value(&new_spec)?,
-            None,
-            Utc::now(),
-        )
-        .await?;
-    ok_doc(&deployment_view(&state)(&u)?, &u)
 }
 
 /// Delete a deployment with its agents and agent tokens.
