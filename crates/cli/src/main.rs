@@ -4,7 +4,6 @@
 
 use clap::{Parser, Subcommand};
 
-#[allow(dead_code)] // wired into `linkplane agent run` with the agent subcommand
 mod agent_run;
 mod client;
 mod cloud;
@@ -41,9 +40,20 @@ enum Command {
     Client(client::ClientCommand),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // One readable message with its causes; never a backtrace for a user's mistake.
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
