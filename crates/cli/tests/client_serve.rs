@@ -439,6 +439,19 @@ fn peering_routes_and_other_connections() {
         ])
         .failed();
     assert!(out.stderr.contains("targetId"), "{}", out.stderr);
+    let got = server
+        .lp(&[
+            "route",
+            "get",
+            "--cluster",
+            &cluster,
+            &route_id,
+            "-o",
+            "json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(got["targetId"], pcx.as_str(), "{got}");
     let routes = server.lp(&["route", "list", "--cluster", &cluster]).ok();
     assert!(routes.stdout.contains("10.2.0.0/24"), "{}", routes.stdout);
     server
@@ -490,9 +503,17 @@ fn peering_routes_and_other_connections() {
         ])
         .ok();
     let _ = outbound.json();
-    server
-        .lp(&["private-link", "get", "--cluster", &cluster])
-        .ok();
+    let out = server
+        .lp(&[
+            "private-link",
+            "set",
+            "--cluster",
+            &cluster,
+            "--allowed-principal",
+            "arn:aws:iam::123456789012:nobody",
+        ])
+        .failed();
+    assert!(out.stderr.contains("allowedPrincipals"), "{}", out.stderr);
     server
         .lp(&[
             "private-link",
@@ -503,9 +524,33 @@ fn peering_routes_and_other_connections() {
             "arn:aws:iam::123456789012:root",
         ])
         .ok();
+    let pl = server
+        .lp(&["private-link", "get", "--cluster", &cluster, "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(
+        pl["allowedPrincipals"][0], "arn:aws:iam::123456789012:root",
+        "{pl}"
+    );
+    assert!(
+        pl["serviceName"]
+            .as_str()
+            .is_some_and(|s| s.contains(&cluster)),
+        "{pl}"
+    );
     server
         .lp(&["private-link", "connections", "--cluster", &cluster])
         .ok();
+    let out = server
+        .lp(&[
+            "private-link",
+            "accept",
+            "--cluster",
+            &cluster,
+            "vpce7g2k4m9p3q5r6s2t",
+        ])
+        .failed();
+    assert!(out.stderr.contains("HTTP 404"), "{}", out.stderr);
     server
         .lp(&["peering", "delete", "--cluster", &cluster, &pcx])
         .ok();
@@ -533,4 +578,57 @@ fn idempotency_keys_prevent_duplicates() {
     assert_eq!(first["id"], second["id"]);
     let json = server.lp(&["cluster", "list", "-o", "json"]).ok().json();
     assert_eq!(items(&json).len(), 1, "{json}");
+}
+
+#[test]
+fn wait_follows_the_status_with_a_progress_line() {
+    let server = Server::start();
+    let out = server.lp(&[
+        "cluster",
+        "create",
+        "--name",
+        "waited",
+        "--region",
+        "us-east-1",
+        "--vpc-subnet-range",
+        "10.12.0.0/16",
+        "--wait",
+        "--wait-timeout",
+        "3",
+        "--wait-interval",
+        "1",
+        "-o",
+        "json",
+    ]);
+    // The progress line names the cluster and its status.
+    assert!(
+        out.stderr.contains(": CREATING (") || out.stderr.contains(": CREATED ("),
+        "{out:#?}"
+    );
+    if out.code == Some(0) {
+        // A provider converged it within the timeout.
+        assert_eq!(out.json()["status"], "CREATED", "{out:#?}");
+    } else {
+        // Without a provider that finishes in 3 s, the wait ends with a clear timeout.
+        assert!(
+            out.stderr.contains("still CREATING after 3s") || out.stderr.contains("CREATE_FAILED"),
+            "{out:#?}"
+        );
+        assert!(out.stdout.is_empty(), "{out:#?}");
+    }
+}
+
+#[test]
+fn organization_get_uses_the_only_visible_organization() {
+    let server = Server::start();
+    let org_id = std::fs::read_to_string(server.data_path().join("organization-id")).unwrap();
+    let got = server
+        .lp(&["organization", "get", "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(got["id"], org_id.trim());
+    let out = server
+        .lp(&["organization", "get", "org7g2k4m9p3q5r6s2t"])
+        .failed();
+    assert!(out.stderr.contains("HTTP 404"), "{}", out.stderr);
 }

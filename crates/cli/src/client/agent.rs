@@ -69,6 +69,16 @@ pub enum AgentTokenCommand {
         #[command(flatten)]
         page: PageArgs,
     },
+    /// Show one agent token (never its secret): created, last used, revoked.
+    #[command(
+        after_help = "Example:\n  linkplane agent-token get --deployment dep4n7q2x5z3b6c2df agt2m5q7r3s6t4v2wx"
+    )]
+    Get {
+        #[command(flatten)]
+        sel: DeploymentSel,
+        /// Agent token id (from `agent-token list`).
+        token_id: String,
+    },
     /// Revoke (delete) an agent token; agents using it can no longer connect.
     #[command(
         after_help = "Example:\n  linkplane agent-token revoke --deployment dep4n7q2x5z3b6c2df agt2m5q7r3s6t4v2wx"
@@ -160,6 +170,13 @@ pub async fn run_tokens(args: AgentTokenArgs) -> anyhow::Result<()> {
             let reply = ctx.api.get(&path, &page.query()).await?;
             render::print_list(ctx.output, &reply, TOKEN_COLUMNS, "No agent tokens yet.");
         }
+        AgentTokenCommand::Get { sel, token_id } => {
+            let path = ctx
+                .org_path(&["deployments", &sel.deployment, "agent-tokens", &token_id])
+                .await?;
+            let reply = ctx.api.get(&path, &[]).await?;
+            render::print_object(ctx.output, &reply, TOKEN_FIELDS);
+        }
         AgentTokenCommand::Revoke { sel, token_id } => {
             let path = ctx
                 .org_path(&["deployments", &sel.deployment, "agent-tokens", &token_id])
@@ -201,7 +218,12 @@ pub fn print_new_token(output: Output, reply: &super::http::Reply, fields: &[Col
     match output {
         Output::Json => render::print_raw(reply),
         Output::Table => {
-            eprintln!("{}", render::detail_table(&reply.body, fields, None));
+            // The secret goes alone to stdout below; the details (without it) to stderr.
+            let mut details = reply.body.clone();
+            if let Some(map) = details.as_object_mut() {
+                map.remove("token");
+            }
+            eprintln!("{}", render::detail_table(&details, fields, None));
             match reply.body.get("token").and_then(Value::as_str) {
                 Some(token) => println!("{token}"),
                 None => eprintln!("(the server's answer holds no `token` field)"),

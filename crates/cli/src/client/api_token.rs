@@ -17,6 +17,7 @@ pub const EXAMPLES: &str = "\
 Examples:
   linkplane api-token create --name ci --role ORGANIZATION_MEMBER > ci.token
   linkplane api-token list
+  linkplane api-token get tok5h7j3l6n2p4r6tu
   linkplane api-token delete tok5h7j3l6n2p4r6tu";
 
 #[derive(Debug, clap::Args)]
@@ -62,6 +63,12 @@ pub enum ApiTokenCommand {
     List {
         #[command(flatten)]
         page: PageArgs,
+    },
+    /// Show one API token (never its secret).
+    #[command(after_help = "Example:\n  linkplane api-token get tok5h7j3l6n2p4r6tu")]
+    Get {
+        /// API token id (from `api-token list`).
+        token_id: String,
     },
     /// Delete (revoke) an API token; requests with it fail from now on.
     #[command(after_help = "Example:\n  linkplane api-token delete tok5h7j3l6n2p4r6tu")]
@@ -112,6 +119,11 @@ pub async fn run(args: ApiTokenArgs) -> anyhow::Result<()> {
             let path = ctx.org_path(&["api-tokens"]).await?;
             let reply = ctx.api.get(&path, &page.query()).await?;
             render::print_list(ctx.output, &reply, COLUMNS, "No API tokens.");
+        }
+        ApiTokenCommand::Get { token_id } => {
+            let path = ctx.org_path(&["api-tokens", &token_id]).await?;
+            let reply = ctx.api.get(&path, &[]).await?;
+            render::print_object(ctx.output, &reply, FIELDS);
         }
         ApiTokenCommand::Delete { token_id } => {
             let path = ctx.org_path(&["api-tokens", &token_id]).await?;

@@ -11,6 +11,8 @@ use serde_json::Value;
 pub struct Api {
     http: reqwest::Client,
     base: Url,
+    /// The base URL as people wrote it, for messages.
+    shown: String,
     token: Option<String>,
 }
 
@@ -87,7 +89,13 @@ impl Api {
         let http = builder
             .build()
             .map_err(|e| anyhow::anyhow!("cannot set up the HTTP client: {e}"))?;
-        Ok(Self { http, base, token })
+        let shown = base.as_str().trim_end_matches('/').to_owned();
+        Ok(Self {
+            http,
+            base,
+            shown,
+            token,
+        })
     }
 
     pub fn call<S: AsRef<str>>(&self, method: Method, path: &[S]) -> Call<'_> {
@@ -188,7 +196,7 @@ impl Call<'_> {
             req = req.json(body);
         }
         let resp = req.send().await.map_err(|e| ApiError::Unreachable {
-            url: self.api.base.to_string(),
+            url: self.api.shown.clone(),
             reason: describe_transport_error(&e),
         })?;
         let status = resp.status();
@@ -198,7 +206,7 @@ impl Call<'_> {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let raw = resp.text().await.map_err(|e| ApiError::Unreachable {
-            url: self.api.base.to_string(),
+            url: self.api.shown.clone(),
             reason: format!("the answer broke off: {}", describe_transport_error(&e)),
         })?;
         if !status.is_success() {

@@ -11,7 +11,8 @@ shows one; when it shows several, choose with --org or LINKPLANE_ORG.";
 pub const EXAMPLES: &str = "\
 Examples:
   linkplane organization list
-  linkplane organization list -o json";
+  linkplane organization list -o json
+  linkplane organization get";
 
 #[derive(Debug, clap::Args)]
 pub struct OrganizationArgs {
@@ -23,6 +24,12 @@ pub struct OrganizationArgs {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum OrganizationCommand {
+    /// Show one organization (default: the one the token works in).
+    #[command(after_help = "Example:\n  linkplane organization get")]
+    Get {
+        /// Organization id [default: --org, or the only organization visible].
+        organization_id: Option<String>,
+    },
     /// List the organizations visible to the token.
     #[command(after_help = "Example:\n  linkplane organization list")]
     List {
@@ -33,9 +40,23 @@ pub enum OrganizationCommand {
 
 const COLUMNS: &[Column] = &[("ID", "/id"), ("NAME", "/name"), ("CREATED", "/createdAt")];
 
+const COLUMNS_DETAIL: &[Column] = &[
+    ("id", "/id"),
+    ("name", "/name"),
+    ("createdAt", "/createdAt"),
+];
+
 pub async fn run(args: OrganizationArgs) -> anyhow::Result<()> {
     let ctx = Ctx::new(&args.global)?;
     match args.command {
+        OrganizationCommand::Get { organization_id } => {
+            let org = match organization_id {
+                Some(id) => id,
+                None => ctx.org().await?,
+            };
+            let reply = ctx.api.get(&["v1", "organizations", &org], &[]).await?;
+            render::print_object(ctx.output, &reply, COLUMNS_DETAIL);
+        }
         OrganizationCommand::List { page } => {
             let reply = ctx.api.get(&["v1", "organizations"], &page.query()).await?;
             render::print_list(

@@ -69,6 +69,14 @@ pub enum PrivateLinkCommand {
         #[arg(long, value_name = "true|false", default_value_t = false, action = clap::ArgAction::Set)]
         auto_accept: bool,
     },
+    /// Remove the endpoint service configuration (agents can no longer connect privately).
+    #[command(
+        after_help = "Example:\n  linkplane private-link delete --cluster cl7g2k4m9p3q5r6s2t"
+    )]
+    Delete {
+        #[command(flatten)]
+        sel: ClusterSel,
+    },
     /// List the endpoint connections to the service and their states.
     #[command(
         after_help = "Example:\n  linkplane private-link connections --cluster cl7g2k4m9p3q5r6s2t"
@@ -111,10 +119,12 @@ const FIELDS: &[Column] = &[
 ];
 
 const CONNECTION_COLUMNS: &[Column] = &[
-    ("ENDPOINT ID", "/endpointId"),
-    ("OWNER", "/ownerPrincipal"),
-    ("STATE", "/state"),
-    ("CREATED", "/createdAt"),
+    ("ID", "/id"),
+    ("CLOUD ENDPOINT", "/cloudEndpointId"),
+    ("REQUESTER", "/requester"),
+    ("REGION", "/region"),
+    ("STATUS", "/status"),
+    ("PRIVATE IPS", "/privateIps"),
 ];
 
 pub async fn run(args: PrivateLinkArgs) -> anyhow::Result<()> {
@@ -162,6 +172,14 @@ pub async fn run(args: PrivateLinkArgs) -> anyhow::Result<()> {
                 "No endpoint connections yet.",
             );
         }
+        PrivateLinkCommand::Delete { sel } => {
+            let path = ctx
+                .org_path(&["clusters", &sel.cluster, "private-link"])
+                .await?;
+            let reply = ctx.api.call(Method::DELETE, &path).send().await?;
+            let what = format!("the private link of cluster {}", sel.cluster);
+            render::print_done(ctx.output, &reply, &super::deleted_message(&reply, &what));
+        }
         PrivateLinkCommand::Accept { sel, endpoint_id } => {
             decide(&ctx, &sel.cluster, &endpoint_id, "accept").await?;
         }
@@ -197,4 +215,9 @@ async fn decide(ctx: &Ctx, cluster: &str, endpoint: &str, verb: &str) -> anyhow:
     Ok(())
 }
 
-const CONNECTION_COLUMNS_DETAIL: &[Column] = &[("endpointId", "/endpointId"), ("state", "/state")];
+const CONNECTION_COLUMNS_DETAIL: &[Column] = &[
+    ("id", "/id"),
+    ("cloudEndpointId", "/cloudEndpointId"),
+    ("requester", "/requester"),
+    ("status", "/status"),
+];

@@ -60,8 +60,21 @@ pub fn cell(value: Option<&Value>) -> String {
             .map(|v| cell(Some(v)))
             .collect::<Vec<_>>()
             .join(", "),
+        Some(Value::Object(map)) if map.contains_key("type") && map.contains_key("value") => {
+            record_cell(map)
+        }
         Some(other) => other.to_string(),
     }
+}
+
+/// A DNS record as `name TYPE value (ttl N)`.
+fn record_cell(map: &serde_json::Map<String, Value>) -> String {
+    let part = |k: &str| map.get(k).map(|v| cell(Some(v))).unwrap_or_default();
+    let mut text = format!("{} {} {}", part("name"), part("type"), part("value"));
+    if let Some(ttl) = map.get("ttl").filter(|v| !v.is_null()) {
+        text.push_str(&format!(" (ttl {ttl})"));
+    }
+    text.trim().to_owned()
 }
 
 fn new_table(header: Vec<&str>) -> Table {
@@ -191,6 +204,13 @@ mod tests {
         );
         assert_eq!(cell(Some(&json!(true))), "true");
         assert_eq!(cell(Some(&json!({"a": 1}))), r#"{"a":1}"#);
+        assert_eq!(
+            cell(Some(&json!([
+                {"name": "db", "type": "A", "value": "10.1.4.20", "ttl": 60},
+                {"name": "www", "type": "CNAME", "value": "db.internal"}
+            ]))),
+            "db A 10.1.4.20 (ttl 60), www CNAME db.internal"
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@ Examples:
   linkplane route create --cluster cl7g2k4m9p3q5r6s2t --name analytics \\
       --destination-cidr 10.2.0.0/24 --target-id pcx6b3d5f7h2j4k6mn
   linkplane route list --cluster cl7g2k4m9p3q5r6s2t
+  linkplane route get --cluster cl7g2k4m9p3q5r6s2t rt3c5e7g2i4k6m3opq
   linkplane route delete --cluster cl7g2k4m9p3q5r6s2t rt3c5e7g2i4k6m3opq";
 
 #[derive(Debug, clap::Args)]
@@ -59,6 +60,16 @@ pub enum RouteCommand {
         sel: ClusterSel,
         #[command(flatten)]
         page: PageArgs,
+    },
+    /// Show one route.
+    #[command(
+        after_help = "Example:\n  linkplane route get --cluster cl7g2k4m9p3q5r6s2t rt3c5e7g2i4k6m3opq"
+    )]
+    Get {
+        #[command(flatten)]
+        sel: ClusterSel,
+        /// Route id (from `route list`).
+        route_id: String,
     },
     /// Delete a route.
     #[command(
@@ -120,6 +131,13 @@ pub async fn run(args: RouteArgs) -> anyhow::Result<()> {
             let path = ctx.org_path(&["clusters", &sel.cluster, "routes"]).await?;
             let reply = ctx.api.get(&path, &page.query()).await?;
             render::print_list(ctx.output, &reply, COLUMNS, "No routes on this cluster.");
+        }
+        RouteCommand::Get { sel, route_id } => {
+            let path = ctx
+                .org_path(&["clusters", &sel.cluster, "routes", &route_id])
+                .await?;
+            let reply = ctx.api.get(&path, &[]).await?;
+            render::print_object(ctx.output, &reply, FIELDS);
         }
         RouteCommand::Delete { sel, route_id } => {
             let path = ctx

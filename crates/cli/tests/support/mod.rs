@@ -42,7 +42,10 @@ pub fn linkplane() -> Command {
     for var in CLIENT_ENV {
         cmd.env_remove(var);
     }
-    cmd.env("NO_COLOR", "1");
+    // Errors are asserted on; keep anyhow's backtraces out of them.
+    cmd.env("NO_COLOR", "1")
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE");
     cmd
 }
 
