@@ -1,0 +1,645 @@
+//! The `/cloud/v1` REST API: JSON in camelCase, errors as RFC 9457 problem+json.
+//!
+//! Every call is made as the principal in the `X-Cloud-Principal` header
+//! (default [`crate::DEFAULT_PRINCIPAL`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::{Deserialize, Serialize};
+
+use crate::Engine;
+use crate::error::Error;
+use crate::ids::Principal;
+use crate::types::*;
+
+/// The header that names the calling principal.
+pub const PRINCIPAL_HEADER: &str = "x-cloud-principal";
+
+type AppState = Arc<Engine>;
+type ApiResult<T> = Result<T, ApiError>;
+
+/// An error rendered as `application/problem+json`.
+#[derive(Debug)]
+pub struct ApiError(Error);
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        Self(e)
+    }
+}
+
+/// The problem document (RFC 9457).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, title) = match &self.0 {
+            Error::Invalid { .. } => (StatusCode::BAD_REQUEST, "Invalid request"),
+            Error::NotFound { .. } => (StatusCode::NOT_FOUND, "Not found"),
+            Error::Forbidden { .. } => (StatusCode::FORBIDDEN, "Access denied"),
+            Error::Conflict(_) => (StatusCode::CONFLICT, "Conflict"),
+            Error::Unsupported(_) => (StatusCode::SERVICE_UNAVAILABLE, "localcloud unavailable"),
+            Error::Kernel { .. } | Error::Db(_) | Error::Migrate(_) | Error::Io { .. } => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "localcloud failure")
+            }
+        };
+        if status.is_server_error() {
+            tracing::error!(error = %self.0, "localcloud request failed");
+        }
+        let body = Problem {
+            kind: "about:blank".into(),
+            title: title.into(),
+            status: status.as_u16(),
+            detail: self.0.to_string(),
+        };
+        let mut resp = (status, Json(body)).into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        resp
+    }
+}
+
+/// The calling principal, from `X-Cloud-Principal`.
+pub struct Caller(pub Principal);
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match parts.headers.get(PRINCIPAL_HEADER) {
+            None => Ok(Caller(Principal::default_local())),
+            Some(v) => {
+                let s = v.to_str().map_err(|_| {
+                    Error::invalid("X-Cloud-Principal", "the header is not valid text")
+                })?;
+                Ok(Caller(Principal::parse(s.trim())?))
+            }
+        }
+    }
+}
+
+/// Body extractor whose rejection is a problem document.
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Body(v)),
+            Err(e) => Err(Error::invalid("body", e.body_text()).into()),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct VpcFilter {
+    vpc_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RouteKey {
+    destination_cidr_block: String,
+}
+
+/// `POST …/exec` body: the argv, optional stdin (base64) and a timeout.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecRequest {
+    pub command: Vec<String>,
+    #[serde(default)]
+    pub stdin: Option<String>,
+    #[serde(default)]
+    pub timeout_seconds: Option<u64>,
+}
+
+/// `POST …/exec` answer: exit code and base64 stdout/stderr.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecResponse {
+    pub exit_code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub timed_out: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunRequest {
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecurityGroupIds {
+    pub security_group_ids: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WhoAmI {
+    pub principal: String,
+    pub account_id: String,
+}
+
+const MAX_EXEC_SECONDS: u64 = 3600;
+
+fn exec_parts(req: &ExecRequest) -> ApiResult<(Vec<u8>, Duration)> {
+    let stdin = match &req.stdin {
+        Some(s) => B64
+            .decode(s)
+            .map_err(|_| Error::invalid("stdin", "must be base64"))?,
+        None => Vec::new(),
+    };
+    let secs = req.timeout_seconds.unwrap_or(60);
+    if !(1..=MAX_EXEC_SECONDS).contains(&secs) {
+        return Err(Error::invalid(
+            "timeoutSeconds",
+            format!("{secs}: use 1-{MAX_EXEC_SECONDS}"),
+        )
+        .into());
+    }
+    Ok((stdin, Duration::from_secs(secs)))
+}
+
+fn exec_response(out: ExecOutput) -> ExecResponse {
+    ExecResponse {
+        exit_code: out.exit_code,
+        stdout: B64.encode(out.stdout),
+        stderr: B64.encode(out.stderr),
+        timed_out: out.timed_out,
+    }
+}
+
+fn created<T: Serialize>(v: T) -> (StatusCode, Json<T>) {
+    (StatusCode::CREATED, Json(v))
+}
+
+/// The `/cloud/v1` router. Mount it as is (it carries its own paths).
+pub fn router(engine: Arc<Engine>) -> Router {
+    Router::new()
+        .route("/cloud/v1/whoami", get(whoami))
+        .route("/cloud/v1/vpcs", get(list_vpcs).post(create_vpc))
+        .route("/cloud/v1/vpcs/{id}", get(get_vpc).delete(delete_vpc))
+        .route("/cloud/v1/subnets", get(list_subnets).post(create_subnet))
+        .route(
+            "/cloud/v1/subnets/{id}",
+            get(get_subnet).delete(delete_subnet),
+        )
+        .route(
+            "/cloud/v1/subnets/{id}/routes",
+            get(list_routes).post(create_route).delete(delete_route),
+        )
+        .route(
+            "/cloud/v1/instances",
+            get(list_instances).post(create_instance),
+        )
+        .route(
+            "/cloud/v1/instances/{id}",
+            get(get_instance).delete(delete_instance),
+        )
+        .route("/cloud/v1/instances/{id}/exec", post(exec))
+        .route(
+            "/cloud/v1/instances/{id}/processes",
+            get(list_processes).post(run_process),
+        )
+        .route(
+            "/cloud/v1/instances/{id}/processes/{pid}",
+            delete(stop_process),
+        )
+        .route(
+            "/cloud/v1/instances/{id}/security-groups",
+            axum::routing::put(set_groups),
+        )
+        .route(
+            "/cloud/v1/security-groups",
+            get(list_groups).post(create_group),
+        )
+        .route(
+            "/cloud/v1/security-groups/{id}",
+            get(get_group).delete(delete_group),
+        )
+        .route("/cloud/v1/security-groups/{id}/rules", post(add_rule))
+        .route(
+            "/cloud/v1/security-groups/{id}/rules/{rule}",
+            delete(revoke_rule),
+        )
+        .route(
+            "/cloud/v1/internet-gateways",
+            get(list_igws).post(create_igw),
+        )
+        .route(
+            "/cloud/v1/internet-gateways/{id}",
+            get(get_igw).delete(delete_igw),
+        )
+        .route("/cloud/v1/elastic-ips", get(list_eips).post(allocate_eip))
+        .route("/cloud/v1/elastic-ips/{id}", delete(release_eip))
+        .route("/cloud/v1/nat-gateways", get(list_nats).post(create_nat))
+        .route(
+            "/cloud/v1/nat-gateways/{id}",
+            get(get_nat).delete(delete_nat),
+        )
+        .route(
+            "/cloud/v1/vpc-peering-connections",
+            get(list_peerings).post(create_peering),
+        )
+        .route(
+            "/cloud/v1/vpc-peering-connections/{id}",
+            get(get_peering).delete(delete_peering),
+        )
+        .route(
+            "/cloud/v1/vpc-peering-connections/{id}/accept",
+            post(accept_peering),
+        )
+        .route(
+            "/cloud/v1/vpc-peering-connections/{id}/reject",
+            post(reject_peering),
+        )
+        .route("/cloud/v1/internet", get(internet))
+        .route("/cloud/v1/internet/exec", post(internet_exec))
+        .route(
+            "/cloud/v1/internet/processes",
+            get(internet_processes).post(internet_run),
+        )
+        .route("/cloud/v1/internet/processes/{pid}", delete(internet_stop))
+        .with_state(engine)
+}
+
+async fn whoami(Caller(p): Caller) -> Json<WhoAmI> {
+    Json(WhoAmI {
+        principal: p.arn().to_string(),
+        account_id: p.account().to_string(),
+    })
+}
+
+async fn list_vpcs(State(e): State<AppState>, Caller(p): Caller) -> ApiResult<Json<Vec<Vpc>>> {
+    Ok(Json(e.list_vpcs(&p).await?))
+}
+async fn create_vpc(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Body(req): Body<CreateVpc>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(created(e.create_vpc(&p, req).await?))
+}
+async fn get_vpc(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vpc>> {
+    Ok(Json(e.get_vpc(&p, &id).await?))
+}
+async fn delete_vpc(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    e.delete_vpc(&p, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_subnets(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Query(f): Query<VpcFilter>,
+) -> ApiResult<Json<Vec<Subnet>>> {
+    Ok(Json(e.list_subnets(&p, f.vpc_id.as_deref()).await?))
+}
+async fn create_subnet(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Body(req): Body<CreateSubnet>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(created(e.create_subnet(&p, req).await?))
+}
+async fn get_subnet(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Subnet>> {
+    Ok(Json(e.get_subnet(&p, &id).await?))
+}
+async fn delete_subnet(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    e.delete_subnet(&p, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+async fn list_routes(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<Route>>> {
+    Ok(Json(e.list_routes(&p, &id).await?))
+}
+async fn create_route(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    Body(req): Body<CreateRoute>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(created(e.create_route(&p, &id, req).await?))
+}
+async fn delete_route(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    Query(k): Query<RouteKey>,
+) -> ApiResult<StatusCode> {
+    e.delete_route(&p, &id, &k.destination_cidr_block).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_instances(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Query(f): Query<VpcFilter>,
+) -> ApiResult<Json<Vec<Instance>>> {
+    Ok(Json(e.list_instances(&p, f.vpc_id.as_deref()).await?))
+}
+async fn create_instance(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Body(req): Body<CreateInstance>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(created(e.create_instance(&p, req).await?))
+}
+async fn get_instance(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Instance>> {
+    Ok(Json(e.get_instance(&p, &id).await?))
+}
+async fn delete_instance(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    e.delete_instance(&p, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+async fn exec(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    Body(req): Body<ExecRequest>,
+) -> ApiResult<Json<ExecResponse>> {
+    let (stdin, timeout) = exec_parts(&req)?;
+    let out = e.exec(&p, &id, &req.command, &stdin, timeout).await?;
+    Ok(Json(exec_response(out)))
+}
+async fn list_processes(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<Process>>> {
+    Ok(Json(e.list_processes(&p, &id).await?))
+}
+async fn run_process(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    Body(req): Body<RunRequest>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(created(e.run_process(&p, &id, &req.command).await?))
+}
+async fn stop_process(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Path((id, pid)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    e.stop_process(&p, &id, &pid).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+async fn set_groups(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    Body(req): Body<SecurityGroupIds>,
+) -> ApiResult<Json<Instance>> {
+    e.set_instance_security_groups(&p, &id, &req.security_group_ids)
+        .await?;
+    Ok(Json(e.get_instance(&p, &id).await?))
+}
+
+async fn list_groups(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Query(f): Query<VpcFilter>,
+) -> ApiResult<Json<Vec<SecurityGroup>>> {
+    Ok(Json(e.list_security_groups(&p, f.vpc_id.as_deref()).await?))
+}
+async fn create_group(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Body(req): Body<CreateSecurityGroup>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(created(e.create_security_group(&p, req).await?))
+}
+async fn get_group(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SecurityGroup>> {
+    Ok(Json(e.get_security_group(&p, &id).await?))
+}
+async fn delete_group(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    e.delete_security_group(&p, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+async fn add_rule(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    Body(req): Body<CreateSecurityGroupRule>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(created(e.add_security_group_rule(&p, &id, req).await?))
+}
+async fn revoke_rule(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Path((id, rule)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    e.revoke_security_group_rule(&p, &id, &rule).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_igws(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+) -> ApiResult<Json<Vec<InternetGateway>>> {
+    Ok(Json(e.list_internet_gateways(&p).await?))
+}
+async fn create_igw(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Body(req): Body<CreateInternetGateway>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(created(e.create_internet_gateway(&p, req).await?))
+}
+async fn get_igw(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<InternetGateway>> {
+    Ok(Json(e.get_internet_gateway(&p, &id).await?))
+}
+async fn delete_igw(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    e.delete_internet_gateway(&p, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+async fn list_eips(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+) -> ApiResult<Json<Vec<ElasticIp>>> {
+    Ok(Json(e.list_elastic_ips(&p).await?))
+}
+async fn allocate_eip(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+) -> ApiResult<impl IntoResponse> {
+    Ok(created(e.allocate_elastic_ip(&p).await?))
+}
+async fn release_eip(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    e.release_elastic_ip(&p, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+async fn list_nats(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+) -> ApiResult<Json<Vec<NatGateway>>> {
+    Ok(Json(e.list_nat_gateways(&p).await?))
+}
+async fn create_nat(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Body(req): Body<CreateNatGateway>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(created(e.create_nat_gateway(&p, req).await?))
+}
+async fn get_nat(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<NatGateway>> {
+    Ok(Json(e.get_nat_gateway(&p, &id).await?))
+}
+async fn delete_nat(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    e.delete_nat_gateway(&p, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_peerings(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+) -> ApiResult<Json<Vec<PeeringConnection>>> {
+    Ok(Json(e.list_peerings(&p).await?))
+}
+async fn create_peering(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Body(req): Body<CreatePeering>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(created(e.create_peering(&p, req).await?))
+}
+async fn get_peering(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<PeeringConnection>> {
+    Ok(Json(e.get_peering(&p, &id).await?))
+}
+async fn delete_peering(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<PeeringConnection>> {
+    Ok(Json(e.delete_peering(&p, &id).await?))
+}
+async fn accept_peering(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<PeeringConnection>> {
+    Ok(Json(e.accept_peering(&p, &id).await?))
+}
+async fn reject_peering(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<PeeringConnection>> {
+    Ok(Json(e.reject_peering(&p, &id).await?))
+}
+
+async fn internet(State(e): State<AppState>) -> ApiResult<Json<Internet>> {
+    Ok(Json(e.internet().await?))
+}
+async fn internet_exec(
+    State(e): State<AppState>,
+    Body(req): Body<ExecRequest>,
+) -> ApiResult<Json<ExecResponse>> {
+    let (stdin, timeout) = exec_parts(&req)?;
+    let out = e.internet_exec(&req.command, &stdin, timeout).await?;
+    Ok(Json(exec_response(out)))
+}
+async fn internet_run(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Body(req): Body<RunRequest>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(created(e.internet_run(&p, &req.command).await?))
+}
+async fn internet_processes(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+) -> ApiResult<Json<Vec<Process>>> {
+    Ok(Json(e.internet_processes(&p).await?))
+}
+async fn internet_stop(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Path(pid): Path<String>,
+) -> ApiResult<StatusCode> {
+    e.stop_process(&p, "internet", &pid).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

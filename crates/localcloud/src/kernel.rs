@@ -1,0 +1,355 @@
+//! The kernel side: named namespaces, `ip -batch` (netlink through iproute2), nftables,
+//! sysctls, `/etc/netns` files, processes inside namespaces, and garbage collection.
+//!
+//! Every operation takes whole batches so that creating one object costs a fixed, small
+//! number of process spawns, whatever else exists (see docs/LOCALCLOUD.md).
+
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+
+use crate::error::{Error, Result};
+
+/// Where `ip netns exec` finds per-namespace files such as resolv.conf.
+pub const ETC_NETNS: &str = "/etc/netns";
+
+/// Check once that this machine can run localcloud: root, iproute2, nftables, netns.
+pub async fn preflight() -> Result<()> {
+    if !nix::unistd::geteuid().is_root() {
+        return Err(Error::Unsupported(
+            "it needs root (network namespaces, veth, bridges, nftables); run linkplane as root"
+                .into(),
+        ));
+    }
+    for (tool, pkg) in [("ip", "iproute2"), ("nft", "nftables")] {
+        let found = Command::new(tool)
+            .arg("-V")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .await
+            .is_ok_and(|s| s.success());
+        if !found {
+            return Err(Error::Unsupported(format!(
+                "the `{tool}` command is missing or broken; install the Debian package {pkg}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+async fn run(cmd: &mut Command, input: Option<&[u8]>, what: &str) -> Result<Vec<u8>> {
+    cmd.stdin(if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .kill_on_drop(true);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| Error::kernel(what, format!("cannot start: {e}")))?;
+    if let (Some(data), Some(mut stdin)) = (input, child.stdin.take()) {
+        stdin
+            .write_all(data)
+            .await
+            .map_err(|e| Error::kernel(what, format!("cannot write input: {e}")))?;
+    }
+    let out = child
+        .wait_with_output()
+        .await
+        .map_err(|e| Error::kernel(what, e.to_string()))?;
+    if out.status.success() {
+        Ok(out.stdout)
+    } else {
+        Err(Error::kernel(
+            what,
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ))
+    }
+}
+
+/// Run `ip [-n ns] -batch -` with the given commands (one per line). Fails on the first
+/// failing line, naming it.
+pub async fn ip_batch(ns: Option<&str>, lines: &[String]) -> Result<()> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let mut cmd = Command::new("ip");
+    if let Some(ns) = ns {
+        cmd.args(["-n", ns]);
+    }
+    cmd.args(["-batch", "-"]);
+    let script = lines.join("\n") + "\n";
+    let what = format!("ip -n {} -batch", ns.unwrap_or("(host)"));
+    tracing::debug!(ns, %script, "ip batch");
+    run(&mut cmd, Some(script.as_bytes()), &what)
+        .await
+        .map_err(|e| match e {
+            Error::Kernel { op, detail } => {
+                // `Command failed -:N` names the line; quote it.
+                let line = detail
+                    .rsplit_once("-:")
+                    .and_then(|(_, n)| n.trim().parse::<usize>().ok())
+                    .and_then(|n| lines.get(n.wrapping_sub(1)));
+                match line {
+                    Some(l) => Error::kernel(op, format!("{detail} (at `ip {l}`)")),
+                    None => Error::kernel(op, detail),
+                }
+            }
+            other => other,
+        })
+        .map(|_| ())
+}
+
+/// Like [`ip_batch`] but keeps going past failing lines (used for best-effort removal).
+pub async fn ip_batch_force(ns: Option<&str>, lines: &[String]) {
+    if lines.is_empty() {
+        return;
+    }
+    let mut cmd = Command::new("ip");
+    if let Some(ns) = ns {
+        cmd.args(["-n", ns]);
+    }
+    cmd.args(["-force", "-batch", "-"]);
+    let script = lines.join("\n") + "\n";
+    if let Err(e) = run(&mut cmd, Some(script.as_bytes()), "ip -force -batch").await {
+        tracing::debug!(ns, error = %e, "best-effort ip batch had failures");
+    }
+}
+
+/// Load an nftables script inside a namespace (`nft -f -`, atomic).
+pub async fn nft(ns: &str, script: &str) -> Result<()> {
+    tracing::debug!(ns, %script, "nft");
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", ns, "nft", "-f", "-"]);
+    run(
+        &mut cmd,
+        Some(script.as_bytes()),
+        &format!("nft -f - in {ns}"),
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Create a named namespace.
+pub async fn netns_add(name: &str) -> Result<()> {
+    ip_batch(None, &[format!("netns add {name}")]).await
+}
+
+/// Delete named namespaces (missing ones are ignored).
+pub async fn netns_del(names: &[String]) {
+    let lines: Vec<String> = names
+        .iter()
+        .filter(|n| linkplane_netns::exists(n))
+        .map(|n| format!("netns del {n}"))
+        .collect();
+    ip_batch_force(None, &lines).await;
+}
+
+pub fn netns_exists(name: &str) -> bool {
+    linkplane_netns::exists(name)
+}
+
+/// Write sysctls (`net/ipv4/ip_forward` style paths under /proc/sys) inside a namespace,
+/// from a thread that entered it: /proc/sys/net belongs to the opening thread's namespace.
+pub async fn sysctls(ns: &str, values: &[(&str, &str)]) -> Result<()> {
+    let owned: Vec<(String, String)> = values
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let name = ns.to_string();
+    let result = tokio::task::spawn_blocking(move || {
+        linkplane_netns::run_in(&name, move || -> std::io::Result<()> {
+            for (k, v) in owned {
+                std::fs::write(Path::new("/proc/sys").join(&k), v.as_bytes())
+                    .map_err(|e| std::io::Error::new(e.kind(), format!("{k}: {e}")))?;
+            }
+            Ok(())
+        })
+    })
+    .await
+    .map_err(|e| Error::kernel("sysctl", e.to_string()))?;
+    match result {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(Error::kernel(format!("sysctl in {ns}"), e.to_string())),
+        Err(e) => Err(Error::kernel(format!("sysctl in {ns}"), e.to_string())),
+    }
+}
+
+/// Write `/etc/netns/<ns>/resolv.conf` so processes started with `ip netns exec` see it as
+/// `/etc/resolv.conf`.
+pub fn write_resolv_conf(ns: &str, nameserver: std::net::Ipv4Addr) -> Result<()> {
+    let dir = PathBuf::from(ETC_NETNS).join(ns);
+    std::fs::create_dir_all(&dir).map_err(Error::io(format!("create {}", dir.display())))?;
+    let path = dir.join("resolv.conf");
+    std::fs::write(
+        &path,
+        format!("# written by linkplane localcloud: the VPC resolver\nnameserver {nameserver}\noptions timeout:2 attempts:2\n"),
+    )
+    .map_err(Error::io(format!("write {}", path.display())))
+}
+
+pub fn remove_etc_netns(ns: &str) {
+    let _ = std::fs::remove_dir_all(PathBuf::from(ETC_NETNS).join(ns));
+}
+
+/// The inode of a namespace, to recognise processes inside it.
+pub fn ns_inode(name: &str) -> Option<u64> {
+    std::fs::metadata(linkplane_netns::path(name))
+        .ok()
+        .map(|m| m.ino())
+}
+
+/// Whether process `pid` is alive and inside namespace `ns`.
+pub fn pid_in_ns(pid: i32, ns: &str) -> bool {
+    let Some(want) = ns_inode(ns) else {
+        return false;
+    };
+    std::fs::metadata(format!("/proc/{pid}/ns/net")).is_ok_and(|m| m.ino() == want)
+        && !is_zombie(pid)
+}
+
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, r)| r.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(true)
+}
+
+/// Pids of every process inside each namespace (one scan of /proc for all of them).
+pub fn pids_in(namespaces: &[String]) -> HashMap<String, Vec<i32>> {
+    let inodes: HashMap<u64, String> = namespaces
+        .iter()
+        .filter_map(|n| ns_inode(n).map(|i| (i, n.clone())))
+        .collect();
+    let mut found: HashMap<String, Vec<i32>> = HashMap::new();
+    if inodes.is_empty() {
+        return found;
+    }
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if let Ok(m) = std::fs::metadata(format!("/proc/{pid}/ns/net"))
+            && let Some(ns) = inodes.get(&m.ino())
+        {
+            found.entry(ns.clone()).or_default().push(pid);
+        }
+    }
+    found
+}
+
+/// Stop a process group started by localcloud: SIGTERM, then SIGKILL after `grace`.
+pub async fn stop_process(pid: i32, grace: Duration) {
+    use nix::sys::signal::{Signal, kill, killpg};
+    use nix::unistd::Pid;
+    let p = Pid::from_raw(pid);
+    let _ = killpg(p, Signal::SIGTERM);
+    let _ = kill(p, Signal::SIGTERM);
+    let deadline = tokio::time::Instant::now() + grace;
+    while tokio::time::Instant::now() < deadline {
+        if kill(p, None).is_err() || is_zombie(pid) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = killpg(p, Signal::SIGKILL);
+    let _ = kill(p, Signal::SIGKILL);
+}
+
+/// Named namespaces whose names start with `<prefix>-`.
+pub fn namespaces_under(prefix: &crate::ids::Prefix) -> Vec<String> {
+    let start = format!("{}-", prefix.as_str());
+    let mut v: Vec<String> = std::fs::read_dir(linkplane_netns::NETNS_RUN_DIR)
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().to_str().map(str::to_string))
+                .filter(|n| n.starts_with(&start))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// What [`gc`] removed.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GcReport {
+    pub namespaces: Vec<String>,
+    pub processes_killed: usize,
+    pub etc_netns_dirs: Vec<String>,
+}
+
+/// Remove every namespace (with its links and nftables tables), process and `/etc/netns`
+/// directory under `prefix`. Synchronous so that test guards can call it from `Drop`.
+pub fn gc(prefix: &crate::ids::Prefix) -> GcReport {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let start = format!("{}-", prefix.as_str());
+    let list = |dir: &str| -> Vec<String> {
+        std::fs::read_dir(dir)
+            .map(|d| {
+                d.flatten()
+                    .filter_map(|e| e.file_name().to_str().map(str::to_string))
+                    .filter(|n| n.starts_with(&start))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut report = GcReport {
+        namespaces: list(linkplane_netns::NETNS_RUN_DIR),
+        ..Default::default()
+    };
+    report.namespaces.sort();
+    for pids in pids_in(&report.namespaces).values() {
+        for pid in pids {
+            if kill(Pid::from_raw(*pid), Signal::SIGKILL).is_ok() {
+                report.processes_killed += 1;
+            }
+        }
+    }
+    if !report.namespaces.is_empty() {
+        let script: String = report
+            .namespaces
+            .iter()
+            .map(|n| format!("netns del {n}\n"))
+            .collect();
+        let child = std::process::Command::new("ip")
+            .args(["-force", "-batch", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        if let Ok(mut child) = child {
+            if let Some(mut stdin) = child.stdin.take() {
+                use std::io::Write;
+                let _ = stdin.write_all(script.as_bytes());
+            }
+            let _ = child.wait();
+        }
+    }
+    for d in list(ETC_NETNS) {
+        if std::fs::remove_dir_all(PathBuf::from(ETC_NETNS).join(&d)).is_ok() {
+            report.etc_netns_dirs.push(d);
+        }
+    }
+    report
+}

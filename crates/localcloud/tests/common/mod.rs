@@ -1,0 +1,165 @@
+//! Shared harness for localcloud's namespace tests: one engine per test under its own
+//! prefix, removed (gc) on drop even when the test panics.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use linkplane_localcloud::types::*;
+use linkplane_localcloud::{Engine, EngineConfig, Prefix, Principal};
+
+pub struct Cloud {
+    pub engine: Arc<Engine>,
+    pub prefix: Prefix,
+    pub dir: tempfile::TempDir,
+}
+
+impl Cloud {
+    /// `None` when the test must skip (not root outside CI).
+    pub async fn new(test: &str) -> Option<Self> {
+        if !linkplane_netns::testing::require_root(test) {
+            return None;
+        }
+        let prefix = Prefix::parse(&linkplane_netns::testing::unique_prefix()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(EngineConfig::new(dir.path(), prefix.clone()))
+            .await
+            .expect("open engine");
+        Some(Self {
+            engine: Arc::new(engine),
+            prefix,
+            dir,
+        })
+    }
+
+    /// Re-open the engine on the same data dir and prefix (a restart).
+    pub async fn reopen(&mut self) {
+        let engine = Engine::open(EngineConfig::new(self.dir.path(), self.prefix.clone()))
+            .await
+            .expect("reopen engine");
+        self.engine = Arc::new(engine);
+    }
+
+    pub async fn vpc(&self, p: &Principal, cidr: &str) -> Vpc {
+        self.engine
+            .create_vpc(
+                p,
+                CreateVpc {
+                    cidr_block: cidr.into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("create vpc")
+    }
+
+    pub async fn subnet(&self, p: &Principal, vpc: &Vpc, cidr: &str) -> Subnet {
+        self.engine
+            .create_subnet(
+                p,
+                CreateSubnet {
+                    vpc_id: vpc.vpc_id.clone(),
+                    cidr_block: cidr.into(),
+                    availability_zone: "us-east-1a".into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("create subnet")
+    }
+
+    pub async fn instance(&self, p: &Principal, subnet: &Subnet, groups: &[&str]) -> Instance {
+        self.engine
+            .create_instance(
+                p,
+                CreateInstance {
+                    subnet_id: subnet.subnet_id.clone(),
+                    security_group_ids: groups.iter().map(|s| s.to_string()).collect(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("create instance")
+    }
+
+    /// Run a shell snippet in an instance; (exit code, stdout, stderr).
+    pub async fn sh(&self, p: &Principal, inst: &Instance, script: &str) -> (i32, String, String) {
+        let out = self
+            .engine
+            .exec(
+                p,
+                &inst.instance_id,
+                &["bash".into(), "-c".into(), script.into()],
+                b"",
+                Duration::from_secs(20),
+            )
+            .await
+            .expect("exec");
+        (
+            out.exit_code,
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// Start a TCP server in an instance that answers each connection with the peer's
+    /// address, and wait until it listens.
+    pub async fn serve(&self, p: &Principal, inst: &Instance, port: u16) {
+        self.engine
+            .run_process(p, &inst.instance_id, &server_cmd(port))
+            .await
+            .expect("run server");
+        self.wait_listening(p, inst, port).await;
+    }
+
+    pub async fn wait_listening(&self, p: &Principal, inst: &Instance, port: u16) {
+        for _ in 0..100 {
+            let (_, out, _) = self
+                .sh(p, inst, &format!("ss -Hltn 'sport = :{port}'"))
+                .await;
+            if !out.trim().is_empty() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "server on port {port} in {} never listened",
+            inst.instance_id
+        );
+    }
+
+    /// Connect from `inst` to ip:port; Some(what the server said) or None if it failed.
+    pub async fn connect(
+        &self,
+        p: &Principal,
+        inst: &Instance,
+        ip: &str,
+        port: u16,
+    ) -> Option<String> {
+        let (code, out, _) = self.sh(p, inst, &client_script(ip, port)).await;
+        (code == 0 && !out.trim().is_empty()).then(|| out.trim().to_string())
+    }
+}
+
+impl Drop for Cloud {
+    fn drop(&mut self) {
+        let report = linkplane_localcloud::gc(&self.prefix);
+        eprintln!("gc {}: {} namespaces", self.prefix, report.namespaces.len());
+    }
+}
+
+pub fn server_cmd(port: u16) -> Vec<String> {
+    vec![
+        "socat".into(),
+        format!("TCP-LISTEN:{port},fork,reuseaddr"),
+        "SYSTEM:echo peer=$SOCAT_PEERADDR".into(),
+    ]
+}
+
+pub fn client_script(ip: &str, port: u16) -> String {
+    format!("timeout 4 socat -T3 - TCP:{ip}:{port},connect-timeout=2 </dev/null")
+}
+
+pub fn principal(account: &str) -> Principal {
+    Principal::parse(&format!("arn:aws:iam::{account}:root")).unwrap()
+}
