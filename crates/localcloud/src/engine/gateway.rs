@@ -179,9 +179,10 @@ impl Engine {
             kernel::ip_batch(
                 Some(&self.internet_namespace()),
                 &[format!(
-                    "route replace {public}/32 via {} dev {} onlink",
+                    "route replace {public}/32 via {} dev {} onlink src {}",
                     net::IGW_ROUTER,
-                    render::internet_port(vpc_id)
+                    render::internet_port(vpc_id),
+                    net::INTERNET_HOST
                 )],
             )
             .await?;
@@ -276,8 +277,9 @@ impl Engine {
         ];
         for ip in self.public_ips_of(vpc_id).await? {
             lines.push(format!(
-                "route replace {ip}/32 via {} dev {gport} onlink",
-                net::IGW_ROUTER
+                "route replace {ip}/32 via {} dev {gport} onlink src {}",
+                net::IGW_ROUTER,
+                net::INTERNET_HOST
             ));
         }
         kernel::ip_batch(Some(&inet), &lines).await
