@@ -80,6 +80,13 @@ fn every_family_and_subcommand_has_a_summary_and_an_example() {
                 "`{family} {sub} --help` has no example:\n{}",
                 help.stdout
             );
+            // A one-line summary, then a longer description, before the usage line.
+            let intro = help.stdout.split("Usage:").next().unwrap_or_default();
+            assert!(
+                intro.trim().contains("\n\n"),
+                "`{family} {sub} --help` has no description beyond its summary:\n{}",
+                help.stdout
+            );
             // Every client command offers both output formats (`agent run` is the agent
             // itself, not a client of /v1).
             if (*family, sub.as_str()) != ("agent", "run") {

@@ -47,6 +47,10 @@ pub struct AgentTokenArgs {
 #[derive(Debug, clap::Subcommand)]
 pub enum AgentTokenCommand {
     /// Create an agent token and show it once.
+    ///
+    /// Sends POST …/deployments/{deploymentId}/agent-tokens. The token alone is printed on
+    /// stdout (capture it with `$(…)`); the server keeps only its hash. At most 50 live tokens
+    /// per deployment.
     #[command(
         after_help = "Example:\n  linkplane agent-token create --deployment dep4n7q2x5z3b6c2df --name on-prem-agents"
     )]
@@ -60,6 +64,9 @@ pub enum AgentTokenCommand {
         idempotency: IdempotencyArgs,
     },
     /// List a deployment's agent tokens (never the secrets).
+    ///
+    /// Sends GET …/deployments/{deploymentId}/agent-tokens. Shows when each token was created,
+    /// last used and revoked.
     #[command(
         after_help = "Example:\n  linkplane agent-token list --deployment dep4n7q2x5z3b6c2df"
     )]
@@ -70,6 +77,8 @@ pub enum AgentTokenCommand {
         page: PageArgs,
     },
     /// Show one agent token (never its secret): created, last used, revoked.
+    ///
+    /// Sends GET …/deployments/{deploymentId}/agent-tokens/{tokenId}.
     #[command(
         after_help = "Example:\n  linkplane agent-token get --deployment dep4n7q2x5z3b6c2df agt2m5q7r3s6t4v2wx"
     )]
@@ -80,6 +89,9 @@ pub enum AgentTokenCommand {
         token_id: String,
     },
     /// Revoke (delete) an agent token; agents using it can no longer connect.
+    ///
+    /// Sends DELETE …/deployments/{deploymentId}/agent-tokens/{tokenId}. Running agents with
+    /// this token are refused at their next heartbeat.
     #[command(
         after_help = "Example:\n  linkplane agent-token revoke --deployment dep4n7q2x5z3b6c2df agt2m5q7r3s6t4v2wx"
     )]
@@ -102,6 +114,9 @@ pub struct AgentArgs {
 #[derive(Debug, clap::Subcommand)]
 pub enum AgentCommand {
     /// List a deployment's agents with their status and last heartbeat.
+    ///
+    /// Sends GET …/deployments/{deploymentId}/agents. HEALTHY while heartbeats arrive,
+    /// UNHEALTHY when they stop, UNKNOWN before the first one.
     #[command(after_help = "Example:\n  linkplane agent list --deployment dep4n7q2x5z3b6c2df")]
     List {
         #[command(flatten)]

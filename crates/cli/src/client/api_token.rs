@@ -40,6 +40,9 @@ pub enum Role {
 #[derive(Debug, clap::Subcommand)]
 pub enum ApiTokenCommand {
     /// Create an API token and show it once (owners only).
+    ///
+    /// Sends POST …/api-tokens. The token alone is printed on stdout (capture it with `$(…)`);
+    /// the server keeps only its hash.
     #[command(
         after_help = "Example:\n  linkplane api-token create --name ci --role ORGANIZATION_MEMBER"
     )]
@@ -59,18 +62,24 @@ pub enum ApiTokenCommand {
         idempotency: IdempotencyArgs,
     },
     /// List the organization's API tokens (never the secrets).
+    ///
+    /// Sends GET …/api-tokens. Shows role, creation, last use and revocation.
     #[command(after_help = "Example:\n  linkplane api-token list")]
     List {
         #[command(flatten)]
         page: PageArgs,
     },
     /// Show one API token (never its secret).
+    ///
+    /// Sends GET …/api-tokens/{tokenId}.
     #[command(after_help = "Example:\n  linkplane api-token get tok5h7j3l6n2p4r6tu")]
     Get {
         /// API token id (from `api-token list`).
         token_id: String,
     },
     /// Delete (revoke) an API token; requests with it fail from now on.
+    ///
+    /// Sends DELETE …/api-tokens/{tokenId}. Requests with the token get 401 from now on.
     #[command(after_help = "Example:\n  linkplane api-token delete tok5h7j3l6n2p4r6tu")]
     Delete {
         /// API token id (from `api-token list`).

@@ -89,12 +89,17 @@ pub enum ClusterCommand {
         wait: WaitArgs,
     },
     /// List the organization's clusters.
+    ///
+    /// Sends GET …/clusters. Pages with --limit and --cursor.
     #[command(after_help = "Example:\n  linkplane cluster list --limit 20")]
     List {
         #[command(flatten)]
         page: PageArgs,
     },
     /// Show one cluster: status, VPC range, external IPs, …
+    ///
+    /// Sends GET …/clusters/{clusterId}. The table ends with the ETag that `update --if-match`
+    /// takes.
     #[command(after_help = "Example:\n  linkplane cluster get cl7g2k4m9p3q5r6s2t")]
     Get {
         /// Cluster id (from `linkplane cluster list`).
@@ -122,6 +127,9 @@ pub enum ClusterCommand {
         if_match: Option<String>,
     },
     /// Delete a cluster (asynchronous; --wait follows it until it is gone).
+    ///
+    /// Sends DELETE …/clusters/{clusterId}. Refused (409) while the cluster has deployments or
+    /// connections: delete those first.
     #[command(after_help = "Example:\n  linkplane cluster delete cl7g2k4m9p3q5r6s2t --wait")]
     Delete {
         /// Cluster id.

@@ -63,12 +63,17 @@ pub enum DeploymentCommand {
         idempotency: IdempotencyArgs,
     },
     /// List the organization's deployments.
+    ///
+    /// Sends GET …/deployments. Pages with --limit and --cursor.
     #[command(after_help = "Example:\n  linkplane deployment list")]
     List {
         #[command(flatten)]
         page: PageArgs,
     },
     /// Show one deployment: cluster, external IPs, API URL, remote execution.
+    ///
+    /// Sends GET …/deployments/{deploymentId}. Allowlist the external IPs in your cloud; agents
+    /// connect to the API URL.
     #[command(after_help = "Example:\n  linkplane deployment get dep4n7q2x5z3b6c2df")]
     Get {
         /// Deployment id (from `linkplane deployment list`).
@@ -107,6 +112,8 @@ pub enum DeploymentCommand {
         if_match: Option<String>,
     },
     /// Delete a deployment, its agent tokens and agents.
+    ///
+    /// Sends DELETE …/deployments/{deploymentId}.
     #[command(after_help = "Example:\n  linkplane deployment delete dep4n7q2x5z3b6c2df")]
     Delete {
         /// Deployment id.

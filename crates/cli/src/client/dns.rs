@@ -48,6 +48,10 @@ pub enum Kind {
 #[derive(Debug, clap::Subcommand)]
 pub enum DnsCommand {
     /// Add a DNS resolution (resolver rule, forwarding or private zone).
+    ///
+    /// Sends POST …/clusters/{clusterId}/dns-resolutions. FORWARDING takes --target,
+    /// PRIVATE_ZONE takes --record, RESOLVER_RULE takes --resolver-rule-id. --wait follows it
+    /// to AVAILABLE.
     #[command(
         after_help = "Example:\n  linkplane dns create --cluster cl7g2k4m9p3q5r6s2t --name corp \\\n      --kind FORWARDING --domain corp.example.com --target 10.1.0.2"
     )]
@@ -83,6 +87,8 @@ pub enum DnsCommand {
         wait: WaitArgs,
     },
     /// List a cluster's DNS resolutions.
+    ///
+    /// Sends GET …/clusters/{clusterId}/dns-resolutions.
     #[command(after_help = "Example:\n  linkplane dns list --cluster cl7g2k4m9p3q5r6s2t")]
     List {
         #[command(flatten)]
@@ -91,6 +97,8 @@ pub enum DnsCommand {
         page: PageArgs,
     },
     /// Show one DNS resolution with its targets or records.
+    ///
+    /// Sends GET …/clusters/{clusterId}/dns-resolutions/{id}.
     #[command(
         after_help = "Example:\n  linkplane dns get --cluster cl7g2k4m9p3q5r6s2t dns4g6i2k5m7o3q5st"
     )]
@@ -101,6 +109,8 @@ pub enum DnsCommand {
         resolution_id: String,
     },
     /// Delete a DNS resolution.
+    ///
+    /// Sends DELETE …/clusters/{clusterId}/dns-resolutions/{id}.
     #[command(
         after_help = "Example:\n  linkplane dns delete --cluster cl7g2k4m9p3q5r6s2t dns4g6i2k5m7o3q5st"
     )]

@@ -25,12 +25,16 @@ pub struct OrganizationArgs {
 #[derive(Debug, clap::Subcommand)]
 pub enum OrganizationCommand {
     /// Show one organization (default: the one the token works in).
+    ///
+    /// Sends GET /v1/organizations/{organizationId}.
     #[command(after_help = "Example:\n  linkplane organization get")]
     Get {
         /// Organization id [default: --org, or the only organization visible].
         organization_id: Option<String>,
     },
     /// List the organizations visible to the token.
+    ///
+    /// Sends GET /v1/organizations. Usually one: a token belongs to one organization.
     #[command(after_help = "Example:\n  linkplane organization list")]
     List {
         #[command(flatten)]

@@ -43,6 +43,9 @@ pub enum EndpointType {
 #[derive(Debug, clap::Subcommand)]
 pub enum OutboundCommand {
     /// Create a custom endpoint to an endpoint service (dedicated clusters).
+    ///
+    /// Sends POST …/clusters/{clusterId}/outbound-endpoints. Allow the cluster's principal on
+    /// your endpoint service first. --wait follows it to AVAILABLE.
     #[command(
         after_help = "Example:\n  linkplane outbound-endpoint create --cluster cl7g2k4m9p3q5r6s2t --name snowflake \\\n      --service-name com.amazonaws.vpce.us-east-1.vpce-svc-0a1b2c3d4e5f60718"
     )]
@@ -72,6 +75,8 @@ pub enum OutboundCommand {
         wait: WaitArgs,
     },
     /// List the cluster's outbound endpoints, preconfigured ones included.
+    ///
+    /// Sends GET …/clusters/{clusterId}/outbound-endpoints.
     #[command(
         after_help = "Example:\n  linkplane outbound-endpoint list --cluster cl7g2k4m9p3q5r6s2t"
     )]
@@ -82,6 +87,8 @@ pub enum OutboundCommand {
         page: PageArgs,
     },
     /// Show one outbound endpoint.
+    ///
+    /// Sends GET …/clusters/{clusterId}/outbound-endpoints/{id}.
     #[command(
         after_help = "Example:\n  linkplane outbound-endpoint get --cluster cl7g2k4m9p3q5r6s2t oep2e4g6i3k5m7o2qr"
     )]
@@ -92,6 +99,9 @@ pub enum OutboundCommand {
         endpoint_id: String,
     },
     /// Delete a custom outbound endpoint.
+    ///
+    /// Sends DELETE …/clusters/{clusterId}/outbound-endpoints/{id}. Preconfigured endpoints
+    /// cannot be deleted.
     #[command(
         after_help = "Example:\n  linkplane outbound-endpoint delete --cluster cl7g2k4m9p3q5r6s2t oep2e4g6i3k5m7o2qr"
     )]

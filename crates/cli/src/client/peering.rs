@@ -69,6 +69,8 @@ pub enum PeeringCommand {
         wait: WaitArgs,
     },
     /// List a cluster's VPC peering connections and their statuses.
+    ///
+    /// Sends GET …/clusters/{clusterId}/vpc-peering-connections.
     #[command(after_help = "Example:\n  linkplane peering list --cluster cl7g2k4m9p3q5r6s2t")]
     List {
         #[command(flatten)]
@@ -77,6 +79,9 @@ pub enum PeeringCommand {
         page: PageArgs,
     },
     /// Show one connection; --wait follows it until ACTIVE, FAILED or NOT_FOUND.
+    ///
+    /// Sends GET …/clusters/{clusterId}/vpc-peering-connections/{id}. Use --wait after
+    /// completing the activation to see it become ACTIVE.
     #[command(
         after_help = "Example:\n  linkplane peering get --cluster cl7g2k4m9p3q5r6s2t pcx6b3d5f7h2j4k6mn --wait"
     )]
@@ -88,7 +93,10 @@ pub enum PeeringCommand {
         #[command(flatten)]
         wait: WaitArgs,
     },
-    /// Delete a connection and the routes that use it.
+    /// Delete a VPC peering connection.
+    ///
+    /// Sends DELETE …/clusters/{clusterId}/vpc-peering-connections/{id}. If routes target it
+    /// the server refuses (409) and names them: delete them first.
     #[command(
         after_help = "Example:\n  linkplane peering delete --cluster cl7g2k4m9p3q5r6s2t pcx6b3d5f7h2j4k6mn"
     )]

@@ -39,6 +39,9 @@ pub struct PrivateLinkArgs {
 #[derive(Debug, clap::Subcommand)]
 pub enum PrivateLinkCommand {
     /// Show the endpoint service: service name, allowed principals, regions, zones.
+    ///
+    /// Sends GET …/clusters/{clusterId}/private-link. Create your interface endpoint to the
+    /// service name shown.
     #[command(after_help = "Example:\n  linkplane private-link get --cluster cl7g2k4m9p3q5r6s2t")]
     Get {
         #[command(flatten)]
@@ -70,6 +73,8 @@ pub enum PrivateLinkCommand {
         auto_accept: bool,
     },
     /// Remove the endpoint service configuration (agents can no longer connect privately).
+    ///
+    /// Sends DELETE …/clusters/{clusterId}/private-link.
     #[command(
         after_help = "Example:\n  linkplane private-link delete --cluster cl7g2k4m9p3q5r6s2t"
     )]
@@ -78,6 +83,9 @@ pub enum PrivateLinkCommand {
         sel: ClusterSel,
     },
     /// List the endpoint connections to the service and their states.
+    ///
+    /// Sends GET …/clusters/{clusterId}/private-link/connections. States: PENDING_ACCEPTANCE,
+    /// AVAILABLE, REJECTED, FAILED, DELETED.
     #[command(
         after_help = "Example:\n  linkplane private-link connections --cluster cl7g2k4m9p3q5r6s2t"
     )]
@@ -88,6 +96,9 @@ pub enum PrivateLinkCommand {
         page: PageArgs,
     },
     /// Accept a pending endpoint connection (PENDING_ACCEPTANCE -> AVAILABLE).
+    ///
+    /// Sends POST …/private-link/connections/{endpointId}/accept. A REJECTED connection cannot
+    /// be accepted (409).
     #[command(
         after_help = "Example:\n  linkplane private-link accept --cluster cl7g2k4m9p3q5r6s2t vpce3i5k7m2o4q6s3uv"
     )]
@@ -98,6 +109,8 @@ pub enum PrivateLinkCommand {
         endpoint_id: String,
     },
     /// Reject an endpoint connection (-> REJECTED).
+    ///
+    /// Sends POST …/private-link/connections/{endpointId}/reject.
     #[command(
         after_help = "Example:\n  linkplane private-link reject --cluster cl7g2k4m9p3q5r6s2t vpce3i5k7m2o4q6s3uv"
     )]

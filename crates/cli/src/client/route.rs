@@ -33,6 +33,8 @@ pub struct RouteArgs {
 #[derive(Debug, clap::Subcommand)]
 pub enum RouteCommand {
     /// Add a route to a CIDR through one of the cluster's connections.
+    ///
+    /// Sends POST …/clusters/{clusterId}/routes. --wait follows it to AVAILABLE.
     #[command(
         after_help = "Example:\n  linkplane route create --cluster cl7g2k4m9p3q5r6s2t --name analytics \\\n      --destination-cidr 10.2.0.0/24 --target-id pcx6b3d5f7h2j4k6mn"
     )]
@@ -54,6 +56,9 @@ pub enum RouteCommand {
         wait: WaitArgs,
     },
     /// List a cluster's routes.
+    ///
+    /// Sends GET …/clusters/{clusterId}/routes. Includes the default route an ACTIVE peering
+    /// adds.
     #[command(after_help = "Example:\n  linkplane route list --cluster cl7g2k4m9p3q5r6s2t")]
     List {
         #[command(flatten)]
@@ -62,6 +67,8 @@ pub enum RouteCommand {
         page: PageArgs,
     },
     /// Show one route.
+    ///
+    /// Sends GET …/clusters/{clusterId}/routes/{id}.
     #[command(
         after_help = "Example:\n  linkplane route get --cluster cl7g2k4m9p3q5r6s2t rt3c5e7g2i4k6m3opq"
     )]
@@ -72,6 +79,9 @@ pub enum RouteCommand {
         route_id: String,
     },
     /// Delete a route.
+    ///
+    /// Sends DELETE …/clusters/{clusterId}/routes/{id}. To change a route's CIDR, delete it and
+    /// create a new one.
     #[command(
         after_help = "Example:\n  linkplane route delete --cluster cl7g2k4m9p3q5r6s2t rt3c5e7g2i4k6m3opq"
     )]

@@ -34,6 +34,10 @@ pub struct TgwArgs {
 #[derive(Debug, clap::Subcommand)]
 pub enum TgwCommand {
     /// Attach the cluster to a transit gateway shared with it.
+    ///
+    /// Sends POST …/clusters/{clusterId}/transit-gateway-attachments. Share the transit gateway
+    /// with the cluster's account first; afterwards add back routes to the cluster's CIDR on
+    /// it. --wait follows it to AVAILABLE.
     #[command(
         after_help = "Example:\n  linkplane tgw create --cluster cl7g2k4m9p3q5r6s2t --name corp \\\n      --transit-gateway-id tgw-0a1b2c3d4e5f60718 \\\n      --peer-account-id 123456789012 --cidr 10.50.0.0/16"
     )]
@@ -59,6 +63,8 @@ pub enum TgwCommand {
         wait: WaitArgs,
     },
     /// List a cluster's transit gateway attachments.
+    ///
+    /// Sends GET …/clusters/{clusterId}/transit-gateway-attachments.
     #[command(after_help = "Example:\n  linkplane tgw list --cluster cl7g2k4m9p3q5r6s2t")]
     List {
         #[command(flatten)]
@@ -67,6 +73,8 @@ pub enum TgwCommand {
         page: PageArgs,
     },
     /// Show one attachment.
+    ///
+    /// Sends GET …/clusters/{clusterId}/transit-gateway-attachments/{id}.
     #[command(
         after_help = "Example:\n  linkplane tgw get --cluster cl7g2k4m9p3q5r6s2t tgwa5d7f2h4j6l3n5p"
     )]
@@ -77,6 +85,8 @@ pub enum TgwCommand {
         attachment_id: String,
     },
     /// Detach the cluster from the transit gateway.
+    ///
+    /// Sends DELETE …/clusters/{clusterId}/transit-gateway-attachments/{id}.
     #[command(
         after_help = "Example:\n  linkplane tgw delete --cluster cl7g2k4m9p3q5r6s2t tgwa5d7f2h4j6l3n5p"
     )]

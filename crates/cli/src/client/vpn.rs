@@ -39,6 +39,9 @@ pub struct VpnArgs {
 #[derive(Debug, clap::Subcommand)]
 pub enum VpnCommand {
     /// Create a VPN connection to your gateway device(s).
+    ///
+    /// Sends POST …/clusters/{clusterId}/vpn-connections. The pre-shared key is sent once and
+    /// never shown again. --wait follows it to AVAILABLE.
     #[command(
         after_help = "Example:\n  linkplane vpn create --cluster cl7g2k4m9p3q5r6s2t --name dc1 \\\n      --gateway-ip 203.0.113.10 --pre-shared-key-file psk.txt --bgp-asn 65010"
     )]
@@ -87,6 +90,8 @@ pub enum VpnCommand {
         wait: WaitArgs,
     },
     /// List a cluster's VPN connections.
+    ///
+    /// Sends GET …/clusters/{clusterId}/vpn-connections.
     #[command(after_help = "Example:\n  linkplane vpn list --cluster cl7g2k4m9p3q5r6s2t")]
     List {
         #[command(flatten)]
@@ -95,6 +100,8 @@ pub enum VpnCommand {
         page: PageArgs,
     },
     /// Show one VPN connection (never its pre-shared key).
+    ///
+    /// Sends GET …/clusters/{clusterId}/vpn-connections/{id}.
     #[command(
         after_help = "Example:\n  linkplane vpn get --cluster cl7g2k4m9p3q5r6s2t vpn7f3h5j2l4n6p3rs"
     )]
@@ -104,7 +111,10 @@ pub enum VpnCommand {
         /// VPN connection id.
         vpn_id: String,
     },
-    /// Delete a VPN connection and the routes that use it.
+    /// Delete a VPN connection.
+    ///
+    /// Sends DELETE …/clusters/{clusterId}/vpn-connections/{id}. If routes target it the server
+    /// refuses (409) and names them: delete them first.
     #[command(
         after_help = "Example:\n  linkplane vpn delete --cluster cl7g2k4m9p3q5r6s2t vpn7f3h5j2l4n6p3rs"
     )]
