@@ -53,10 +53,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, organization = %boot.organization_id, "linkplane control plane listening");
     eprintln!("linkplane serve: listening on http://{addr} (API /v1, docs /docs)");
+    let store = state.store.clone();
     axum::serve(listener, linkplane_api::router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("server failed")?;
+    store.close().await;
     tracing::info!("stopped");
     Ok(())
 }

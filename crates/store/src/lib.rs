@@ -468,6 +468,9 @@ pub trait Store: Send + Sync + 'static {
     /// (returns `None`).
     async fn remove_finalizer(&self, id: &ResourceId, finalizer: &str) -> Result<Option<Document>>;
 
+    /// Flush and close connections (graceful shutdown).
+    async fn close(&self);
+
     // idempotency
     async fn get_idempotency(
         &self,

@@ -156,10 +156,6 @@ impl SqliteStore {
     async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
-
-    pub async fn close(&self) {
-        self.pool.close().await;
-    }
 }
 
 async fn insert_idempotency(conn: &mut SqliteConnection, r: &IdempotencyRecord) -> Result<()> {
@@ -734,6 +730,10 @@ impl Store for SqliteStore {
             .await?;
         tx.commit().await?;
         Ok(Some(doc))
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
     }
 
     async fn get_idempotency(
