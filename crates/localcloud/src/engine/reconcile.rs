@@ -67,12 +67,27 @@ impl Engine {
         let mut relinked: HashSet<String> = rebuilt.clone();
         for vpc in &igws {
             if inet_rebuilt || rebuilt.contains(vpc) {
+                // The surviving end of a destroyed pair may linger while the kernel
+                // tears the namespace down.
+                kernel::ip_batch_force(
+                    Some(&self.internet_namespace()),
+                    &[format!("link del {}", super::render::internet_port(vpc))],
+                )
+                .await;
                 self.plumb_igw(vpc).await?;
                 relinked.insert(vpc.clone());
             }
         }
         for r in self.active_peerings().await? {
             if rebuilt.contains(&r.requester_vpc) || rebuilt.contains(&r.accepter_vpc) {
+                let dev = super::render::peering_dev(&r.id);
+                for v in [&r.requester_vpc, &r.accepter_vpc] {
+                    kernel::ip_batch_force(
+                        Some(&self.router_namespace(v)),
+                        &[format!("link del {dev}")],
+                    )
+                    .await;
+                }
                 self.plumb_peering(&r).await?;
                 relinked.insert(r.requester_vpc.clone());
                 relinked.insert(r.accepter_vpc.clone());
@@ -92,6 +107,11 @@ impl Engine {
             }
             adopted += 1;
             if rebuilt.contains(&inst.vpc_id) {
+                kernel::ip_batch_force(
+                    Some(&ns),
+                    &[format!("link del {}", super::render::INSTANCE_DEV)],
+                )
+                .await;
                 self.plumb_instance(inst, &subnet).await?;
             }
             let vpc = self.vpc_row(&inst.vpc_id).await?;

@@ -1,0 +1,212 @@
+//! The /cloud/v1 API served on 127.0.0.1:0: principals, problem+json errors, exec.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use common::Cloud;
+use serde_json::{Value, json};
+
+const ALICE: &str = "arn:aws:iam::111111111111:root";
+const BOB: &str = "arn:aws:iam::222222222222:role/deployer";
+
+struct Api {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        who: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, String, Value) {
+        let mut req = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.base));
+        if let Some(w) = who {
+            req = req.header("X-Cloud-Principal", w);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let ctype = resp
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            ctype,
+            serde_json::from_str(&text).unwrap_or(Value::Null),
+        )
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloud_api_end_to_end() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let Some(c) = Cloud::new("cloud_api_end_to_end").await else {
+        return;
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = linkplane_localcloud::api::router(c.engine.clone());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let api = Api {
+        base: format!("http://{addr}"),
+        http: reqwest::Client::new(),
+    };
+
+    let (s, _, who) = api.call("GET", "/cloud/v1/whoami", None, None).await;
+    assert_eq!(
+        (s, who["accountId"].as_str()),
+        (200, Some("000000000001")),
+        "default principal"
+    );
+    let (s, ct, p) = api.call("GET", "/cloud/v1/whoami", Some("bob"), None).await;
+    assert_eq!(s, 400);
+    assert_eq!(ct, "application/problem+json");
+    assert!(p["detail"].as_str().unwrap().contains("principal"), "{p}");
+
+    let (s, _, p) = api
+        .call(
+            "POST",
+            "/cloud/v1/vpcs",
+            Some(ALICE),
+            Some(json!({"cidrBlock": "8.8.0.0/16"})),
+        )
+        .await;
+    assert_eq!(s, 400);
+    assert_eq!(p["status"], 400);
+    assert!(p["detail"].as_str().unwrap().contains("cidrBlock"), "{p}");
+    let (s, _, p) = api
+        .call(
+            "POST",
+            "/cloud/v1/vpcs",
+            Some(ALICE),
+            Some(json!({"cidr": "10.0.0.0/16"})),
+        )
+        .await;
+    assert_eq!(s, 400, "{p}");
+
+    let (s, _, vpc) = api
+        .call(
+            "POST",
+            "/cloud/v1/vpcs",
+            Some(ALICE),
+            Some(json!({"cidrBlock": "10.80.0.0/16", "name": "main"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{vpc}");
+    let vpc_id = vpc["vpcId"].as_str().unwrap().to_string();
+    assert_eq!(vpc["ownerId"], "111111111111");
+    assert_eq!(vpc["dnsResolver"], "10.80.0.2");
+
+    // Another account: 403 naming both accounts; not in its list.
+    let (s, ct, p) = api
+        .call("GET", &format!("/cloud/v1/vpcs/{vpc_id}"), Some(BOB), None)
+        .await;
+    assert_eq!((s, ct.as_str()), (403, "application/problem+json"));
+    let detail = p["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("111111111111") && detail.contains("222222222222"),
+        "{detail}"
+    );
+    let (_, _, list) = api.call("GET", "/cloud/v1/vpcs", Some(BOB), None).await;
+    assert_eq!(list, json!([]));
+    let (s, _, _) = api
+        .call("GET", "/cloud/v1/vpcs/vpc-00000000", Some(ALICE), None)
+        .await;
+    assert_eq!(s, 404);
+
+    let (s, _, subnet) = api
+        .call(
+            "POST",
+            "/cloud/v1/subnets",
+            Some(ALICE),
+            Some(json!({"vpcId": vpc_id, "cidrBlock": "10.80.1.0/24", "availabilityZone": "us-east-1b"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{subnet}");
+    let (s, _, p) = api
+        .call(
+            "POST",
+            "/cloud/v1/subnets",
+            Some(ALICE),
+            Some(json!({"vpcId": vpc_id, "cidrBlock": "10.80.1.128/25", "availabilityZone": "us-east-1b"})),
+        )
+        .await;
+    assert_eq!(s, 409, "overlap: {p}");
+    let (s, _, inst) = api
+        .call(
+            "POST",
+            "/cloud/v1/instances",
+            Some(ALICE),
+            Some(json!({"subnetId": subnet["subnetId"], "privateIpAddress": "10.80.1.10"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{inst}");
+    let inst_id = inst["instanceId"].as_str().unwrap().to_string();
+    assert_eq!(inst["privateIpAddress"], "10.80.1.10");
+
+    // exec: stdin in, stdout/stderr/exit code out (base64).
+    let (s, _, out) = api
+        .call(
+            "POST",
+            &format!("/cloud/v1/instances/{inst_id}/exec"),
+            Some(ALICE),
+            Some(json!({"command": ["bash", "-c", "ip -4 -o addr show eth0 | grep -o '10.80.1.10'; cat; exit 3"], "stdin": B64.encode("from-stdin")})),
+        )
+        .await;
+    assert_eq!(s, 200, "{out}");
+    assert_eq!(out["exitCode"], 3);
+    let stdout = B64.decode(out["stdout"].as_str().unwrap()).unwrap();
+    assert_eq!(String::from_utf8(stdout).unwrap(), "10.80.1.10\nfrom-stdin");
+    let (s, _, _) = api
+        .call(
+            "POST",
+            &format!("/cloud/v1/instances/{inst_id}/exec"),
+            Some(BOB),
+            Some(json!({"command": ["true"]})),
+        )
+        .await;
+    assert_eq!(s, 403);
+
+    // Dependents: the VPC cannot go while the instance exists.
+    let (s, _, p) = api
+        .call(
+            "DELETE",
+            &format!("/cloud/v1/vpcs/{vpc_id}"),
+            Some(ALICE),
+            None,
+        )
+        .await;
+    assert_eq!(s, 409);
+    assert!(p["detail"].as_str().unwrap().contains(&inst_id), "{p}");
+    let (s, _, _) = api
+        .call(
+            "DELETE",
+            &format!("/cloud/v1/instances/{inst_id}"),
+            Some(ALICE),
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
+    let (s, _, _) = api
+        .call(
+            "DELETE",
+            &format!("/cloud/v1/vpcs/{vpc_id}"),
+            Some(ALICE),
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
+    server.abort();
+}

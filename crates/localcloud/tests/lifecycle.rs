@@ -1,0 +1,206 @@
+//! Restart re-adoption (even after losing namespaces, as after kill -9 or a reboot), orphan
+//! removal, and gc leaving nothing behind.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{Cloud, principal};
+use linkplane_localcloud::types::*;
+
+fn ns_exists(name: &str) -> bool {
+    std::path::Path::new("/run/netns").join(name).exists()
+}
+
+fn ip_netns(args: &[&str]) {
+    let st = std::process::Command::new("ip")
+        .arg("netns")
+        .args(args)
+        .status()
+        .unwrap();
+    assert!(st.success(), "ip netns {args:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_readopts_and_rebuilds() {
+    let Some(mut c) = Cloud::new("restart_readopts_and_rebuilds").await else {
+        return;
+    };
+    let p = principal("111111111111");
+    let va = c.vpc(&p, "10.61.0.0/16").await;
+    let vb = c.vpc(&p, "10.62.0.0/16").await;
+    let sa = c.subnet(&p, &va, "10.61.1.0/24").await;
+    let sb = c.subnet(&p, &vb, "10.62.1.0/24").await;
+    let a = c.instance(&p, &sa, &[]).await;
+    let b = c.instance(&p, &sa, &[]).await;
+    let open = c
+        .engine
+        .create_security_group(
+            &p,
+            CreateSecurityGroup {
+                vpc_id: vb.vpc_id.clone(),
+                group_name: "open".into(),
+                description: String::new(),
+            },
+        )
+        .await
+        .unwrap();
+    c.engine
+        .add_security_group_rule(
+            &p,
+            &open.group_id,
+            CreateSecurityGroupRule {
+                direction: "ingress".into(),
+                ip_protocol: "tcp".into(),
+                from_port: Some(7000),
+                cidr_ip: Some("10.61.0.0/16".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let d = c.instance(&p, &sb, &[&open.group_id]).await;
+    let pcx = c
+        .engine
+        .create_peering(
+            &p,
+            CreatePeering {
+                vpc_id: va.vpc_id.clone(),
+                peer_vpc_id: vb.vpc_id.clone(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let pcx = c
+        .engine
+        .accept_peering(&p, &pcx.vpc_peering_connection_id)
+        .await
+        .unwrap();
+    for (s, dest) in [(&sa, "10.62.0.0/16"), (&sb, "10.61.0.0/16")] {
+        c.engine
+            .create_route(
+                &p,
+                &s.subnet_id,
+                CreateRoute {
+                    destination_cidr_block: dest.into(),
+                    target_id: pcx.vpc_peering_connection_id.clone(),
+                },
+            )
+            .await
+            .unwrap();
+    }
+    c.serve(&p, &b, 7000).await;
+    c.serve(&p, &d, 7000).await;
+    assert!(
+        c.connect(&p, &a, &b.private_ip_address, 7000)
+            .await
+            .is_some()
+    );
+    assert!(
+        c.connect(&p, &a, &d.private_ip_address, 7000)
+            .await
+            .is_some()
+    );
+    let pid = c.engine.list_processes(&p, &b.instance_id).await.unwrap()[0].pid;
+
+    // Lose kernel state as a crash or reboot would: VPC A's router and instance a.
+    ip_netns(&["del", &va.namespace]);
+    ip_netns(&["del", &a.namespace]);
+    // And leave an orphan under the prefix that belongs to no resource.
+    let orphan = format!("{}-v0badf00d", c.prefix);
+    ip_netns(&["add", &orphan]);
+    assert_eq!(
+        c.connect(&p, &b, &d.private_ip_address, 7000).await,
+        None,
+        "router gone"
+    );
+
+    c.reopen().await;
+    assert!(
+        ns_exists(&va.namespace) && ns_exists(&a.namespace),
+        "rebuilt"
+    );
+    assert!(!ns_exists(&orphan), "orphan removed");
+    // b's server was adopted, not restarted.
+    let procs = c.engine.list_processes(&p, &b.instance_id).await.unwrap();
+    assert!(
+        procs[0].running && procs[0].pid == pid,
+        "{procs:?} (was pid {pid})"
+    );
+    // Traffic flows again, inside the VPC and over the rebuilt peering link.
+    let seen = c.connect(&p, &a, &b.private_ip_address, 7000).await;
+    assert_eq!(seen, Some(format!("peer={}", a.private_ip_address)));
+    assert!(
+        c.connect(&p, &a, &d.private_ip_address, 7000)
+            .await
+            .is_some(),
+        "peering"
+    );
+    // Opening again with everything in place changes nothing.
+    c.reopen().await;
+    assert!(
+        c.connect(&p, &a, &b.private_ip_address, 7000)
+            .await
+            .is_some()
+    );
+    assert_eq!(
+        c.engine.list_processes(&p, &b.instance_id).await.unwrap()[0].pid,
+        pid
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gc_leaves_nothing() {
+    let Some(c) = Cloud::new("gc_leaves_nothing").await else {
+        return;
+    };
+    let p = principal("111111111111");
+    let v = c.vpc(&p, "10.70.0.0/16").await;
+    let s = c.subnet(&p, &v, "10.70.0.0/24").await;
+    let i = c.instance(&p, &s, &[]).await;
+    c.engine
+        .create_internet_gateway(
+            &p,
+            CreateInternetGateway {
+                vpc_id: v.vpc_id.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    c.serve(&p, &i, 7000).await;
+    let pid = c.engine.list_processes(&p, &i.instance_id).await.unwrap()[0].pid;
+    let prefix = c.prefix.clone();
+    let before = linkplane_localcloud::gc(&prefix);
+    assert_eq!(before.namespaces.len(), 3, "{before:?}");
+    assert!(before.processes_killed >= 1, "{before:?}");
+    assert_eq!(before.etc_netns_dirs, vec![i.namespace.clone()]);
+    let start = format!("{prefix}-");
+    let left: Vec<_> = std::fs::read_dir("/run/netns")
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&start))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert!(
+        !std::path::Path::new("/etc/netns")
+            .join(&i.namespace)
+            .exists()
+    );
+    for _ in 0..50 {
+        if std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.contains(") Z"))
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.contains(") Z")),
+        "process {pid} survived gc"
+    );
+    // A second gc finds nothing.
+    let again = linkplane_localcloud::gc(&prefix);
+    assert!(
+        again.namespaces.is_empty() && again.processes_killed == 0,
+        "{again:?}"
+    );
+}
