@@ -1045,3 +1045,58 @@ async fn bootstrap_is_reused_and_the_token_file_is_private() {
         "the token is printed once"
     );
 }
+
+#[tokio::test]
+async fn concurrent_overlapping_connections_store_only_one() {
+    let s = Server::start().await;
+    let cl = s.cluster("DEDICATED", "10.0.0.0/16").await;
+    let path = s.org_path(&format!("/clusters/{cl}/vpc-peering-connections"));
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..6 {
+        let (base, token, path) = (s.base.clone(), s.token.clone(), path.clone());
+        set.spawn(async move {
+            let mut body = peering_body("10.1.0.0/24");
+            body["name"] = json!(format!("p{i}"));
+            reqwest::Client::new()
+                .post(format!("{base}{path}"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        });
+    }
+    let mut codes = vec![];
+    while let Some(c) = set.join_next().await {
+        codes.push(c.unwrap());
+    }
+    assert_eq!(codes.iter().filter(|c| **c == 201).count(), 1, "{codes:?}");
+    assert!(
+        codes.iter().all(|c| [201, 409, 422].contains(c)),
+        "{codes:?}"
+    );
+    let stored = s
+        .store()
+        .list_kind(ResourceKind::VpcPeeringConnection)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1, "the CIDR rule holds under concurrency");
+}
+
+#[tokio::test]
+async fn huge_lists_answer_a_bounded_error_list() {
+    let s = Server::start().await;
+    let cl = s.cluster("DEDICATED", "10.0.0.0/16").await;
+    let cidrs: Vec<String> = (0..20_000).map(|i| format!("bad{i}")).collect();
+    let r = s
+        .post(
+            &s.org_path(&format!("/clusters/{cl}/transit-gateway-attachments")),
+            json!({"name":"t","transitGatewayId":"tgw-0123456789abcdef0","peerAccountId":"123456789012","cidrs": cidrs}),
+        )
+        .await;
+    let fields = r.problem(422);
+    assert_eq!(fields.len(), 101);
+    assert_eq!(fields[0], "cidrs");
+}

@@ -44,6 +44,9 @@ impl ValidationErrors {
     }
 }
 
+/// Most errors reported for one request (a list of 100 000 bad CIDRs answers with 100).
+pub const MAX_ERRORS: usize = 100;
+
 /// Collects errors while parsing a request, so the client sees every broken rule at once.
 #[derive(Debug, Default)]
 pub struct Validator {
@@ -76,12 +79,35 @@ impl Validator {
 
     /// `Ok(value())` when no rule was broken. `value` only runs when every field parsed, so
     /// it may unwrap the `Option`s returned by [`Validator::check`] through `?`-free helpers.
-    pub fn finish<T>(self, value: impl FnOnce() -> Option<T>) -> Result<T, ValidationErrors> {
+    pub fn finish<T>(mut self, value: impl FnOnce() -> Option<T>) -> Result<T, ValidationErrors> {
         if !self.errors.is_empty() {
+            if self.errors.len() > MAX_ERRORS {
+                let more = self.errors.len() - MAX_ERRORS;
+                self.errors.truncate(MAX_ERRORS);
+                self.errors
+                    .push(FieldError::new("", format!("… and {more} more errors")));
+            }
             return Err(ValidationErrors(self.errors));
         }
         value().ok_or_else(|| {
             ValidationErrors::single("", "internal validation inconsistency: a field was missing")
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_are_capped() {
+        let mut v = Validator::new();
+        for i in 0..1000 {
+            v.push(format!("cidrs[{i}]"), "bad");
+        }
+        let e = v.finish(|| Some(())).unwrap_err();
+        assert_eq!(e.0.len(), MAX_ERRORS + 1);
+        assert!(e.0[MAX_ERRORS].message.contains("900 more"));
+        assert!(Validator::new().finish(|| Some(1)).is_ok());
     }
 }

@@ -304,7 +304,7 @@ pub(crate) async fn create_cluster_child<V: Serialize>(
                     Some(location),
                 ));
             }
-            Err(StoreError::Conflict(_)) if attempt < 3 => continue,
+            Err(StoreError::Conflict(_)) if attempt < 5 => continue,
             Err(StoreError::IdempotencyKeyTaken) => return req.replay_after_race(state).await,
             Err(StoreError::AlreadyExists(_)) => {
                 return Err(ApiError::Conflict(format!(
