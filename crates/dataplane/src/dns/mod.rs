@@ -1,0 +1,27 @@
+//! The DNS server of one VPC (Route 53 Resolver style), built on hickory-server.
+//!
+//! Resolution order for a query (see `docs/DATAPLANE.md`):
+//!
+//! 1. **Private hosted zones** associated with this VPC. The most specific zone that
+//!    contains the name is authoritative: a missing name is NXDOMAIN, a missing type is an
+//!    empty NOERROR, never a fall-through. Records: A, AAAA, CNAME (the target is chased
+//!    through this same view) and alias (answers the target's records under the alias
+//!    name, resolved through this same view).
+//! 2. **Forwarding rules**: the rule with the most specific domain containing the name
+//!    wins. A `Forward` rule sends the query to its targets from sockets the caller's
+//!    [`SocketFactory`] creates (inside the VPC's namespace: it needs a real network path);
+//!    a `System` rule sends the name on to the next stage even under a broader forward.
+//! 3. **Public DNS**: the public upstream servers (the internet namespace's DNS).
+//!
+//! The configuration is one immutable [`ViewConfig`] behind an `ArcSwap`: every change is
+//! visible to the next query, and queries never wait for a lock.
+
+mod config;
+mod server;
+mod upstream;
+
+pub use config::{
+    ConfigError, ForwardRule, PrivateZone, RecordData, RuleAction, ViewConfig, ZoneRecord,
+};
+pub use server::{DnsServerHandle, DnsStats, DnsView, Resolution};
+pub use upstream::{LocalSockets, NsSockets, SocketFactory};

@@ -1,0 +1,445 @@
+//! The per-VPC view (resolution logic) and its hickory-server request handler.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use hickory_proto::op::{Edns, Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use hickory_server::Server;
+use hickory_server::net::runtime::Time;
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use hickory_server::zone_handler::MessageResponseBuilder;
+use tracing::{debug, warn};
+
+use super::config::{ConfigError, ForwardRule, PrivateZone, RuleAction, ViewConfig, ZoneLookup};
+use super::upstream::{self, FactoryRuntime, SocketFactory};
+
+/// How many CNAME / alias hops one answer may follow.
+const MAX_CHAIN: u8 = 8;
+
+/// The answer to one question, before encoding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolution {
+    pub rcode: ResponseCode,
+    pub answers: Vec<Record>,
+    pub authorities: Vec<Record>,
+    /// Answered from a private zone of this view.
+    pub authoritative: bool,
+}
+
+impl Resolution {
+    fn fail(rcode: ResponseCode) -> Self {
+        Self {
+            rcode,
+            answers: Vec::new(),
+            authorities: Vec::new(),
+            authoritative: false,
+        }
+    }
+}
+
+/// Counters of one view.
+#[derive(Debug, Default)]
+struct Counters {
+    queries: AtomicU64,
+    private: AtomicU64,
+    forwarded: AtomicU64,
+    public: AtomicU64,
+    failed: AtomicU64,
+}
+
+/// A snapshot of a view's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DnsStats {
+    pub queries: u64,
+    /// Answered from a private zone.
+    pub private: u64,
+    /// Sent to a forwarding rule's targets.
+    pub forwarded: u64,
+    /// Sent to the public upstream.
+    pub public: u64,
+    /// Answered SERVFAIL (upstream unreachable, chain too long, no public upstream).
+    pub failed: u64,
+}
+
+struct Inner {
+    config: ArcSwap<ViewConfig>,
+    runtime: FactoryRuntime,
+    upstream_timeout: Duration,
+    counters: Counters,
+}
+
+/// The DNS view of one VPC: its configuration and resolution logic. Cheap to clone;
+/// serve it on as many sockets as needed with [`DnsView::serve`].
+#[derive(Clone)]
+pub struct DnsView {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for DnsView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DnsView")
+            .field("config", &self.inner.config.load())
+            .finish()
+    }
+}
+
+impl DnsView {
+    /// A view with no zones, no rules and no public upstream. Upstream queries leave
+    /// from sockets made by `sockets` (use [`super::NsSockets`] for a VPC namespace).
+    pub fn new(sockets: Arc<dyn SocketFactory>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                config: ArcSwap::from_pointee(ViewConfig::default()),
+                runtime: FactoryRuntime::new(sockets),
+                upstream_timeout: Duration::from_secs(2),
+                counters: Counters::default(),
+            }),
+        }
+    }
+
+    pub fn config(&self) -> Arc<ViewConfig> {
+        self.inner.config.load_full()
+    }
+
+    /// Replace the whole configuration; the next query sees it.
+    pub fn set_config(&self, config: ViewConfig) {
+        self.inner.config.store(Arc::new(config));
+    }
+
+    fn update(
+        &self,
+        mut f: impl FnMut(&ViewConfig) -> Result<ViewConfig, ConfigError>,
+    ) -> Result<(), ConfigError> {
+        let mut err = None;
+        self.inner.config.rcu(|cur| match f(cur) {
+            Ok(c) => Arc::new(c),
+            Err(e) => {
+                err = Some(e);
+                cur.clone()
+            }
+        });
+        err.map_or(Ok(()), Err)
+    }
+
+    /// Replace the private zones associated with this VPC.
+    pub fn set_zones(&self, zones: Vec<PrivateZone>) -> Result<(), ConfigError> {
+        self.update(|c| {
+            ViewConfig::new(
+                zones.clone(),
+                c.rules().to_vec(),
+                c.public_upstreams().to_vec(),
+            )
+        })
+    }
+
+    /// Add a zone, or replace the zone of the same name (record changes).
+    pub fn upsert_zone(&self, zone: PrivateZone) -> Result<(), ConfigError> {
+        self.update(|c| {
+            let mut zones: Vec<_> = c
+                .zones()
+                .iter()
+                .filter(|z| z.name() != zone.name())
+                .cloned()
+                .collect();
+            zones.push(zone.clone());
+            ViewConfig::new(zones, c.rules().to_vec(), c.public_upstreams().to_vec())
+        })
+    }
+
+    /// Disassociate a zone. Returns false when it was not associated.
+    pub fn remove_zone(&self, name: &str) -> Result<bool, ConfigError> {
+        let name = super::config::parse_name(name)?;
+        let mut found = false;
+        self.update(|c| {
+            found = c.zones().iter().any(|z| z.name() == &name);
+            let zones = c
+                .zones()
+                .iter()
+                .filter(|z| z.name() != &name)
+                .cloned()
+                .collect();
+            ViewConfig::new(zones, c.rules().to_vec(), c.public_upstreams().to_vec())
+        })?;
+        Ok(found)
+    }
+
+    /// Replace the forwarding rules associated with this VPC.
+    pub fn set_rules(&self, rules: Vec<ForwardRule>) -> Result<(), ConfigError> {
+        self.update(|c| {
+            ViewConfig::new(
+                c.zones().to_vec(),
+                rules.clone(),
+                c.public_upstreams().to_vec(),
+            )
+        })
+    }
+
+    /// Set the public DNS servers (the internet namespace's resolver).
+    pub fn set_public_upstreams(&self, servers: Vec<SocketAddr>) {
+        let _ = self
+            .update(|c| ViewConfig::new(c.zones().to_vec(), c.rules().to_vec(), servers.clone()));
+    }
+
+    pub fn stats(&self) -> DnsStats {
+        let c = &self.inner.counters;
+        let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        DnsStats {
+            queries: r(&c.queries),
+            private: r(&c.private),
+            forwarded: r(&c.forwarded),
+            public: r(&c.public),
+            failed: r(&c.failed),
+        }
+    }
+
+    /// Resolve one question through this view (what the server does per query).
+    pub async fn resolve(&self, name: &Name, qtype: RecordType) -> Resolution {
+        let name = name.to_lowercase();
+        let r = self.resolve_at(&name, qtype, 0).await;
+        if r.rcode == ResponseCode::ServFail {
+            self.inner.counters.failed.fetch_add(1, Ordering::Relaxed);
+        }
+        r
+    }
+
+    fn resolve_at<'a>(
+        &'a self,
+        name: &'a Name,
+        qtype: RecordType,
+        depth: u8,
+    ) -> futures::future::BoxFuture<'a, Resolution> {
+        Box::pin(async move {
+            if depth > MAX_CHAIN {
+                return Resolution::fail(ResponseCode::ServFail);
+            }
+            let cfg = self.inner.config.load_full();
+            if let Some(zone) = cfg.zone_for(name) {
+                self.inner.counters.private.fetch_add(1, Ordering::Relaxed);
+                return self.answer_from_zone(zone, name, qtype, depth).await;
+            }
+            let c = &self.inner.counters;
+            let servers = match cfg.rule_for(name).map(|r| &r.action) {
+                Some(RuleAction::Forward(targets)) => {
+                    c.forwarded.fetch_add(1, Ordering::Relaxed);
+                    targets.as_slice()
+                }
+                Some(RuleAction::System) | None => {
+                    c.public.fetch_add(1, Ordering::Relaxed);
+                    cfg.public_upstreams()
+                }
+            };
+            self.forward(servers, name, qtype).await
+        })
+    }
+
+    async fn answer_from_zone(
+        &self,
+        zone: &PrivateZone,
+        name: &Name,
+        qtype: RecordType,
+        depth: u8,
+    ) -> Resolution {
+        let negative = |rcode| Resolution {
+            rcode,
+            answers: Vec::new(),
+            authorities: vec![zone.soa().clone()],
+            authoritative: true,
+        };
+        match zone.lookup(name, qtype) {
+            ZoneLookup::Records(r) => Resolution {
+                rcode: ResponseCode::NoError,
+                answers: r.to_vec(),
+                authorities: Vec::new(),
+                authoritative: true,
+            },
+            ZoneLookup::NoData => negative(ResponseCode::NoError),
+            ZoneLookup::NxDomain => negative(ResponseCode::NXDomain),
+            ZoneLookup::Cname(c) => {
+                let RData::CNAME(target) = &c.data else {
+                    return Resolution::fail(ResponseCode::ServFail);
+                };
+                let sub = self.resolve_at(&target.0, qtype, depth + 1).await;
+                let mut answers = Vec::with_capacity(1 + sub.answers.len());
+                answers.push(c.clone());
+                answers.extend(sub.answers);
+                Resolution {
+                    rcode: sub.rcode,
+                    answers,
+                    authorities: sub.authorities,
+                    authoritative: true,
+                }
+            }
+            ZoneLookup::Alias(target) => {
+                let sub = self.resolve_at(target, qtype, depth + 1).await;
+                if sub.rcode == ResponseCode::ServFail {
+                    return sub;
+                }
+                // The target's final records, under the alias's own name.
+                let answers: Vec<Record> = sub
+                    .answers
+                    .into_iter()
+                    .filter(|r| r.record_type() == qtype)
+                    .map(|mut r| {
+                        r.name = name.clone();
+                        r
+                    })
+                    .collect();
+                if answers.is_empty() {
+                    return negative(ResponseCode::NoError);
+                }
+                Resolution {
+                    rcode: ResponseCode::NoError,
+                    answers,
+                    authorities: Vec::new(),
+                    authoritative: true,
+                }
+            }
+        }
+    }
+
+    async fn forward(&self, servers: &[SocketAddr], name: &Name, qtype: RecordType) -> Resolution {
+        if servers.is_empty() {
+            debug!(%name, "no upstream configured for this name");
+            return Resolution::fail(ResponseCode::ServFail);
+        }
+        let r = upstream::query(
+            &self.inner.runtime,
+            servers,
+            name,
+            qtype,
+            self.inner.upstream_timeout,
+        )
+        .await;
+        match r {
+            Ok(resp) => {
+                let keep =
+                    |r: &&Record| !matches!(r.record_type(), RecordType::OPT | RecordType::SIG);
+                Resolution {
+                    rcode: resp.response_code,
+                    answers: resp.answers.iter().filter(keep).cloned().collect(),
+                    authorities: resp.authorities.iter().filter(keep).cloned().collect(),
+                    authoritative: false,
+                }
+            }
+            Err(e) => {
+                warn!(error = %e, "upstream DNS query failed");
+                Resolution::fail(ResponseCode::ServFail)
+            }
+        }
+    }
+
+    /// Serve this view on a bound UDP socket and a listening TCP socket (created by the
+    /// caller, e.g. inside the VPC namespace at base+2:53). Must be called in a runtime.
+    pub fn serve(
+        &self,
+        udp: tokio::net::UdpSocket,
+        tcp: tokio::net::TcpListener,
+    ) -> DnsServerHandle {
+        let mut server = Server::new(Handler { view: self.clone() });
+        server.register_socket(udp);
+        server.register_listener(tcp, Duration::from_secs(10), 64);
+        DnsServerHandle { server }
+    }
+}
+
+/// A running DNS server. Dropping it leaves it running; call [`DnsServerHandle::stop`].
+pub struct DnsServerHandle {
+    server: Server<Handler>,
+}
+
+impl DnsServerHandle {
+    /// Stop serving and wait until the sockets are closed.
+    pub async fn stop(mut self) {
+        if let Err(e) = self.server.shutdown_gracefully().await {
+            debug!(error = %e, "DNS server ended with an error");
+        }
+    }
+}
+
+struct Handler {
+    view: DnsView,
+}
+
+/// What a normal DNS response advertises as its EDNS payload size.
+const EDNS_PAYLOAD: u16 = 1232;
+
+#[async_trait::async_trait]
+impl RequestHandler for Handler {
+    async fn handle_request<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        mut response_handle: R,
+    ) -> ResponseInfo {
+        let counters = &self.view.inner.counters;
+        counters.queries.fetch_add(1, Ordering::Relaxed);
+        let mut md = Metadata::response_from_request(&request.metadata);
+        md.recursion_available = true;
+        let edns = request.edns.as_ref().map(|_| {
+            let mut e = Edns::new();
+            e.set_max_payload(EDNS_PAYLOAD);
+            e
+        });
+        let mut builder = MessageResponseBuilder::from_message_request(request);
+        if let Some(e) = &edns {
+            builder.edns(e);
+        }
+        let question = (request.metadata.message_type == MessageType::Query
+            && request.metadata.op_code == OpCode::Query)
+            .then(|| request.request_info().ok())
+            .flatten();
+        let Some(info) = question else {
+            md.response_code = if request.metadata.op_code == OpCode::Query {
+                ResponseCode::FormErr
+            } else {
+                ResponseCode::NotImp
+            };
+            return send(&mut response_handle, builder.build_no_records(md), md).await;
+        };
+        if info.query.query_class() != DNSClass::IN {
+            md.response_code = ResponseCode::Refused;
+            return send(&mut response_handle, builder.build_no_records(md), md).await;
+        }
+        let name: Name = info.query.name().into();
+        let res = self.view.resolve(&name, info.query.query_type()).await;
+        md.response_code = res.rcode;
+        md.authoritative = res.authoritative;
+        let resp = builder.build(
+            md,
+            res.answers.iter(),
+            std::iter::empty(),
+            res.authorities.iter(),
+            std::iter::empty(),
+        );
+        send(&mut response_handle, resp, md).await
+    }
+}
+
+async fn send<'a, R: ResponseHandler>(
+    handle: &mut R,
+    resp: hickory_server::zone_handler::MessageResponse<
+        '_,
+        'a,
+        impl Iterator<Item = &'a Record> + Send + 'a,
+        impl Iterator<Item = &'a Record> + Send + 'a,
+        impl Iterator<Item = &'a Record> + Send + 'a,
+        impl Iterator<Item = &'a Record> + Send + 'a,
+    >,
+    md: Metadata,
+) -> ResponseInfo {
+    match handle.send_response(resp).await {
+        Ok(info) => info,
+        Err(e) => {
+            debug!(error = %e, "cannot send DNS response");
+            let mut md = md;
+            md.response_code = ResponseCode::ServFail;
+            ResponseInfo::from(Header {
+                metadata: md,
+                counts: HeaderCounts::default(),
+            })
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! Queries to other DNS servers (forwarding rules, public DNS), sent from sockets the
+//! caller creates, so they leave from inside the VPC's namespace.
+//!
+//! The transport is hickory's own client (UDP, then TCP when the answer is truncated)
+//! over a [`hickory_server::net::runtime::RuntimeProvider`] whose sockets come from a
+//! [`SocketFactory`].
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hickory_proto::op::{DnsResponse, Query};
+use hickory_proto::rr::{DNSClass, Name, RecordType};
+use hickory_server::net::DnsHandle;
+use hickory_server::net::client::{Client, ClientHandle};
+use hickory_server::net::runtime::iocompat::AsyncIoTokioAsStd;
+use hickory_server::net::runtime::{RuntimeProvider, TokioHandle, TokioTime};
+use hickory_server::net::tcp::TcpClientStream;
+use hickory_server::net::udp::UdpClientStream;
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// Creates the sockets upstream queries leave from.
+pub trait SocketFactory: Send + Sync + 'static {
+    /// A UDP socket bound to `bind` (an unspecified address and port 0 in practice).
+    fn udp(&self, bind: SocketAddr) -> BoxFuture<io::Result<tokio::net::UdpSocket>>;
+    /// An unconnected TCP socket of the given family.
+    fn tcp(&self, v6: bool) -> BoxFuture<io::Result<tokio::net::TcpSocket>>;
+}
+
+/// Sockets of the current namespace (tests on loopback, or a resolver in the host).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LocalSockets;
+
+impl SocketFactory for LocalSockets {
+    fn udp(&self, bind: SocketAddr) -> BoxFuture<io::Result<tokio::net::UdpSocket>> {
+        Box::pin(tokio::net::UdpSocket::bind(bind))
+    }
+    fn tcp(&self, v6: bool) -> BoxFuture<io::Result<tokio::net::TcpSocket>> {
+        Box::pin(async move {
+            if v6 {
+                tokio::net::TcpSocket::new_v6()
+            } else {
+                tokio::net::TcpSocket::new_v4()
+            }
+        })
+    }
+}
+
+/// Sockets created inside a named network namespace (the VPC's router).
+#[derive(Debug, Clone)]
+pub struct NsSockets(pub linkplane_netns::NsThread);
+
+impl SocketFactory for NsSockets {
+    fn udp(&self, bind: SocketAddr) -> BoxFuture<io::Result<tokio::net::UdpSocket>> {
+        let ns = self.0.clone();
+        Box::pin(async move {
+            let s = ns
+                .run_async(move || std::net::UdpSocket::bind(bind))
+                .await
+                .map_err(|e| io::Error::other(e.to_string()))??;
+            s.set_nonblocking(true)?;
+            tokio::net::UdpSocket::from_std(s)
+        })
+    }
+    fn tcp(&self, v6: bool) -> BoxFuture<io::Result<tokio::net::TcpSocket>> {
+        let ns = self.0.clone();
+        Box::pin(async move {
+            ns.run_async(move || ns_tcp(v6))
+                .await
+                .map_err(|e| io::Error::other(e.to_string()))?
+        })
+    }
+}
+
+fn ns_tcp(v6: bool) -> io::Result<tokio::net::TcpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let d = if v6 { Domain::IPV6 } else { Domain::IPV4 };
+    let s = Socket::new(d, Type::STREAM, Some(Protocol::TCP))?;
+    s.set_nonblocking(true)?;
+    let std: std::net::TcpStream = s.into();
+    Ok(tokio::net::TcpSocket::from_std_stream(std))
+}
+
+/// hickory's runtime, with sockets from a [`SocketFactory`].
+#[derive(Clone)]
+pub(crate) struct FactoryRuntime {
+    factory: Arc<dyn SocketFactory>,
+    handle: TokioHandle,
+}
+
+impl FactoryRuntime {
+    pub(crate) fn new(factory: Arc<dyn SocketFactory>) -> Self {
+        Self {
+            factory,
+            handle: TokioHandle::default(),
+        }
+    }
+}
+
+impl RuntimeProvider for FactoryRuntime {
+    type Handle = TokioHandle;
+    type Timer = TokioTime;
+    type Udp = tokio::net::UdpSocket;
+    type Tcp = AsyncIoTokioAsStd<tokio::net::TcpStream>;
+
+    fn create_handle(&self) -> Self::Handle {
+        self.handle.clone()
+    }
+
+    fn connect_tcp(
+        &self,
+        server_addr: SocketAddr,
+        bind_addr: Option<SocketAddr>,
+        wait_for: Option<Duration>,
+    ) -> Pin<Box<dyn Send + Future<Output = Result<Self::Tcp, io::Error>>>> {
+        let factory = self.factory.clone();
+        Box::pin(async move {
+            let s = factory.tcp(server_addr.is_ipv6()).await?;
+            if let Some(b) = bind_addr {
+                s.bind(b)?;
+            }
+            let wait = wait_for.unwrap_or(Duration::from_secs(5));
+            match tokio::time::timeout(wait, s.connect(server_addr)).await {
+                Ok(Ok(st)) => {
+                    st.set_nodelay(true)?;
+                    Ok(AsyncIoTokioAsStd(st))
+                }
+                Ok(Err(e)) => Err(e),
+                Err(_) => Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("TCP connect to {server_addr} timed out"),
+                )),
+            }
+        })
+    }
+
+    fn bind_udp(
+        &self,
+        local_addr: SocketAddr,
+        _server_addr: SocketAddr,
+    ) -> Pin<Box<dyn Send + Future<Output = Result<Self::Udp, io::Error>>>> {
+        self.factory.udp(local_addr)
+    }
+}
+
+/// Why an upstream query produced no answer.
+#[derive(Debug, thiserror::Error)]
+#[error("no upstream answered for {name} {qtype}: {detail}")]
+pub(crate) struct UpstreamError {
+    name: Name,
+    qtype: RecordType,
+    detail: String,
+}
+
+/// Ask `servers` in order (UDP, retried over TCP when truncated); the first answer wins.
+pub(crate) async fn query(
+    runtime: &FactoryRuntime,
+    servers: &[SocketAddr],
+    name: &Name,
+    qtype: RecordType,
+    timeout: Duration,
+) -> Result<DnsResponse, UpstreamError> {
+    let mut errors = Vec::new();
+    for &server in servers {
+        match query_one(runtime, server, name, qtype, timeout).await {
+            Ok(r) => return Ok(r),
+            Err(e) => errors.push(format!("{server}: {e}")),
+        }
+    }
+    Err(UpstreamError {
+        name: name.clone(),
+        qtype,
+        detail: if errors.is_empty() {
+            "no server configured".into()
+        } else {
+            errors.join("; ")
+        },
+    })
+}
+
+async fn query_one(
+    runtime: &FactoryRuntime,
+    server: SocketAddr,
+    name: &Name,
+    qtype: RecordType,
+    timeout: Duration,
+) -> Result<DnsResponse, String> {
+    let stream = UdpClientStream::builder(server, runtime.clone())
+        .with_timeout(Some(timeout))
+        .build();
+    let (mut client, bg) = Client::<FactoryRuntime>::from_sender(stream);
+    let bg = tokio::spawn(bg);
+    let r = client.query(name.clone(), DNSClass::IN, qtype).await;
+    bg.abort();
+    let r = r.map_err(|e| e.to_string())?;
+    if !r.truncation {
+        return Ok(r);
+    }
+    // Truncated over UDP: ask again over TCP.
+    let (fut, handle) = TcpClientStream::new(server, None, Some(timeout), runtime.clone());
+    let stream = tokio::time::timeout(timeout, fut)
+        .await
+        .map_err(|_| format!("TCP connect to {server} timed out"))?
+        .map_err(|e| e.to_string())?;
+    let (client, bg) = Client::<FactoryRuntime>::with_timeout(stream, handle, timeout);
+    let bg = tokio::spawn(bg);
+    let mut q = Query::query(name.clone(), qtype);
+    q.set_query_class(DNSClass::IN);
+    let mut opts = hickory_proto::op::DnsRequestOptions::default();
+    opts.use_edns = true;
+    let r = futures::StreamExt::next(&mut client.lookup(q, opts)).await;
+    bg.abort();
+    match r {
+        Some(r) => r.map_err(|e| e.to_string()),
+        None => Err(format!(
+            "{server} closed the TCP connection without answering"
+        )),
+    }
+}
