@@ -1100,3 +1100,35 @@ async fn huge_lists_answer_a_bounded_error_list() {
     assert_eq!(fields.len(), 101);
     assert_eq!(fields[0], "cidrs");
 }
+
+#[tokio::test]
+async fn deleting_a_provisioned_cluster_marks_it_deleting_for_the_reconciler() {
+    let s = Server::start().await;
+    let cl = s.cluster("STANDARD", "10.0.0.0/16").await;
+    let id: linkplane_model::ResourceId = cl.parse().unwrap();
+    // A reconciler that provisioned the cluster holds a finalizer.
+    s.store().add_finalizer(&id, "localcloud").await.unwrap();
+    let path = s.org_path(&format!("/clusters/{cl}"));
+    let r = s.call(Method::DELETE, &path, &s.token.clone(), None).await;
+    assert_eq!(r.ok(202)["status"], "DELETING");
+    assert!(r.body["deletionRequestedAt"].is_string());
+    assert_eq!(r.body["generation"], 2);
+    // Changes are refused while it is being deleted.
+    s.call(
+        Method::PATCH,
+        &path,
+        &s.token.clone(),
+        Some(json!({"name": "x"})),
+    )
+    .await
+    .problem(409);
+    // The reconciler finishes: the cluster is gone.
+    assert!(
+        s.store()
+            .remove_finalizer(&id, "localcloud")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    s.get(&path).await.problem(404);
+}
