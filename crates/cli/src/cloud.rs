@@ -1,8 +1,1130 @@
-//! `linkplane cloud …`: localcloud client commands.
+//! `linkplane cloud …`: drive localcloud (the real cloud network built from namespaces on
+//! the machine running `linkplane serve`) over its `/cloud/v1` API, as a cloud principal.
 
-#[derive(Debug, clap::Args)]
-pub struct CloudArgs {}
+use std::io::{IsTerminal, Read, Write};
+use std::time::Duration;
 
-pub async fn run(_args: CloudArgs) -> anyhow::Result<()> {
-    anyhow::bail!("cloud: not implemented yet")
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use linkplane_localcloud::api::{decode_bytes, encode_bytes};
+use serde_json::{Value, json};
+
+/// The principal used when `--as` is not given (documented in docs/LOCALCLOUD.md).
+pub const DEFAULT_PRINCIPAL: &str = linkplane_localcloud::DEFAULT_PRINCIPAL;
+
+/// Drive localcloud: VPCs, subnets, routes, instances, security groups, gateways, peering.
+///
+/// Every command is a call made as a cloud principal (`--as`, default the local account
+/// 000000000001) to the localcloud API of `linkplane serve` (`--url`). A resource belongs to
+/// the account that created it; another account's calls are refused with both accounts named.
+///
+/// A first network, from nothing to a shell on an instance:
+///
+///   linkplane cloud vpc create --cidr 10.0.0.0/16
+///   linkplane cloud subnet create --vpc vpc-… --cidr 10.0.1.0/24 --az us-east-1a
+///   linkplane cloud instance create --subnet subnet-…
+///   linkplane cloud exec i-… -- ip addr
+///
+/// Reaching the internet (the internet namespace, 203.0.113.1, never the real network):
+///
+///   linkplane cloud igw create --vpc vpc-…
+///   linkplane cloud route add --subnet subnet-… --destination 0.0.0.0/0 --target igw-…
+#[derive(Debug, Args)]
+#[command(verbatim_doc_comment)]
+pub struct CloudArgs {
+    /// Base URL of `linkplane serve`.
+    #[arg(
+        long,
+        env = "LINKPLANE_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    pub url: String,
+    /// Principal ARN to act as: arn:aws:iam::<12-digit account>:root or …:role/<name>.
+    #[arg(long = "as", value_name = "ARN", env = "LINKPLANE_CLOUD_PRINCIPAL", default_value = DEFAULT_PRINCIPAL, global = true)]
+    pub principal: String,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Table, global = true)]
+    pub output: Output,
+    #[command(subcommand)]
+    pub command: CloudCommand,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CloudCommand {
+    /// Show the principal and account the calls are made as.
+    Whoami,
+    /// VPCs: a router namespace with an RFC 1918 CIDR (/16-/28).
+    #[command(subcommand)]
+    Vpc(VpcCmd),
+    /// Subnets: a bridge in the VPC router, gateway at base+1, its own route table.
+    #[command(subcommand)]
+    Subnet(SubnetCmd),
+    /// Routes of a subnet's route table (targets igw-…, nat-…, pcx-…; local is implicit).
+    #[command(subcommand)]
+    Route(RouteCmd),
+    /// Instances: a namespace with a veth into the subnet bridge.
+    #[command(subcommand)]
+    Instance(InstanceCmd),
+    /// Run a command inside an instance (the bastion host); exits with its exit code.
+    ///
+    /// Standard input is passed when it is not a terminal:
+    ///   echo hello | linkplane cloud exec i-… -- cat
+    #[command(verbatim_doc_comment)]
+    Exec(ExecArgs),
+    /// Security groups: stateful rules, default deny ingress and allow egress.
+    #[command(subcommand, name = "sg")]
+    SecurityGroup(SgCmd),
+    /// Internet gateways: attach a VPC to the internet namespace.
+    #[command(subcommand)]
+    Igw(IgwCmd),
+    /// Elastic IPs from the public pool 198.51.100.0/24.
+    #[command(subcommand)]
+    Eip(EipCmd),
+    /// NAT gateways: outbound access for private subnets, from an elastic IP.
+    #[command(subcommand)]
+    Nat(NatCmd),
+    /// VPC peering connections (EC2 semantics: the accepter's account accepts).
+    #[command(subcommand)]
+    Peering(PeeringCmd),
+    /// The internet namespace: run test servers and clients on the "public internet".
+    #[command(subcommand)]
+    Internet(InternetCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VpcCmd {
+    /// Create a VPC.
+    Create {
+        /// RFC 1918 CIDR, /16 to /28 (e.g. 10.0.0.0/16).
+        #[arg(long)]
+        cidr: String,
+        /// Region (default us-east-1).
+        #[arg(long)]
+        region: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List your account's VPCs.
+    List,
+    /// Show one VPC.
+    Show { vpc_id: String },
+    /// Delete a VPC (refused while it has instances, NAT gateways or peerings).
+    Delete { vpc_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SubnetCmd {
+    /// Create a subnet inside a VPC's CIDR.
+    Create {
+        #[arg(long)]
+        vpc: String,
+        /// CIDR inside the VPC, /16 to /28, not overlapping other subnets.
+        #[arg(long)]
+        cidr: String,
+        /// Availability zone of the VPC's region, e.g. us-east-1a.
+        #[arg(long)]
+        az: String,
+        /// Give instances launched here a public IP (a "public subnet").
+        #[arg(long)]
+        public: bool,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List your subnets.
+    List {
+        #[arg(long)]
+        vpc: Option<String>,
+    },
+    Show {
+        subnet_id: String,
+    },
+    /// Delete a subnet (refused while it has instances or NAT gateways).
+    Delete {
+        subnet_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RouteCmd {
+    /// Add a route; the most specific route wins.
+    Add {
+        #[arg(long)]
+        subnet: String,
+        /// Destination CIDR outside the VPC (e.g. 0.0.0.0/0, 10.1.0.0/16).
+        #[arg(long)]
+        destination: String,
+        /// igw-…, nat-… or pcx-….
+        #[arg(long)]
+        target: String,
+    },
+    /// List a subnet's routes (state active or blackhole).
+    List {
+        #[arg(long)]
+        subnet: String,
+    },
+    /// Delete a route.
+    Delete {
+        #[arg(long)]
+        subnet: String,
+        #[arg(long)]
+        destination: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InstanceCmd {
+    /// Launch an instance in a subnet.
+    Create {
+        #[arg(long)]
+        subnet: String,
+        /// Private IP (default: the first free address after the four reserved ones).
+        #[arg(long)]
+        ip: Option<String>,
+        /// Security group (repeatable; default the VPC's `default` group).
+        #[arg(long = "sg")]
+        security_groups: Vec<String>,
+        /// Give it a public IP (default: the subnet's setting).
+        #[arg(long)]
+        public_ip: bool,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    List {
+        #[arg(long)]
+        vpc: Option<String>,
+    },
+    Show {
+        instance_id: String,
+    },
+    /// Terminate (its processes are stopped).
+    Delete {
+        instance_id: String,
+    },
+    /// Start a long-running process inside the instance (logged in the server's data dir).
+    ///
+    ///   linkplane cloud instance run i-… -- python3 -m http.server 80
+    #[command(verbatim_doc_comment)]
+    Run {
+        instance_id: String,
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// List processes started with `run`.
+    Processes {
+        instance_id: String,
+    },
+    /// Stop a process started with `run`.
+    Stop {
+        instance_id: String,
+        process_id: String,
+    },
+    /// Replace the instance's security groups.
+    SetGroups {
+        instance_id: String,
+        #[arg(long = "sg", required = true)]
+        security_groups: Vec<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    pub instance_id: String,
+    /// Seconds before the command is killed (exit code 124).
+    #[arg(long, default_value_t = 60)]
+    pub timeout: u64,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SgCmd {
+    /// Create a group (allows all egress, no ingress).
+    Create {
+        #[arg(long)]
+        vpc: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    List {
+        #[arg(long)]
+        vpc: Option<String>,
+    },
+    Show {
+        group_id: String,
+    },
+    Delete {
+        group_id: String,
+    },
+    /// Allow traffic: `sg allow sg-… --protocol tcp --port 443 --cidr 10.0.0.0/16`.
+    Allow {
+        group_id: String,
+        /// ingress or egress.
+        #[arg(long, default_value = "ingress")]
+        direction: String,
+        /// tcp, udp, icmp or -1 (all).
+        #[arg(long, default_value = "tcp")]
+        protocol: String,
+        /// A port or range (80, 8000-8100); an ICMP type for icmp.
+        #[arg(long)]
+        port: Option<String>,
+        /// Source (ingress) or destination (egress) CIDR.
+        #[arg(long, conflicts_with = "source_group")]
+        cidr: Option<String>,
+        /// Instances in this group (sg-…) instead of a CIDR.
+        #[arg(long)]
+        source_group: Option<String>,
+    },
+    /// Remove a rule (new connections are affected at once).
+    Revoke {
+        group_id: String,
+        rule_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IgwCmd {
+    /// Create an internet gateway attached to a VPC.
+    Create {
+        #[arg(long)]
+        vpc: String,
+    },
+    List,
+    Show {
+        igw_id: String,
+    },
+    /// Detach and delete (refused while routes or NAT gateways use it).
+    Delete {
+        igw_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EipCmd {
+    /// Allocate an elastic IP.
+    Allocate,
+    List,
+    /// Release (refused while a NAT gateway uses it).
+    Release {
+        allocation_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NatCmd {
+    /// Create a NAT gateway in a public subnet with an elastic IP.
+    Create {
+        #[arg(long)]
+        subnet: String,
+        #[arg(long)]
+        eip: String,
+    },
+    List,
+    Show {
+        nat_id: String,
+    },
+    Delete {
+        nat_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PeeringCmd {
+    /// Request a peering from your VPC to a peer VPC (status pending-acceptance, or failed).
+    Create {
+        #[arg(long)]
+        vpc: String,
+        #[arg(long)]
+        peer_vpc: String,
+        /// The peer VPC's account (default: yours).
+        #[arg(long)]
+        peer_owner: Option<String>,
+        #[arg(long)]
+        peer_region: Option<String>,
+    },
+    List,
+    Show {
+        pcx_id: String,
+    },
+    /// Accept (only a principal of the accepter's account may).
+    Accept {
+        pcx_id: String,
+    },
+    /// Reject (accepter's account only).
+    Reject {
+        pcx_id: String,
+    },
+    /// Delete (either side).
+    Delete {
+        pcx_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InternetCmd {
+    /// Show the internet namespace and its addresses.
+    Show,
+    /// Run a command in the internet namespace; exits with its exit code.
+    Exec {
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Start a long-running process (a test server) in the internet namespace.
+    Run {
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    Processes,
+    Stop {
+        process_id: String,
+    },
+}
+
+/// What a command produced.
+#[derive(Debug)]
+pub enum Outcome {
+    /// A resource or list to print.
+    Value(Value),
+    /// Something deleted.
+    Done(String),
+    /// The result of exec: streams and exit code.
+    Exec {
+        code: i32,
+        stdout: Vec<u8>,
+        stderr: Vec<u8>,
+    },
+}
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    principal: String,
+}
+
+impl Client {
+    fn new(url: &str, principal: &str) -> anyhow::Result<Self> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        linkplane_localcloud::Principal::parse(principal)
+            .map_err(|e| anyhow::anyhow!("--as: {e}"))?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(3700))
+            .connect_timeout(Duration::from_secs(10))
+            .build()?;
+        Ok(Self {
+            http,
+            base: url.trim_end_matches('/').to_string(),
+            principal: principal.to_string(),
+        })
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let url = format!("{}/cloud/v1{path}", self.base);
+        let mut req = self
+            .http
+            .request(method.clone(), &url)
+            .header("X-Cloud-Principal", &self.principal);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.with_context(|| {
+            format!(
+                "cannot reach localcloud at {}: is `linkplane serve` running there? (set --url or LINKPLANE_URL)",
+                self.base
+            )
+        })?;
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        if status.is_success() {
+            return Ok(if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).with_context(|| format!("{method} {url}: not JSON"))?
+            });
+        }
+        let problem: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        match problem.get("detail").and_then(Value::as_str) {
+            Some(detail) => bail!(
+                "{} ({}): {detail}",
+                problem
+                    .get("title")
+                    .and_then(Value::as_str)
+                    .unwrap_or("error"),
+                status.as_u16()
+            ),
+            None => bail!("{method} {url}: HTTP {}: {}", status.as_u16(), text.trim()),
+        }
+    }
+
+    async fn get(&self, path: &str) -> anyhow::Result<Outcome> {
+        Ok(Outcome::Value(
+            self.call(reqwest::Method::GET, path, None).await?,
+        ))
+    }
+    async fn post(&self, path: &str, body: Value) -> anyhow::Result<Outcome> {
+        Ok(Outcome::Value(
+            self.call(reqwest::Method::POST, path, Some(body)).await?,
+        ))
+    }
+    async fn delete(&self, path: &str, what: &str) -> anyhow::Result<Outcome> {
+        let v = self.call(reqwest::Method::DELETE, path, None).await?;
+        Ok(if v.is_null() {
+            Outcome::Done(format!("deleted {what}"))
+        } else {
+            Outcome::Value(v)
+        })
+    }
+
+    async fn exec(&self, path: &str, command: &[String], timeout: u64) -> anyhow::Result<Outcome> {
+        let mut stdin = Vec::new();
+        if !std::io::stdin().is_terminal() {
+            std::io::stdin()
+                .read_to_end(&mut stdin)
+                .context("read standard input")?;
+        }
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                path,
+                Some(json!({"command": command, "stdin": encode_bytes(&stdin), "timeoutSeconds": timeout})),
+            )
+            .await?;
+        let field = |k: &str| -> Vec<u8> {
+            v.get(k)
+                .and_then(Value::as_str)
+                .and_then(decode_bytes)
+                .unwrap_or_default()
+        };
+        Ok(Outcome::Exec {
+            code: v.get("exitCode").and_then(Value::as_i64).unwrap_or(1) as i32,
+            stdout: field("stdout"),
+            stderr: field("stderr"),
+        })
+    }
+}
+
+fn ports(port: Option<&str>) -> anyhow::Result<(Option<i64>, Option<i64>)> {
+    let Some(p) = port else {
+        return Ok((None, None));
+    };
+    let parse = |s: &str| {
+        s.trim()
+            .parse::<i64>()
+            .with_context(|| format!("--port {p:?}: use a number or a range such as 8000-8100"))
+    };
+    Ok(match p.split_once('-') {
+        Some((a, b)) if !a.is_empty() => (Some(parse(a)?), Some(parse(b)?)),
+        _ => {
+            let n = parse(p)?;
+            (Some(n), Some(n))
+        }
+    })
+}
+
+/// Run one `cloud` command and return what it produced (printing is separate).
+pub async fn execute(args: &CloudArgs) -> anyhow::Result<Outcome> {
+    let c = Client::new(&args.url, &args.principal)?;
+    use CloudCommand as C;
+    match &args.command {
+        C::Whoami => c.get("/whoami").await,
+        C::Vpc(cmd) => match cmd {
+            VpcCmd::Create { cidr, region, name } => {
+                c.post("/vpcs", json!({"cidrBlock": cidr, "region": region, "name": name}))
+                    .await
+            }
+            VpcCmd::List => c.get("/vpcs").await,
+            VpcCmd::Show { vpc_id } => c.get(&format!("/vpcs/{vpc_id}")).await,
+            VpcCmd::Delete { vpc_id } => c.delete(&format!("/vpcs/{vpc_id}"), vpc_id).await,
+        },
+        C::Subnet(cmd) => match cmd {
+            SubnetCmd::Create {
+                vpc,
+                cidr,
+                az,
+                public,
+                name,
+            } => {
+                c.post(
+                    "/subnets",
+                    json!({"vpcId": vpc, "cidrBlock": cidr, "availabilityZone": az, "mapPublicIpOnLaunch": public, "name": name}),
+                )
+                .await
+            }
+            SubnetCmd::List { vpc } => match vpc {
+                Some(v) => c.get(&format!("/subnets?vpcId={v}")).await,
+                None => c.get("/subnets").await,
+            },
+            SubnetCmd::Show { subnet_id } => c.get(&format!("/subnets/{subnet_id}")).await,
+            SubnetCmd::Delete { subnet_id } => {
+                c.delete(&format!("/subnets/{subnet_id}"), subnet_id).await
+            }
+        },
+        C::Route(cmd) => match cmd {
+            RouteCmd::Add {
+                subnet,
+                destination,
+                target,
+            } => {
+                c.post(
+                    &format!("/subnets/{subnet}/routes"),
+                    json!({"destinationCidrBlock": destination, "targetId": target}),
+                )
+                .await
+            }
+            RouteCmd::List { subnet } => c.get(&format!("/subnets/{subnet}/routes")).await,
+            RouteCmd::Delete {
+                subnet,
+                destination,
+            } => {
+                let q: String = destination.replace('/', "%2F");
+                c.delete(
+                    &format!("/subnets/{subnet}/routes?destinationCidrBlock={q}"),
+                    &format!("route to {destination}"),
+                )
+                .await
+            }
+        },
+        C::Instance(cmd) => instance(&c, cmd).await,
+        C::Exec(e) => {
+            c.exec(&format!("/instances/{}/exec", e.instance_id), &e.command, e.timeout)
+                .await
+        }
+        C::SecurityGroup(cmd) => sg(&c, cmd).await,
+        C::Igw(cmd) => match cmd {
+            IgwCmd::Create { vpc } => c.post("/internet-gateways", json!({"vpcId": vpc})).await,
+            IgwCmd::List => c.get("/internet-gateways").await,
+            IgwCmd::Show { igw_id } => c.get(&format!("/internet-gateways/{igw_id}")).await,
+            IgwCmd::Delete { igw_id } => {
+                c.delete(&format!("/internet-gateways/{igw_id}"), igw_id).await
+            }
+        },
+        C::Eip(cmd) => match cmd {
+            EipCmd::Allocate => c.post("/elastic-ips", json!({})).await,
+            EipCmd::List => c.get("/elastic-ips").await,
+            EipCmd::Release { allocation_id } => {
+                c.delete(&format!("/elastic-ips/{allocation_id}"), allocation_id)
+                    .await
+            }
+        },
+        C::Nat(cmd) => match cmd {
+            NatCmd::Create { subnet, eip } => {
+                c.post("/nat-gateways", json!({"subnetId": subnet, "allocationId": eip}))
+                    .await
+            }
+            NatCmd::List => c.get("/nat-gateways").await,
+            NatCmd::Show { nat_id } => c.get(&format!("/nat-gateways/{nat_id}")).await,
+            NatCmd::Delete { nat_id } => c.delete(&format!("/nat-gateways/{nat_id}"), nat_id).await,
+        },
+        C::Peering(cmd) => match cmd {
+            PeeringCmd::Create {
+                vpc,
+                peer_vpc,
+                peer_owner,
+                peer_region,
+            } => {
+                c.post(
+                    "/vpc-peering-connections",
+                    json!({"vpcId": vpc, "peerVpcId": peer_vpc, "peerOwnerId": peer_owner, "peerRegion": peer_region}),
+                )
+                .await
+            }
+            PeeringCmd::List => c.get("/vpc-peering-connections").await,
+            PeeringCmd::Show { pcx_id } => c.get(&format!("/vpc-peering-connections/{pcx_id}")).await,
+            PeeringCmd::Accept { pcx_id } => {
+                c.post(&format!("/vpc-peering-connections/{pcx_id}/accept"), json!({}))
+                    .await
+            }
+            PeeringCmd::Reject { pcx_id } => {
+                c.post(&format!("/vpc-peering-connections/{pcx_id}/reject"), json!({}))
+                    .await
+            }
+            PeeringCmd::Delete { pcx_id } => {
+                c.delete(&format!("/vpc-peering-connections/{pcx_id}"), pcx_id)
+                    .await
+            }
+        },
+        C::Internet(cmd) => match cmd {
+            InternetCmd::Show => c.get("/internet").await,
+            InternetCmd::Exec { timeout, command } => {
+                c.exec("/internet/exec", command, *timeout).await
+            }
+            InternetCmd::Run { command } => {
+                c.post("/internet/processes", json!({"command": command})).await
+            }
+            InternetCmd::Processes => c.get("/internet/processes").await,
+            InternetCmd::Stop { process_id } => {
+                c.delete(&format!("/internet/processes/{process_id}"), process_id)
+                    .await
+            }
+        },
+    }
+}
+
+async fn instance(c: &Client, cmd: &InstanceCmd) -> anyhow::Result<Outcome> {
+    match cmd {
+        InstanceCmd::Create {
+            subnet,
+            ip,
+            security_groups,
+            public_ip,
+            name,
+        } => {
+            let mut body = json!({"subnetId": subnet, "privateIpAddress": ip, "securityGroupIds": security_groups, "name": name});
+            if *public_ip {
+                body["associatePublicIpAddress"] = json!(true);
+            }
+            c.post("/instances", body).await
+        }
+        InstanceCmd::List { vpc } => match vpc {
+            Some(v) => c.get(&format!("/instances?vpcId={v}")).await,
+            None => c.get("/instances").await,
+        },
+        InstanceCmd::Show { instance_id } => c.get(&format!("/instances/{instance_id}")).await,
+        InstanceCmd::Delete { instance_id } => {
+            c.delete(&format!("/instances/{instance_id}"), instance_id)
+                .await
+        }
+        InstanceCmd::Run {
+            instance_id,
+            command,
+        } => {
+            c.post(
+                &format!("/instances/{instance_id}/processes"),
+                json!({"command": command}),
+            )
+            .await
+        }
+        InstanceCmd::Processes { instance_id } => {
+            c.get(&format!("/instances/{instance_id}/processes")).await
+        }
+        InstanceCmd::Stop {
+            instance_id,
+            process_id,
+        } => {
+            c.delete(
+                &format!("/instances/{instance_id}/processes/{process_id}"),
+                process_id,
+            )
+            .await
+        }
+        InstanceCmd::SetGroups {
+            instance_id,
+            security_groups,
+        } => Ok(Outcome::Value(
+            c.call(
+                reqwest::Method::PUT,
+                &format!("/instances/{instance_id}/security-groups"),
+                Some(json!({"securityGroupIds": security_groups})),
+            )
+            .await?,
+        )),
+    }
+}
+
+async fn sg(c: &Client, cmd: &SgCmd) -> anyhow::Result<Outcome> {
+    match cmd {
+        SgCmd::Create {
+            vpc,
+            name,
+            description,
+        } => {
+            c.post(
+                "/security-groups",
+                json!({"vpcId": vpc, "groupName": name, "description": description}),
+            )
+            .await
+        }
+        SgCmd::List { vpc } => match vpc {
+            Some(v) => c.get(&format!("/security-groups?vpcId={v}")).await,
+            None => c.get("/security-groups").await,
+        },
+        SgCmd::Show { group_id } => c.get(&format!("/security-groups/{group_id}")).await,
+        SgCmd::Delete { group_id } => {
+            c.delete(&format!("/security-groups/{group_id}"), group_id)
+                .await
+        }
+        SgCmd::Allow {
+            group_id,
+            direction,
+            protocol,
+            port,
+            cidr,
+            source_group,
+        } => {
+            let (from, to) = ports(port.as_deref())?;
+            c.post(
+                &format!("/security-groups/{group_id}/rules"),
+                json!({
+                    "direction": direction, "ipProtocol": protocol, "fromPort": from, "toPort": to,
+                    "cidrIp": cidr, "sourceSecurityGroupId": source_group,
+                }),
+            )
+            .await
+        }
+        SgCmd::Revoke { group_id, rule_id } => {
+            c.delete(
+                &format!("/security-groups/{group_id}/rules/{rule_id}"),
+                rule_id,
+            )
+            .await
+        }
+    }
+}
+
+/// Columns shown for lists: the first entry whose key the items have wins (keys chosen so
+/// that each picks out one resource kind).
+const COLUMNS: &[(&str, &[&str])] = &[
+    (
+        "processId",
+        &["processId", "pid", "running", "command", "logPath"],
+    ),
+    (
+        "destinationCidrBlock",
+        &["destinationCidrBlock", "targetId", "state"],
+    ),
+    (
+        "vpcPeeringConnectionId",
+        &[
+            "vpcPeeringConnectionId",
+            "requesterVpcInfo",
+            "accepterVpcInfo",
+            "status",
+        ],
+    ),
+    (
+        "privateIpAddress",
+        &[
+            "instanceId",
+            "subnetId",
+            "privateIpAddress",
+            "publicIpAddress",
+            "securityGroupIds",
+            "name",
+        ],
+    ),
+    (
+        "availabilityZone",
+        &[
+            "subnetId",
+            "vpcId",
+            "cidrBlock",
+            "availabilityZone",
+            "gateway",
+            "mapPublicIpOnLaunch",
+        ],
+    ),
+    ("groupName", &["groupId", "groupName", "vpcId", "rules"]),
+    (
+        "internetGatewayId",
+        &["internetGatewayId", "vpcId", "ownerId"],
+    ),
+    (
+        "subnetId",
+        &["natGatewayId", "vpcId", "subnetId", "publicIp", "state"],
+    ),
+    (
+        "allocationId",
+        &["allocationId", "publicIp", "natGatewayId"],
+    ),
+    (
+        "dnsResolver",
+        &["vpcId", "cidrBlock", "region", "ownerId", "name"],
+    ),
+];
+
+fn cell(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        Value::Array(a) => a.iter().map(cell).collect::<Vec<_>>().join(","),
+        Value::Object(o) if o.contains_key("code") => cell(&o["code"]),
+        Value::Object(o) if o.contains_key("vpcId") => {
+            format!(
+                "{} {} ({})",
+                cell(&o["vpcId"]),
+                cell(&o["cidrBlock"]),
+                cell(&o["ownerId"])
+            )
+        }
+        Value::Object(o) if o.contains_key("ruleId") => format!(
+            "{} {} {}-{} {}",
+            cell(&o["direction"]),
+            cell(&o["ipProtocol"]),
+            cell(&o["fromPort"]),
+            cell(&o["toPort"]),
+            if o["cidrIp"].is_null() {
+                cell(&o["sourceSecurityGroupId"])
+            } else {
+                cell(&o["cidrIp"])
+            }
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// Render a value as a table (lists) or key/value lines (one resource).
+pub fn render_table(v: &Value) -> String {
+    match v {
+        Value::Array(items) if items.is_empty() => "(none)".into(),
+        Value::Array(items) => {
+            let first = items[0].as_object();
+            let cols: Vec<&str> = COLUMNS
+                .iter()
+                .find(|(key, _)| first.is_some_and(|o| o.contains_key(*key)))
+                .map(|(_, c)| c.to_vec())
+                .unwrap_or_else(|| {
+                    first
+                        .map(|o| o.keys().map(String::as_str).collect())
+                        .unwrap_or_default()
+                });
+            let mut t = comfy_table::Table::new();
+            t.load_style(comfy_table::presets::NOTHING);
+            t.set_header(cols.iter().map(|c| c.to_string()));
+            for item in items {
+                t.add_row(cols.iter().map(|c| cell(&item[*c])));
+            }
+            t.to_string()
+        }
+        Value::Object(o) => {
+            let width = o.keys().map(String::len).max().unwrap_or(0);
+            o.iter()
+                .map(|(k, v)| match v {
+                    Value::Array(a) if a.iter().any(Value::is_object) => {
+                        let rows: Vec<String> =
+                            a.iter().map(|x| format!("  {}", cell(x))).collect();
+                        format!("{k}:\n{}", rows.join("\n"))
+                    }
+                    _ => format!("{k:width$}  {}", cell(v)),
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+        other => cell(other),
+    }
+}
+
+pub async fn run(args: CloudArgs) -> anyhow::Result<()> {
+    match execute(&args).await? {
+        Outcome::Value(v) => {
+            if args.output == Output::Json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!("{}", render_table(&v));
+            }
+        }
+        Outcome::Done(msg) => {
+            if args.output == Output::Json {
+                println!("{}", json!({"result": msg}));
+            } else {
+                println!("{msg}");
+            }
+        }
+        Outcome::Exec {
+            code,
+            stdout,
+            stderr,
+        } => {
+            std::io::stdout().write_all(&stdout)?;
+            std::io::stderr().write_all(&stderr)?;
+            std::io::stdout().flush()?;
+            std::io::stderr().flush()?;
+            if code != 0 {
+                std::process::exit(code);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Top {
+        #[command(flatten)]
+        cloud: CloudArgs,
+    }
+
+    fn parse(url: &str, args: &[&str]) -> CloudArgs {
+        let mut v = vec!["cloud", "--url", url];
+        v.extend_from_slice(args);
+        Top::try_parse_from(v).expect("parse").cloud
+    }
+
+    #[test]
+    fn port_ranges() {
+        assert_eq!(ports(Some("443")).unwrap(), (Some(443), Some(443)));
+        assert_eq!(ports(Some("8000-8100")).unwrap(), (Some(8000), Some(8100)));
+        assert!(ports(Some("http")).is_err());
+        assert_eq!(ports(None).unwrap(), (None, None));
+    }
+
+    #[test]
+    fn exec_needs_a_command_after_dashes() {
+        let r = Top::try_parse_from(["cloud", "exec", "i-12345678"]);
+        assert!(r.is_err());
+        let ok = Top::try_parse_from(["cloud", "exec", "i-12345678", "--", "ip", "-br", "addr"])
+            .unwrap();
+        match ok.cloud.command {
+            CloudCommand::Exec(e) => assert_eq!(e.command, vec!["ip", "-br", "addr"]),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn tables_render() {
+        let v = json!([{"vpcId": "vpc-12345678", "cidrBlock": "10.0.0.0/16", "region": "us-east-1", "ownerId": "000000000001", "name": null}]);
+        let t = render_table(&v);
+        assert!(t.contains("vpc-12345678") && t.contains("cidrBlock"), "{t}");
+        assert_eq!(render_table(&json!([])), "(none)");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn commands_against_a_served_localcloud() {
+        if !linkplane_netns::testing::require_root(
+            "cli::cloud::commands_against_a_served_localcloud",
+        ) {
+            return;
+        }
+        let prefix =
+            linkplane_localcloud::Prefix::parse(&linkplane_netns::testing::unique_prefix())
+                .unwrap();
+        struct Gc(linkplane_localcloud::Prefix);
+        impl Drop for Gc {
+            fn drop(&mut self) {
+                linkplane_localcloud::gc(&self.0);
+            }
+        }
+        let _gc = Gc(prefix.clone());
+        let dir = tempfile::tempdir().unwrap();
+        let engine = linkplane_localcloud::Engine::open(linkplane_localcloud::EngineConfig::new(
+            dir.path(),
+            prefix,
+        ))
+        .await
+        .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let app = linkplane_localcloud::api::router(std::sync::Arc::new(engine));
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+        let value = |o: Outcome| match o {
+            Outcome::Value(v) => v,
+            other => panic!("{other:?}"),
+        };
+        let vpc = value(
+            execute(&parse(&url, &["vpc", "create", "--cidr", "10.90.0.0/16"]))
+                .await
+                .unwrap(),
+        );
+        let vpc_id = vpc["vpcId"].as_str().unwrap();
+        let subnet = value(
+            execute(&parse(
+                &url,
+                &[
+                    "subnet",
+                    "create",
+                    "--vpc",
+                    vpc_id,
+                    "--cidr",
+                    "10.90.1.0/24",
+                    "--az",
+                    "us-east-1a",
+                ],
+            ))
+            .await
+            .unwrap(),
+        );
+        let subnet_id = subnet["subnetId"].as_str().unwrap();
+        let inst = value(
+            execute(&parse(&url, &["instance", "create", "--subnet", subnet_id]))
+                .await
+                .unwrap(),
+        );
+        let inst_id = inst["instanceId"].as_str().unwrap();
+        match execute(&parse(
+            &url,
+            &[
+                "exec",
+                inst_id,
+                "--",
+                "sh",
+                "-c",
+                "cat /etc/resolv.conf; exit 4",
+            ],
+        ))
+        .await
+        .unwrap()
+        {
+            Outcome::Exec { code, stdout, .. } => {
+                assert_eq!(code, 4);
+                assert!(String::from_utf8_lossy(&stdout).contains("nameserver 10.90.0.2"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let list = value(execute(&parse(&url, &["instance", "list"])).await.unwrap());
+        assert!(
+            render_table(&list).contains(inst_id),
+            "{}\n{list}",
+            render_table(&list)
+        );
+        // Another account is refused, and the message names both accounts.
+        let e = execute(&parse(
+            &url,
+            &[
+                "--as",
+                "arn:aws:iam::222222222222:root",
+                "vpc",
+                "show",
+                vpc_id,
+            ],
+        ))
+        .await
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("403") && e.contains("222222222222") && e.contains("000000000001"),
+            "{e}"
+        );
+        let e = execute(&parse(&url, &["--as", "root", "vpc", "list"]))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--as"), "{e}");
+        let e = execute(&parse(&url, &["vpc", "delete", vpc_id]))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("409") && e.contains(inst_id), "{e}");
+        assert!(matches!(
+            execute(&parse(&url, &["instance", "delete", inst_id]))
+                .await
+                .unwrap(),
+            Outcome::Done(_)
+        ));
+        // Nothing listening: a clear message.
+        let e = execute(&parse("http://127.0.0.1:9", &["vpc", "list"]))
+            .await
+            .unwrap_err();
+        assert!(format!("{e:#}").contains("linkplane serve"), "{e:#}");
+        server.abort();
+    }
 }

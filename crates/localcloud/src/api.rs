@@ -22,6 +22,16 @@ use crate::error::Error;
 use crate::ids::Principal;
 use crate::types::*;
 
+/// Base64 (standard alphabet) as the exec API uses for stdin, stdout and stderr.
+pub fn encode_bytes(data: &[u8]) -> String {
+    B64.encode(data)
+}
+
+/// Decode base64 from the exec API; `None` if malformed.
+pub fn decode_bytes(s: &str) -> Option<Vec<u8>> {
+    B64.decode(s).ok()
+}
+
 /// The header that names the calling principal.
 pub const PRINCIPAL_HEADER: &str = "x-cloud-principal";
 

@@ -28,3 +28,8 @@ pub use kernel::GcReport;
 pub fn gc(prefix: &Prefix) -> GcReport {
     kernel::gc(prefix)
 }
+
+/// Whether this process runs as root (localcloud needs it).
+pub fn running_as_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
