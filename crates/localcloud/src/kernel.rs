@@ -18,8 +18,10 @@ use crate::error::{Error, Result};
 /// Where `ip netns exec` finds per-namespace files such as resolv.conf.
 pub const ETC_NETNS: &str = "/etc/netns";
 
-/// Check once that this machine can run localcloud: root, iproute2, nftables, netns.
-pub async fn preflight() -> Result<()> {
+/// Check once that this machine can run localcloud: root, iproute2, nftables, and the
+/// kernel features (named namespaces, veth, bridges, nf_tables), by building a throwaway
+/// probe namespace `<prefix>-probe`. Any failure is one clear error.
+pub async fn preflight(prefix: &crate::ids::Prefix) -> Result<()> {
     if !nix::unistd::geteuid().is_root() {
         return Err(Error::Unsupported(
             "it needs root (network namespaces, veth, bridges, nftables); run linkplane as root"
@@ -40,7 +42,32 @@ pub async fn preflight() -> Result<()> {
             )));
         }
     }
-    Ok(())
+    let probe = format!("{prefix}-probe");
+    netns_del(std::slice::from_ref(&probe)).await;
+    let result = async {
+        netns_add(&probe).await?;
+        ip_batch(
+            Some(&probe),
+            &[
+                "link add lpb0 type bridge".to_string(),
+                "link add lpv0 type veth peer name lpv1".to_string(),
+                "link set lpv0 master lpb0".to_string(),
+            ],
+        )
+        .await?;
+        nft(
+            &probe,
+            "table inet probe {\n  chain c {\n    type filter hook input priority 0;\n    ct state established accept\n  }\n}\ntable ip probe {\n  chain n {\n    type nat hook postrouting priority srcnat;\n  }\n}\n",
+        )
+        .await
+    }
+    .await;
+    netns_del(std::slice::from_ref(&probe)).await;
+    result.map_err(|e| {
+        Error::Unsupported(format!(
+            "this kernel or its tools lack what localcloud needs (named network namespaces, veth, bridges, nf_tables with conntrack and NAT): {e}"
+        ))
+    })
 }
 
 async fn run(cmd: &mut Command, input: Option<&[u8]>, what: &str) -> Result<Vec<u8>> {

@@ -18,7 +18,7 @@ mod kernel;
 pub mod net;
 pub mod types;
 
-pub use engine::{Engine, EngineConfig};
+pub use engine::{Engine, EngineConfig, render};
 pub use error::{Error, Result};
 pub use ids::{AccountId, DEFAULT_PRINCIPAL, Prefix, Principal};
 pub use kernel::GcReport;

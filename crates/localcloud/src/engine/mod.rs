@@ -13,7 +13,7 @@ mod gateway;
 mod instance;
 mod peering;
 mod reconcile;
-mod render;
+pub mod render;
 mod sg;
 mod vpc;
 
@@ -62,7 +62,7 @@ impl Engine {
     /// run localcloud, then reconcile: existing namespaces are adopted, missing ones rebuilt,
     /// and namespaces under the prefix that belong to nothing are removed.
     pub async fn open(config: EngineConfig) -> Result<Self> {
-        crate::kernel::preflight().await?;
+        crate::kernel::preflight(&config.prefix).await?;
         std::fs::create_dir_all(config.data_dir.join("logs")).map_err(Error::io(format!(
             "create data directory {}",
             config.data_dir.display()

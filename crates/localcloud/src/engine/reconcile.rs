@@ -7,6 +7,20 @@ use crate::error::Result;
 use crate::kernel;
 
 impl Engine {
+    /// Names this engine makes for VPC routers and instances (`<prefix>-v<hex>`,
+    /// `<prefix>-i<hex>`); other namespaces under the prefix are left alone on start.
+    fn is_own_name(&self, ns: &str) -> bool {
+        ns.strip_prefix(self.prefix.as_str())
+            .and_then(|r| r.strip_prefix('-'))
+            .and_then(|r| r.strip_prefix('v').or_else(|| r.strip_prefix('i')))
+            .is_some_and(|hex| {
+                hex.len() == 8
+                    && hex
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            })
+    }
+
     /// Level-triggered: read every row, look at the kernel, act. Idempotent.
     pub(crate) async fn reconcile(&self) -> Result<()> {
         let _g = self.lock.lock().await;
@@ -22,7 +36,7 @@ impl Engine {
         known.insert(self.internet_namespace());
         let orphans: Vec<String> = kernel::namespaces_under(&self.prefix)
             .into_iter()
-            .filter(|n| !known.contains(n))
+            .filter(|n| !known.contains(n) && self.is_own_name(n))
             .collect();
         if !orphans.is_empty() {
             tracing::warn!(?orphans, "removing namespaces that belong to no resource");

@@ -139,12 +139,22 @@ fn rule_line(r: &FilterRule) -> String {
     s
 }
 
+/// Where an ENI's security groups are enforced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attachment {
+    /// The whole namespace is the ENI (an instance): input/output hooks, default drop.
+    Instance,
+    /// One address among others in a namespace (an endpoint ENI on a VPC router): only
+    /// traffic to/from `addr` goes through the rules; the rest of the router is untouched.
+    Address(Ipv4Addr),
+}
+
 /// The nftables table of an ENI's security groups: stateful, default deny ingress; egress
-/// only as the rules allow (a new group allows all egress, as in AWS). `ingress_hook` /
-/// `egress_hook` are the chain headers, so the same rules serve an instance (input/output)
-/// and, later, an endpoint ENI on a router (forward, matched by interface).
+/// only as the rules allow (a new group allows all egress, as in AWS). The same rules serve
+/// an instance and, through [`Attachment::Address`], an endpoint ENI on a router.
 pub fn filter_table(
     family_table: &str,
+    attachment: &Attachment,
     resolver: Ipv4Addr,
     rules: &[FilterRule],
     sets: &BTreeMap<String, Vec<Ipv4Addr>>,
@@ -162,19 +172,38 @@ pub fn filter_table(
         }
         s.push_str(" }\n");
     }
-    let _ = writeln!(
-        s,
-        "  chain ingress {{\n    type filter hook input priority 0; policy drop;\n    ct state established,related accept\n    ct state invalid drop\n    iif \"lo\" accept"
-    );
+    let (in_head, out_head) = match attachment {
+        Attachment::Instance => (
+            "  chain ingress {\n    type filter hook input priority 0; policy drop;\n    iif \"lo\" accept\n".to_string(),
+            "  chain egress {\n    type filter hook output priority 0; policy drop;\n    oif \"lo\" accept\n".to_string(),
+        ),
+        Attachment::Address(addr) => {
+            let _ = writeln!(
+                s,
+                "  chain eni_in {{\n    type filter hook input priority 0; policy accept;\n    ip daddr {addr} jump ingress\n  }}\n  chain eni_out {{\n    type filter hook output priority 0; policy accept;\n    ip saddr {addr} jump egress\n  }}"
+            );
+            ("  chain ingress {\n".to_string(), "  chain egress {\n".to_string())
+        }
+    };
+    s.push_str(&in_head);
+    s.push_str("    ct state established,related accept\n    ct state invalid drop\n");
     for r in rules.iter().filter(|r| r.ingress) {
         let _ = writeln!(s, "    {}", rule_line(r));
     }
+    if matches!(attachment, Attachment::Address(_)) {
+        s.push_str("    drop\n");
+    }
+    s.push_str("  }\n");
+    s.push_str(&out_head);
     let _ = writeln!(
         s,
-        "  }}\n  chain egress {{\n    type filter hook output priority 0; policy drop;\n    ct state established,related accept\n    oif \"lo\" accept\n    ip daddr {resolver} udp dport 53 accept comment \"VPC resolver\"\n    ip daddr {resolver} tcp dport 53 accept comment \"VPC resolver\""
+        "    ct state established,related accept\n    ip daddr {resolver} udp dport 53 accept comment \"VPC resolver\"\n    ip daddr {resolver} tcp dport 53 accept comment \"VPC resolver\""
     );
     for r in rules.iter().filter(|r| !r.ingress) {
         let _ = writeln!(s, "    {}", rule_line(r));
+    }
+    if matches!(attachment, Attachment::Address(_)) {
+        s.push_str("    drop\n");
     }
     s.push_str("  }\n}\n");
     s
@@ -258,7 +287,13 @@ mod tests {
         ];
         let mut sets = BTreeMap::new();
         sets.insert("sg-0000abcd".to_string(), vec![Ipv4Addr::new(10, 0, 1, 4)]);
-        let t = filter_table("inet lp", Ipv4Addr::new(10, 0, 0, 2), &rules, &sets);
+        let t = filter_table(
+            "inet lp",
+            &Attachment::Instance,
+            Ipv4Addr::new(10, 0, 0, 2),
+            &rules,
+            &sets,
+        );
         assert!(
             t.contains("ip saddr 10.0.0.0/16 tcp dport 80-90 accept"),
             "{t}"
@@ -272,6 +307,33 @@ mod tests {
         // The egress allow-all rule renders without an address match.
         let egress = t.split("chain egress").nth(1).unwrap();
         assert!(egress.contains("\n    accept\n"), "{egress}");
+    }
+
+    #[test]
+    fn an_eni_address_on_a_router_gets_its_own_chains() {
+        let rules = vec![FilterRule {
+            ingress: true,
+            protocol: "tcp".into(),
+            from_port: 443,
+            to_port: 443,
+            cidr: Some("10.0.0.0/16".into()),
+            group: None,
+        }];
+        let t = filter_table(
+            "inet lp_eni",
+            &Attachment::Address(Ipv4Addr::new(10, 0, 1, 9)),
+            Ipv4Addr::new(10, 0, 0, 2),
+            &rules,
+            &BTreeMap::new(),
+        );
+        assert!(t.contains("ip daddr 10.0.1.9 jump ingress"), "{t}");
+        assert!(t.contains("ip saddr 10.0.1.9 jump egress"), "{t}");
+        assert!(
+            !t.contains("policy drop"),
+            "the router's other traffic is untouched: {t}"
+        );
+        let ingress = t.split("chain ingress {").nth(1).unwrap();
+        assert!(ingress.contains("tcp dport 443 accept\n    drop"), "{t}");
     }
 
     #[test]

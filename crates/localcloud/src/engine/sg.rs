@@ -419,7 +419,13 @@ impl Engine {
             }
         }
         let table = format!("inet {}", self.prefix);
-        let script = render::filter_table(&table, net::resolver(vpc.net()), &rules, &sets);
+        let script = render::filter_table(
+            &table,
+            &render::Attachment::Instance,
+            net::resolver(vpc.net()),
+            &rules,
+            &sets,
+        );
         kernel::nft(&self.instance_namespace_name(instance_id), &script).await
     }
 
