@@ -45,11 +45,26 @@ pub struct FieldError {
     pub message: String,
 }
 
+/// What to suggest when there was no HTTP answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hint {
+    /// Nothing listens, or the name does not resolve: is serve running, is the URL right?
+    NotRunning,
+    /// TLS failed: the certificate is not trusted (or not for this name).
+    Tls,
+    /// The server accepted the connection but did not answer in time.
+    Timeout,
+}
+
 /// Why a request did not succeed.
 #[derive(Debug)]
 pub enum ApiError {
     /// No HTTP answer at all: refused, DNS, TLS, timeout.
-    Unreachable { url: String, reason: String },
+    Unreachable {
+        url: String,
+        reason: String,
+        hint: Hint,
+    },
     /// The server answered with an error status.
     Status {
         status: StatusCode,
@@ -195,20 +210,17 @@ impl Call<'_> {
         if let Some(body) = &self.body {
             req = req.json(body);
         }
-        let resp = req.send().await.map_err(|e| ApiError::Unreachable {
-            url: self.api.shown.clone(),
-            reason: describe_transport_error(&e),
-        })?;
+        let resp = req.send().await.map_err(|e| self.api.unreachable(&e, ""))?;
         let status = resp.status();
         let etag = resp
             .headers()
             .get(header::ETAG)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let raw = resp.text().await.map_err(|e| ApiError::Unreachable {
-            url: self.api.shown.clone(),
-            reason: format!("the answer broke off: {}", describe_transport_error(&e)),
-        })?;
+        let raw = resp
+            .text()
+            .await
+            .map_err(|e| self.api.unreachable(&e, "the answer broke off: "))?;
         if !status.is_success() {
             return Err(ApiError::from_answer(status, &raw));
         }
@@ -229,18 +241,37 @@ impl Call<'_> {
     }
 }
 
+impl Api {
+    fn unreachable(&self, e: &reqwest::Error, prefix: &str) -> ApiError {
+        let (reason, hint) = describe_transport_error(e);
+        ApiError::Unreachable {
+            url: self.shown.clone(),
+            reason: format!("{prefix}{reason}"),
+            hint,
+        }
+    }
+}
+
 /// The innermost cause of a transport error, which is what a person can act on
-/// ("Connection refused", "invalid peer certificate: UnknownIssuer").
-fn describe_transport_error(e: &reqwest::Error) -> String {
+/// ("Connection refused", "invalid peer certificate: UnknownIssuer"), and what to suggest.
+fn describe_transport_error(e: &reqwest::Error) -> (String, Hint) {
     let mut source: &dyn std::error::Error = e;
-    while let Some(next) = source.source() {
-        source = next;
+    let mut tls = false;
+    loop {
+        tls |= source.is::<rustls::Error>();
+        match source.source() {
+            Some(next) => source = next,
+            None => break,
+        }
     }
     let root = source.to_string();
+    tls |= root.contains("certificate") || root.to_lowercase().contains("tls");
     if e.is_timeout() {
-        format!("timed out ({root})")
+        (format!("timed out ({root})"), Hint::Timeout)
+    } else if tls {
+        (root, Hint::Tls)
     } else {
-        root
+        (root, Hint::NotRunning)
     }
 }
 
@@ -292,11 +323,29 @@ impl ApiError {
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ApiError::Unreachable { url, reason } => write!(
-                f,
-                "cannot reach the linkplane control plane at {url}: {reason}.\n\
-                 Is `linkplane serve` running there? Point --url or LINKPLANE_URL at it."
-            ),
+            ApiError::Unreachable { url, reason, hint } => {
+                writeln!(
+                    f,
+                    "cannot reach the linkplane control plane at {url}: {reason}."
+                )?;
+                match hint {
+                    Hint::NotRunning => write!(
+                        f,
+                        "Is `linkplane serve` running there? Point --url or LINKPLANE_URL at it."
+                    ),
+                    Hint::Tls => write!(
+                        f,
+                        "The TLS handshake failed: if the server's certificate comes from your \
+                         own CA (such as the one `linkplane serve` creates), trust it with \
+                         --ca-file PATH or LINKPLANE_CA_FILE."
+                    ),
+                    Hint::Timeout => write!(
+                        f,
+                        "The server did not answer in time; raise --request-timeout, or check \
+                         that --url points at a linkplane control plane."
+                    ),
+                }
+            }
             ApiError::Decode { url, reason } => write!(
                 f,
                 "the answer from {url} is not the JSON linkplane sends ({reason}); \
@@ -425,6 +474,25 @@ mod tests {
         assert_eq!(
             url.as_str(),
             "http://127.0.0.1:9/prefix/v1/clusters/a%2Fb%3Fc"
+        );
+    }
+
+    #[test]
+    fn transport_failures_suggest_the_matching_fix() {
+        let shown = |hint| {
+            ApiError::Unreachable {
+                url: "https://cp:8443".into(),
+                reason: "why".into(),
+                hint,
+            }
+            .to_string()
+        };
+        assert!(shown(Hint::NotRunning).contains("linkplane serve"));
+        assert!(shown(Hint::Tls).contains("--ca-file"));
+        assert!(shown(Hint::Timeout).contains("--request-timeout"));
+        assert!(
+            shown(Hint::Tls)
+                .starts_with("cannot reach the linkplane control plane at https://cp:8443: why.")
         );
     }
 
