@@ -28,7 +28,11 @@ pub async fn preflight(prefix: &crate::ids::Prefix) -> Result<()> {
                 .into(),
         ));
     }
-    for (tool, pkg) in [("ip", "iproute2"), ("nft", "nftables")] {
+    for (tool, pkg) in [
+        ("ip", "iproute2"),
+        ("nft", "nftables"),
+        ("nsenter", "util-linux"),
+    ] {
         let found = Command::new(tool)
             .arg("-V")
             .stdout(Stdio::null())
@@ -154,8 +158,11 @@ pub async fn ip_batch_force(ns: Option<&str>, lines: &[String]) {
 /// Load an nftables script inside a namespace (`nft -f -`, atomic).
 pub async fn nft(ns: &str, script: &str) -> Result<()> {
     tracing::debug!(ns, %script, "nft");
-    let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", ns, "nft", "-f", "-"]);
+    // nsenter enters only the network namespace; `ip netns exec` would also copy the whole
+    // mount table into a new mount namespace, which costs more as namespaces accumulate.
+    let mut cmd = Command::new("nsenter");
+    cmd.arg(format!("--net={}", linkplane_netns::path(ns).display()))
+        .args(["nft", "-f", "-"]);
     run(
         &mut cmd,
         Some(script.as_bytes()),
