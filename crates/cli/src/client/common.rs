@@ -33,8 +33,9 @@ impl PageArgs {
 /// `--idempotency-key` for create commands.
 #[derive(Debug, Clone, clap::Args)]
 pub struct IdempotencyArgs {
-    /// Any unique string (e.g. a UUID). Retrying a create with the same key returns the
-    /// first result instead of creating a second resource.
+    /// Any unique string (e.g. a UUID). Running the same create again with the same key
+    /// returns the first result instead of creating a second resource. Without it the
+    /// command uses a random key of its own, so its automatic retries are safe too.
     #[arg(long, value_name = "KEY")]
     pub idempotency_key: Option<String>,
 }

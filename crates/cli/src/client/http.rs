@@ -181,55 +181,107 @@ impl Call<'_> {
         self
     }
 
+    /// Marks a create as safe to retry: sends `key`, or a fresh random one, as
+    /// `Idempotency-Key`, so a retry after a lost answer returns the first result instead of
+    /// creating a second resource.
     pub fn idempotency_key(mut self, key: Option<String>) -> Self {
-        self.idempotency_key = key;
+        self.idempotency_key =
+            Some(key.unwrap_or_else(|| format!("lp-cli-{:032x}", rand::random::<u128>())));
         self
     }
 
+    /// Whether sending the request twice has the effect of sending it once.
+    fn retryable(&self) -> bool {
+        self.idempotency_key.is_some()
+            || matches!(self.method, Method::GET | Method::PUT | Method::DELETE)
+    }
+
+    /// Sends the request. Idempotent requests are retried (at most [`ATTEMPTS`] in all)
+    /// when the connection broke after it was sent, or on 502/503/504; a refused
+    /// connection or a timeout is reported at once.
     pub async fn send(self) -> Result<Reply, ApiError> {
         let mut url = self.api.url(&self.path);
         if !self.query.is_empty() {
             url.query_pairs_mut().extend_pairs(&self.query);
         }
         let shown = url.to_string();
-        tracing::debug!(method = %self.method, url = %shown, "request");
         let mut req = self
             .api
             .http
-            .request(self.method, url)
+            .request(self.method.clone(), url)
             .header(header::ACCEPT, "application/json, application/problem+json");
         if let Some(token) = &self.api.token {
             req = req.bearer_auth(token);
         }
-        if let Some(etag) = self.if_match {
+        if let Some(etag) = &self.if_match {
             req = req.header(header::IF_MATCH, etag);
         }
-        if let Some(key) = self.idempotency_key {
+        if let Some(key) = &self.idempotency_key {
             req = req.header("Idempotency-Key", key);
         }
         if let Some(body) = &self.body {
             req = req.json(body);
         }
-        let resp = req.send().await.map_err(|e| self.api.unreachable(&e, ""))?;
+        let attempts = if self.retryable() { ATTEMPTS } else { 1 };
+        let mut attempt = 1;
+        loop {
+            tracing::debug!(method = %self.method, url = %shown, attempt, "request");
+            let this = req.try_clone().ok_or_else(|| ApiError::Decode {
+                url: shown.clone(),
+                reason: "the request cannot be repeated".into(),
+            })?;
+            let outcome = self.api.exchange(this, &shown).await;
+            let again = attempt < attempts
+                && match &outcome {
+                    Err(Attempt::Broken(e)) => !e.is_connect() && !e.is_timeout(),
+                    Err(Attempt::Done(ApiError::Status { status, .. })) => {
+                        matches!(status.as_u16(), 502..=504)
+                    }
+                    _ => false,
+                };
+            if !again {
+                return outcome.map_err(|a| match a {
+                    Attempt::Broken(e) => self.api.unreachable(&e, ""),
+                    Attempt::Done(e) => e,
+                });
+            }
+            tracing::debug!(attempt, "retrying an idempotent request");
+            tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+            attempt += 1;
+        }
+    }
+}
+
+/// Attempts per idempotent request.
+const ATTEMPTS: u32 = 3;
+
+/// How one attempt failed: no answer (maybe worth another try), or a final one.
+enum Attempt {
+    Broken(reqwest::Error),
+    Done(ApiError),
+}
+
+impl Api {
+    async fn exchange(&self, req: reqwest::RequestBuilder, shown: &str) -> Result<Reply, Attempt> {
+        let resp = req.send().await.map_err(Attempt::Broken)?;
         let status = resp.status();
         let etag = resp
             .headers()
             .get(header::ETAG)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let raw = resp
-            .text()
-            .await
-            .map_err(|e| self.api.unreachable(&e, "the answer broke off: "))?;
+        let raw = resp.text().await.map_err(Attempt::Broken)?;
         if !status.is_success() {
-            return Err(ApiError::from_answer(status, &raw));
+            return Err(Attempt::Done(ApiError::from_answer(status, &raw)));
         }
         let body = if raw.trim().is_empty() {
             Value::Null
         } else {
-            serde_json::from_str(&raw).map_err(|e| ApiError::Decode {
-                url: shown,
-                reason: e.to_string(),
+            serde_json::from_str(&raw).map_err(|e| {
+                Attempt::Done(ApiError::Decode {
+                    url: shown.to_owned(),
+                    reason: e.to_string(),
+                })
             })?
         };
         Ok(Reply {
