@@ -1,10 +1,13 @@
 //! `linkplane serve`: the control plane process.
 //!
-//! Builds the state (SQLite store in `--data-dir`, first-start bootstrap), builds the router,
-//! serves it, and shuts down gracefully on SIGINT or SIGTERM.
+//! Starts a [`linkplane_controllers::Plane`] (SQLite store in `--data-dir` with first-start
+//! bootstrap, the `/v1` API, localcloud on `/cloud/v1` when running as root, the `local`
+//! provider and the controllers), serves its router on one listener, and shuts everything
+//! down gracefully on SIGINT or SIGTERM.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use linkplane_model::DomainName;
@@ -20,6 +23,28 @@ pub struct ServeArgs {
     /// Clusters are reached at <clusterId>.external.<base-domain>.
     #[arg(long, default_value = linkplane_api::DEFAULT_BASE_DOMAIN, env = "LINKPLANE_BASE_DOMAIN")]
     pub base_domain: String,
+    /// Installation prefix of localcloud's kernel objects (1-5 lowercase letters/digits).
+    #[arg(long, default_value = "lp", env = "LINKPLANE_PREFIX")]
+    pub prefix: String,
+    /// How long a NOT_FOUND VPC peering connection waits before it is retried (document
+    /// 002: "Wait 5 minutes"), e.g. 300s, 5m, 500ms.
+    #[arg(long, default_value = "5m", value_parser = parse_duration, env = "LINKPLANE_PEERING_RETRY_AFTER")]
+    pub peering_retry_after: Duration,
+}
+
+/// `500ms`, `30s`, `5m`, `1h`.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let bad = || format!("{s:?} is not a duration; use e.g. 500ms, 30s, 5m or 1h");
+    let split = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().map_err(|_| bad())?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        "h" => Ok(Duration::from_secs(n * 3600)),
+        _ => Err(bad()),
+    }
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -36,9 +61,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         base_domain,
         ..Default::default()
     };
-    let (state, boot) = linkplane_api::open(&args.data_dir, config)
-        .await
-        .with_context(|| format!("cannot open data directory {}", args.data_dir.display()))?;
+    let prefix = linkplane_localcloud::Prefix::parse(&args.prefix)
+        .map_err(|e| anyhow::anyhow!("--prefix: {e}"))?;
+    let plane = linkplane_controllers::Plane::start(linkplane_controllers::PlaneConfig {
+        data_dir: args.data_dir.clone(),
+        api: config,
+        prefix,
+        controllers: linkplane_controllers::ControllersConfig {
+            peering_retry_after: args.peering_retry_after,
+            ..Default::default()
+        },
+    })
+    .await?;
+    let boot = plane.bootstrap();
     if let Some(token) = &boot.new_admin_token {
         println!("Created organization {}.", boot.organization_id);
         println!(
@@ -52,13 +87,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, organization = %boot.organization_id, "linkplane control plane listening");
-    eprintln!("linkplane serve: listening on http://{addr} (API /v1, docs /docs)");
-    let store = state.store.clone();
-    axum::serve(listener, linkplane_api::router(state))
+    eprintln!(
+        "linkplane serve: listening on http://{addr} (API /v1, docs /docs, localcloud /cloud/v1)"
+    );
+    if let Some(reason) = plane.localcloud_disabled() {
+        eprintln!("warning: localcloud is disabled: {reason}");
+    }
+    let served = axum::serve(listener, plane.router())
         .with_graceful_shutdown(shutdown_signal())
         .await
-        .context("server failed")?;
-    store.close().await;
+        .context("server failed");
+    plane.shutdown().await;
+    served?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -81,4 +121,20 @@ async fn shutdown_signal() {
         _ = term => {}
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("300s"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        for bad in ["", "5", "m", "5 m", "-5s", "5d", "1.5s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -1,0 +1,113 @@
+//! What every controller shares: the store, the provider (or why there is none), tuning.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use linkplane_model::{CloudProvider, ClusterSpec, ResourceId};
+use linkplane_store::{Document, Store, StoreError};
+use serde_json::Value;
+
+use crate::provider::{Provider, ProviderError};
+
+/// Tuning of the controllers.
+#[derive(Debug, Clone)]
+pub struct ControllersConfig {
+    /// Every resource is looked at again this often (drift repair, missed triggers).
+    pub resync: Duration,
+    /// How often the store is polled for changed resources (`generation != observedGeneration`)
+    /// to trigger their controller right after an API write.
+    pub watch_interval: Duration,
+    /// How often a controller looks again while it waits on someone else (a customer to
+    /// accept a peering, a cluster to be created).
+    pub poll_interval: Duration,
+    /// NOT_FOUND peerings are retried this long after they became NOT_FOUND (document 002:
+    /// "Wait 5 minutes for Astro to retry").
+    pub peering_retry_after: Duration,
+}
+
+impl Default for ControllersConfig {
+    fn default() -> Self {
+        Self {
+            resync: Duration::from_secs(30),
+            watch_interval: Duration::from_millis(500),
+            poll_interval: Duration::from_secs(2),
+            peering_retry_after: Duration::from_secs(5 * 60),
+        }
+    }
+}
+
+/// An error that makes a reconcile retry with backoff.
+#[derive(Debug, thiserror::Error)]
+pub enum ControllerError {
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("provider: {0}")]
+    Provider(#[from] ProviderError),
+    #[error("{0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+pub type Result<T> = std::result::Result<T, ControllerError>;
+
+/// Shared by the controllers.
+#[derive(Clone)]
+pub struct Context {
+    pub store: Arc<dyn Store>,
+    /// `None` when localcloud cannot run here; `disabled_reason` says why.
+    pub provider: Option<Arc<dyn Provider>>,
+    pub disabled_reason: String,
+    pub config: ControllersConfig,
+}
+
+impl Context {
+    /// The reason recorded on LOCAL resources when there is no provider.
+    pub fn disabled(&self) -> String {
+        format!("the local provider is disabled: {}", self.disabled_reason)
+    }
+
+    /// The cluster a child document belongs to, with its spec, if it is a LOCAL cluster.
+    pub async fn local_cluster_of(
+        &self,
+        doc: &Document,
+    ) -> Result<Option<(Document, ClusterSpec)>> {
+        let Some(parent) = &doc.parent_id else {
+            return Ok(None);
+        };
+        self.local_cluster(parent).await
+    }
+
+    /// The cluster `id` with its spec, if it exists and is LOCAL.
+    pub async fn local_cluster(&self, id: &ResourceId) -> Result<Option<(Document, ClusterSpec)>> {
+        let Some(c) = self.store.get_document_by_id(id).await? else {
+            return Ok(None);
+        };
+        let spec: ClusterSpec = c.spec_as()?;
+        Ok((spec.cloud_provider == CloudProvider::Local).then_some((c, spec)))
+    }
+
+    /// Record `status` unless it is already recorded for the current generation.
+    pub async fn write_status(&self, doc: &Document, status: &Value) -> Result<()> {
+        if &doc.status == status && doc.observed_generation == doc.generation {
+            return Ok(());
+        }
+        self.store
+            .write_status(&doc.id, status, doc.generation, Utc::now())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn ensure_finalizer(&self, doc: &Document, finalizer: &str) -> Result<()> {
+        if !doc.finalizers.iter().any(|f| f == finalizer) {
+            self.store.add_finalizer(&doc.id, finalizer).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn drop_finalizer(&self, doc: &Document, finalizer: &str) -> Result<()> {
+        if doc.finalizers.iter().any(|f| f == finalizer) {
+            self.store.remove_finalizer(&doc.id, finalizer).await?;
+        }
+        Ok(())
+    }
+}

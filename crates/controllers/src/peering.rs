@@ -1,0 +1,440 @@
+//! The VPC peering controller (issue 7 item 1), with document 002's statuses:
+//!
+//! - `PENDING` — "Astro is sending the peering request to the external VPC": the request is
+//!   created from the cluster's VPC, as the platform's account;
+//! - `PENDING_ACTIVATION` — "The peering connection request has been created and sent. Click
+//!   Complete Activation to finish the setup": the status carries `activationInstructions`,
+//!   the commands the customer runs to accept and to route the cluster's CIDR back;
+//! - `ACTIVE` — "The peering connection was successfully created and accepted": "a new
+//!   default route appears in Routes with your configured CIDR block" (a `Route` resource to
+//!   `peerCidr` through this connection, which the route controller puts in the cluster's
+//!   route tables);
+//! - `FAILED` — "The peering connection request was rejected": kept until deleted; the API
+//!   moves FAILED connections back to PENDING "whenever you create a new VPC connection";
+//! - `NOT_FOUND` — "Astro failed to create the peering request" (e.g. the VPC id does not
+//!   exist in that account and region): retried after [`ControllersConfig::peering_retry_after`]
+//!   ("Wait 5 minutes for Astro to retry").
+//!
+//! Deleting the connection removes its routes from the cluster's route tables and deletes the
+//! provider's peering before the resource goes.
+//!
+//! [`ControllersConfig::peering_retry_after`]: crate::context::ControllersConfig
+
+use std::time::Duration;
+
+use chrono::Utc;
+use linkplane_model::{
+    ActivationInstructions, ClusterObserved, ClusterStatus, Name, PeeringEvent, PeeringStatus,
+    Provisioning, ResourceId, ResourceKind, RouteSpec, VpcPeeringObserved, VpcPeeringSpec,
+    peering_transition,
+};
+use linkplane_reconciler::{Action, Reconcile};
+use linkplane_store::{Document, NewDocument, ParentGuard, StoreError};
+
+use crate::context::{Context, ControllerError, Result};
+use crate::provider::{
+    ClusterNetwork, PeeringObservation, PeeringRequest, PeeringState, Provider, ProviderError,
+};
+
+/// Held by a peering connection while the provider may hold its peering and routes.
+pub const FINALIZER: &str = "linkplane.dev/local-peering";
+
+pub struct PeeringController {
+    pub ctx: Context,
+}
+
+/// The `unique_key` of the default route a connection gets when it becomes ACTIVE.
+pub fn default_route_key(peering_id: &ResourceId) -> String {
+    format!("{peering_id}/default")
+}
+
+/// The default route's name: `default-<connection name>` (at most 63 characters).
+pub fn default_route_name(peering: &VpcPeeringSpec) -> String {
+    let full = format!("default-{}", peering.name.as_str());
+    let cut: String = full.chars().take(63).collect();
+    cut.trim_end().to_owned()
+}
+
+/// Apply a document-002 transition; a refused one leaves the status as it is.
+fn step(obs: &mut VpcPeeringObserved, event: PeeringEvent) {
+    if let Ok(next) = peering_transition(obs.status, event)
+        && next != obs.status
+    {
+        obs.status = next;
+        obs.status_changed_at = Some(Utc::now());
+    }
+}
+
+/// Whether a NOT_FOUND connection is due for its retry, or how long until it is.
+pub fn retry_wait(obs: &VpcPeeringObserved, retry_after: Duration) -> Option<Duration> {
+    let since = obs.status_changed_at?;
+    let elapsed = (Utc::now() - since).to_std().unwrap_or(Duration::ZERO);
+    retry_after.checked_sub(elapsed).filter(|d| !d.is_zero())
+}
+
+struct Pass<'a> {
+    ctx: &'a Context,
+    provider: &'a dyn Provider,
+    doc: &'a Document,
+    spec: VpcPeeringSpec,
+    cluster: &'a Document,
+    net: ClusterNetwork,
+    obs: VpcPeeringObserved,
+}
+
+impl Pass<'_> {
+    async fn save(&self) -> Result<()> {
+        self.ctx
+            .write_status(self.doc, &serde_json::to_value(&self.obs)?)
+            .await
+    }
+
+    /// PENDING: create (or adopt) the request and record where it went.
+    async fn send(&mut self) -> Result<Action> {
+        let req = PeeringRequest {
+            peering_id: self.doc.id.clone(),
+            peer_account_id: self.spec.peer_account_id.clone(),
+            peer_vpc_id: self.spec.peer_vpc_id.clone(),
+            peer_region: self.spec.peer_region.clone(),
+            previous: self.obs.cloud_peering_id.clone(),
+        };
+        match self.provider.request_peering(&self.net, &req).await {
+            Ok(o) => self.observed(o).await,
+            Err(ProviderError::NotFound(reason) | ProviderError::Refused(reason)) => {
+                self.not_found(reason).await
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn not_found(&mut self, reason: String) -> Result<Action> {
+        tracing::info!(peering = %self.doc.id, %reason, "peering request could not be created: NOT_FOUND");
+        step(&mut self.obs, PeeringEvent::RequestCreationFailed);
+        self.obs.status_reason = Some(reason);
+        self.obs.activation_instructions = None;
+        self.save().await?;
+        Ok(Action::RequeueAfter(self.ctx.config.peering_retry_after))
+    }
+
+    /// React to what the provider says about the request.
+    async fn observed(&mut self, o: PeeringObservation) -> Result<Action> {
+        self.obs.cloud_peering_id = Some(o.id.clone());
+        match o.state {
+            PeeringState::PendingAcceptance => {
+                step(&mut self.obs, PeeringEvent::RequestSent);
+                if self.obs.status == PeeringStatus::PendingActivation {
+                    self.obs.status_reason = None;
+                    self.obs.activation_instructions = Some(ActivationInstructions {
+                        peering_connection_id: o.id.clone(),
+                        cluster_vpc_cidr: self.net.cidr,
+                        steps: self.provider.activation_steps(
+                            &self.net,
+                            &o.id,
+                            &self.spec.peer_account_id,
+                            &self.spec.peer_vpc_id,
+                        ),
+                    });
+                }
+                self.save().await?;
+                Ok(Action::RequeueAfter(self.ctx.config.poll_interval))
+            }
+            PeeringState::Active => self.activate(&o.id).await,
+            PeeringState::Failed(reason) if self.obs.status == PeeringStatus::Pending => {
+                self.not_found(reason).await
+            }
+            PeeringState::Rejected(reason)
+            | PeeringState::Failed(reason)
+            | PeeringState::Deleted(reason) => self.gone(o.id, reason).await,
+        }
+    }
+
+    /// The request was rejected (or vanished) before it was accepted: FAILED, kept until
+    /// deleted. An ACTIVE connection whose peering vanished stays ACTIVE with the reason.
+    async fn gone(&mut self, id: String, reason: String) -> Result<Action> {
+        if self.obs.status == PeeringStatus::Pending {
+            step(&mut self.obs, PeeringEvent::RequestSent);
+        }
+        step(&mut self.obs, PeeringEvent::Rejected);
+        self.obs.activation_instructions = None;
+        self.obs.status_reason = Some(if self.obs.status == PeeringStatus::Failed {
+            format!(
+                "The peering connection request {id} was rejected ({reason}). Delete the failed \
+                 connection and retry using a new connection configuration."
+            )
+        } else {
+            format!(
+                "peering connection {id} is no longer active ({reason}); delete this connection \
+                 and create a new one"
+            )
+        });
+        self.save().await?;
+        Ok(Action::Done)
+    }
+
+    /// Accepted: ACTIVE, and the default route to `peerCidr` appears in Routes.
+    async fn activate(&mut self, id: &str) -> Result<Action> {
+        if self.obs.status != PeeringStatus::Active {
+            self.ensure_default_route().await?;
+            tracing::info!(peering = %self.doc.id, pcx = %id, "peering ACTIVE");
+        }
+        if self.obs.status == PeeringStatus::Pending {
+            step(&mut self.obs, PeeringEvent::RequestSent);
+        }
+        step(&mut self.obs, PeeringEvent::Accepted);
+        self.obs.status_reason = None;
+        self.obs.activation_instructions = None;
+        self.save().await?;
+        Ok(Action::Done)
+    }
+
+    /// Created once, when the connection becomes ACTIVE: deleting it later (to fix a wrong
+    /// CIDR, as document 002 says) is the customer's choice and is not undone.
+    async fn ensure_default_route(&self) -> Result<()> {
+        let spec = RouteSpec {
+            name: Name::parse(&default_route_name(&self.spec))
+                .map_err(|e| ControllerError::Store(StoreError::Corrupt(e)))?,
+            destination_cidr: self.spec.peer_cidr,
+            target_id: self.doc.id.clone(),
+        };
+        let doc = NewDocument {
+            kind: ResourceKind::Route,
+            id: linkplane_api::new_id(ResourceKind::Route),
+            org_id: self.doc.org_id.clone(),
+            parent_id: Some(self.cluster.id.clone()),
+            unique_key: Some(default_route_key(&self.doc.id)),
+            system: false,
+            spec: serde_json::to_value(&spec)?,
+            status: serde_json::to_value(Provisioning::default())?,
+            secret: None,
+            created_at: Utc::now(),
+        };
+        let guard = ParentGuard {
+            kind: ResourceKind::Cluster,
+            id: self.cluster.id.clone(),
+            child_version: None,
+        };
+        match self
+            .ctx
+            .store
+            .create_documents(std::slice::from_ref(&doc), Some(&guard), None)
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(peering = %self.doc.id, route = %doc.id, cidr = %self.spec.peer_cidr, "default route created");
+                Ok(())
+            }
+            Err(StoreError::AlreadyExists(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Look at the request sent earlier.
+    async fn follow(&mut self) -> Result<Action> {
+        let Some(id) = self.obs.cloud_peering_id.clone() else {
+            return self.send().await;
+        };
+        match self.provider.observe_peering(&id).await? {
+            Some(o) => self.observed(o).await,
+            None => self.gone(id, "it no longer exists".into()).await,
+        }
+    }
+}
+
+impl PeeringController {
+    async fn delete(&self, doc: &Document, cluster: Option<&Document>) -> Result<Action> {
+        let obs: VpcPeeringObserved = doc.status_as()?;
+        if let (Some(provider), Some(cluster), Some(pcx)) =
+            (&self.ctx.provider, cluster, &obs.cloud_peering_id)
+            && let Some(net) = provider.find_cluster(&cluster.id).await?
+        {
+            provider.delete_peering(&net, pcx).await?;
+            tracing::info!(peering = %doc.id, %pcx, "peering deleted with its routes");
+        }
+        self.ctx.drop_finalizer(doc, FINALIZER).await?;
+        Ok(Action::Done)
+    }
+
+    /// The cluster's network, or why the connection has to wait.
+    async fn network(
+        &self,
+        provider: &dyn Provider,
+        cluster: &Document,
+    ) -> Result<std::result::Result<ClusterNetwork, String>> {
+        let cobs: ClusterObserved = cluster.status_as()?;
+        match cobs.status {
+            ClusterStatus::Created | ClusterStatus::Updating => {}
+            ClusterStatus::CreateFailed => {
+                return Ok(Err(format!(
+                    "cluster {} is CREATE_FAILED: {}",
+                    cluster.id,
+                    cobs.status_reason.unwrap_or_default()
+                )));
+            }
+            s => {
+                return Ok(Err(format!(
+                    "waiting for cluster {} to be CREATED (it is {})",
+                    cluster.id,
+                    serde_json::to_value(s)?.as_str().unwrap_or("?")
+                )));
+            }
+        }
+        Ok(provider
+            .find_cluster(&cluster.id)
+            .await?
+            .ok_or_else(|| format!("cluster {} has no network yet", cluster.id)))
+    }
+
+    async fn wait(&self, doc: &Document, reason: String) -> Result<Action> {
+        let mut obs: VpcPeeringObserved = doc.status_as()?;
+        if obs.status == PeeringStatus::Pending {
+            obs.status_reason = Some(reason);
+            self.ctx
+                .write_status(doc, &serde_json::to_value(&obs)?)
+                .await?;
+        }
+        Ok(Action::RequeueAfter(self.ctx.config.poll_interval))
+    }
+}
+
+impl Reconcile for PeeringController {
+    type Key = ResourceId;
+    type Error = ControllerError;
+
+    async fn list(&self) -> Result<Vec<ResourceId>> {
+        let docs = self
+            .ctx
+            .store
+            .list_kind(ResourceKind::VpcPeeringConnection)
+            .await?;
+        Ok(docs.into_iter().map(|d| d.id).collect())
+    }
+
+    async fn reconcile(&self, id: ResourceId) -> Result<Action> {
+        let Some(doc) = self.ctx.store.get_document_by_id(&id).await? else {
+            return Ok(Action::Done);
+        };
+        let cluster = self.ctx.local_cluster_of(&doc).await?;
+        if doc.deletion_requested_at.is_some() {
+            return self.delete(&doc, cluster.as_ref().map(|(c, _)| c)).await;
+        }
+        let Some((cluster, _)) = cluster else {
+            return Ok(Action::Done);
+        };
+        let Some(provider) = self.ctx.provider.clone() else {
+            return self.wait(&doc, self.ctx.disabled()).await;
+        };
+        self.ctx.ensure_finalizer(&doc, FINALIZER).await?;
+        let net = match self.network(provider.as_ref(), &cluster).await? {
+            Ok(n) => n,
+            Err(reason) => return self.wait(&doc, reason).await,
+        };
+        let mut pass = Pass {
+            ctx: &self.ctx,
+            provider: provider.as_ref(),
+            doc: &doc,
+            spec: doc.spec_as()?,
+            cluster: &cluster,
+            net,
+            obs: doc.status_as()?,
+        };
+        match pass.obs.status {
+            PeeringStatus::Pending => pass.send().await,
+            PeeringStatus::PendingActivation | PeeringStatus::Active => pass.follow().await,
+            PeeringStatus::Failed => {
+                pass.save().await?;
+                Ok(Action::Done)
+            }
+            PeeringStatus::NotFound => {
+                match retry_wait(&pass.obs, self.ctx.config.peering_retry_after) {
+                    Some(wait) => {
+                        pass.save().await?;
+                        Ok(Action::RequeueAfter(wait))
+                    }
+                    None => {
+                        // "Wait 5 minutes for Astro to retry."
+                        pass.obs.status = PeeringStatus::Pending;
+                        pass.obs.status_changed_at = Some(Utc::now());
+                        pass.obs.status_reason = Some("retrying the peering request".into());
+                        pass.send().await
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obs(status: PeeringStatus, ago: chrono::Duration) -> VpcPeeringObserved {
+        VpcPeeringObserved {
+            status,
+            status_changed_at: Some(Utc::now() - ago),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn not_found_waits_for_the_configured_delay() {
+        // "Not Found: Astro failed to create the peering request. Wait 5 minutes for Astro to
+        // retry."
+        let five = Duration::from_secs(300);
+        let w = retry_wait(
+            &obs(PeeringStatus::NotFound, chrono::Duration::seconds(60)),
+            five,
+        )
+        .unwrap();
+        assert!(
+            w <= Duration::from_secs(240) && w > Duration::from_secs(230),
+            "{w:?}"
+        );
+        assert_eq!(
+            retry_wait(
+                &obs(PeeringStatus::NotFound, chrono::Duration::seconds(301)),
+                five
+            ),
+            None
+        );
+        let short = Duration::from_millis(10);
+        assert_eq!(
+            retry_wait(
+                &obs(PeeringStatus::NotFound, chrono::Duration::seconds(1)),
+                short
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn default_route_name_fits_a_name() {
+        let spec = |n: &str| VpcPeeringSpec {
+            name: Name::parse(n).unwrap(),
+            peer_account_id: linkplane_model::AccountId::parse("000000000001").unwrap(),
+            peer_vpc_id: linkplane_model::VpcId::parse("vpc-0123abcd").unwrap(),
+            peer_region: linkplane_model::Region::parse("us-east-1").unwrap(),
+            peer_cidr: linkplane_model::Cidr::parse("10.9.0.0/16").unwrap(),
+        };
+        assert_eq!(default_route_name(&spec("analytics")), "default-analytics");
+        let long = "x".repeat(63);
+        let n = default_route_name(&spec(&long));
+        assert_eq!(n.chars().count(), 63);
+        assert!(Name::parse(&n).is_ok());
+        // A cut that ends in a space is trimmed so the name stays valid.
+        let spaced = format!("{}  y", "z".repeat(53));
+        assert!(Name::parse(&default_route_name(&spec(&spaced))).is_ok());
+    }
+
+    #[test]
+    fn transitions_follow_the_model() {
+        let mut o = VpcPeeringObserved::default();
+        step(&mut o, PeeringEvent::Accepted); // PENDING cannot jump to ACTIVE
+        assert_eq!(o.status, PeeringStatus::Pending);
+        step(&mut o, PeeringEvent::RequestSent);
+        assert_eq!(o.status, PeeringStatus::PendingActivation);
+        step(&mut o, PeeringEvent::Rejected);
+        assert_eq!(o.status, PeeringStatus::Failed);
+        step(&mut o, PeeringEvent::Accepted); // FAILED is kept until deleted
+        assert_eq!(o.status, PeeringStatus::Failed);
+    }
+}

@@ -1,0 +1,175 @@
+//! Everything `linkplane serve` runs, assembled in one place so tests start the real thing
+//! in-process: the store and `/v1` API, localcloud (`/cloud/v1`, as root), the `local`
+//! provider and the controllers.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use linkplane_api::{AppState, Bootstrap};
+use linkplane_localcloud::{Engine, EngineConfig, Prefix};
+use linkplane_store::Store;
+
+use crate::context::{Context, ControllersConfig};
+use crate::local::LocalProvider;
+use crate::{Controllers, Provider};
+
+/// How to start a plane.
+#[derive(Debug, Clone)]
+pub struct PlaneConfig {
+    /// Holds the control plane's database, the admin token and `localcloud.db`.
+    pub data_dir: PathBuf,
+    pub api: linkplane_api::Config,
+    /// Installation prefix of localcloud's kernel objects.
+    pub prefix: Prefix,
+    pub controllers: ControllersConfig,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlaneError {
+    #[error("cannot open the control plane in {path}: {source}")]
+    Api {
+        path: String,
+        #[source]
+        source: linkplane_api::SetupError,
+    },
+    #[error("cannot open localcloud in {path}: {source}")]
+    Localcloud {
+        path: String,
+        #[source]
+        source: linkplane_localcloud::Error,
+    },
+}
+
+/// A running control plane (without its listener: serve [`Plane::router`] on one).
+pub struct Plane {
+    state: AppState,
+    bootstrap: Bootstrap,
+    engine: Option<Arc<Engine>>,
+    disabled: Option<String>,
+    controllers: Option<Controllers>,
+}
+
+impl Plane {
+    /// Open the store (first start: bootstrap), open localcloud when this process may (root),
+    /// and start the controllers. Without root the API still runs; localcloud and the
+    /// provider are disabled and LOCAL clusters fail with the reason.
+    pub async fn start(config: PlaneConfig) -> Result<Self, PlaneError> {
+        let path = config.data_dir.display().to_string();
+        let (state, bootstrap) = linkplane_api::open(&config.data_dir, config.api.clone())
+            .await
+            .map_err(|source| PlaneError::Api {
+                path: path.clone(),
+                source,
+            })?;
+        let (engine, disabled) = open_localcloud(&config).await?;
+        let provider: Option<Arc<dyn Provider>> = engine
+            .as_ref()
+            .map(|e| Arc::new(LocalProvider::new(Arc::clone(e))) as Arc<dyn Provider>);
+        let ctx = Context {
+            store: Arc::clone(&state.store),
+            provider,
+            disabled_reason: disabled.clone().unwrap_or_default(),
+            config: config.controllers.clone(),
+        };
+        let controllers = Some(Controllers::start(ctx));
+        Ok(Self {
+            state,
+            bootstrap,
+            engine,
+            disabled,
+            controllers,
+        })
+    }
+
+    /// `/v1` (and `/healthz`, `/docs`) and `/cloud/v1` on one router.
+    pub fn router(&self) -> Router {
+        let api = linkplane_api::router(self.state.clone());
+        match (&self.engine, &self.disabled) {
+            (Some(e), _) => linkplane_localcloud::api::router(Arc::clone(e)).merge(api),
+            (None, reason) => {
+                let detail = format!(
+                    "localcloud is disabled: {}",
+                    reason.as_deref().unwrap_or("not started")
+                );
+                let unavailable = move || {
+                    let body = serde_json::json!({
+                        "type": "about:blank",
+                        "title": "localcloud unavailable",
+                        "status": 503,
+                        "detail": detail,
+                    });
+                    async move {
+                        (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            [(header::CONTENT_TYPE, "application/problem+json")],
+                            body.to_string(),
+                        )
+                            .into_response()
+                    }
+                };
+                Router::new()
+                    .route("/cloud/v1", axum::routing::any(unavailable.clone()))
+                    .route("/cloud/v1/{*rest}", axum::routing::any(unavailable))
+                    .merge(api)
+            }
+        }
+    }
+
+    pub fn bootstrap(&self) -> &Bootstrap {
+        &self.bootstrap
+    }
+
+    pub fn store(&self) -> Arc<dyn Store> {
+        Arc::clone(&self.state.store)
+    }
+
+    /// The localcloud engine, when it runs.
+    pub fn engine(&self) -> Option<&Arc<Engine>> {
+        self.engine.as_ref()
+    }
+
+    /// Why localcloud and the provider are disabled, if they are.
+    pub fn localcloud_disabled(&self) -> Option<&str> {
+        self.disabled.as_deref()
+    }
+
+    /// Stop the controllers and close the store. Kernel objects stay (the next start
+    /// re-adopts them); `linkplane local gc` removes them.
+    pub async fn shutdown(mut self) {
+        if let Some(c) = self.controllers.take() {
+            c.stop().await;
+        }
+        self.state.store.close().await;
+    }
+}
+
+async fn open_localcloud(
+    config: &PlaneConfig,
+) -> Result<(Option<Arc<Engine>>, Option<String>), PlaneError> {
+    if !linkplane_localcloud::running_as_root() {
+        let reason = "linkplane serve is not running as root, and localcloud needs root \
+                      (network namespaces, veth, nftables); LOCAL clusters will be CREATE_FAILED \
+                      — run serve as root to use them"
+            .to_owned();
+        tracing::warn!("localcloud and the controllers' local provider are disabled: {reason}");
+        return Ok((None, Some(reason)));
+    }
+    let engine_config = EngineConfig::new(&config.data_dir, config.prefix.clone());
+    match Engine::open(engine_config).await {
+        Ok(e) => {
+            tracing::info!(prefix = %config.prefix, "localcloud running");
+            Ok((Some(Arc::new(e)), None))
+        }
+        Err(linkplane_localcloud::Error::Unsupported(reason)) => {
+            tracing::warn!("localcloud and the controllers' local provider are disabled: {reason}");
+            Ok((None, Some(reason)))
+        }
+        Err(source) => Err(PlaneError::Localcloud {
+            path: config.data_dir.display().to_string(),
+            source,
+        }),
+    }
+}

@@ -1,0 +1,543 @@
+//! Document 002's VPC peering flow on LOCAL dedicated clusters, end to end with real packets:
+//! the real control plane (`Plane`, what `linkplane serve` runs), localcloud namespaces, a TCP
+//! service in the customer's VPC and a client in the cluster's VPC.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::{Value, json};
+
+const MIN: Duration = Duration::from_secs(60);
+
+fn s(v: &Value, k: &str) -> String {
+    v[k].as_str()
+        .unwrap_or_else(|| panic!("{k} in {v}"))
+        .to_owned()
+}
+
+/// Routes of every subnet of the cluster's VPC, as (destination, target).
+async fn cluster_routes(h: &Harness, cluster_id: &str) -> Vec<(String, String)> {
+    let vpc = h.cluster_vpc(cluster_id).await;
+    let mut out = vec![];
+    for sn in h
+        .engine
+        .list_subnets(&platform(), Some(&vpc.vpc_id))
+        .await
+        .unwrap()
+    {
+        for r in h
+            .engine
+            .list_routes(&platform(), &sn.subnet_id)
+            .await
+            .unwrap()
+        {
+            out.push((r.destination_cidr_block, r.target_id));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peering_activation_routes_and_deletion_carry_real_traffic() {
+    if !linkplane_netns::testing::require_root("peering_activation_routes_and_deletion") {
+        return;
+    }
+    let h = Harness::start(fast_config(Duration::from_secs(300))).await;
+    let cluster = h.created_cluster("10.70.0.0/22").await;
+    let cid = s(&cluster, "id");
+    let cust = customer_net(&h.engine, "10.80.0.0/16", "10.70.0.0/22").await;
+    let (ip_a, ip_b) = (
+        cust.instances[0].private_ip_address.clone(),
+        cust.instances[1].private_ip_address.clone(),
+    );
+    let worker = h.cluster_instance(&cid).await;
+
+    // Nothing crosses before a connection exists.
+    assert!(!h.reaches(&worker, &ip_a, "hello-1").await);
+
+    // "Click Create Connection. The connection appears as Pending."
+    let p = h
+        .post(
+            &format!("/clusters/{cid}/vpc-peering-connections"),
+            json!({"name": "analytics", "peerAccountId": CUSTOMER_ACCOUNT,
+                   "peerVpcId": cust.vpc_id, "peerRegion": "us-east-1",
+                   "peerCidr": "10.80.1.0/24"}),
+        )
+        .await;
+    assert_eq!(p["status"], "PENDING");
+    let pid = s(&p, "id");
+    let ppath = format!("/clusters/{cid}/vpc-peering-connections/{pid}");
+
+    // "Pending (With Complete Activation): The peering connection request has been created
+    // and sent. Click Complete Activation to finish the setup."
+    let p = h.wait_status(&ppath, "PENDING_ACTIVATION", MIN).await;
+    let pcx = s(&p, "cloudPeeringId");
+    assert!(pcx.starts_with("pcx-"), "{p}");
+    let ins = &p["activationInstructions"];
+    assert_eq!(ins["peeringConnectionId"], pcx.as_str());
+    assert_eq!(ins["clusterVpcCidr"], "10.70.0.0/22");
+    let steps: Vec<String> = ins["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        steps[0],
+        format!("linkplane cloud --as {CUSTOMER} peering accept {pcx}")
+    );
+    assert!(
+        steps.iter().any(|x| x.contains("route add")
+            && x.contains("--destination 10.70.0.0/22")
+            && x.contains(&format!("--target {pcx}"))),
+        "{steps:?}"
+    );
+    // Still no traffic: the customer has not accepted.
+    assert!(!h.reaches(&worker, &ip_a, "hello-1").await);
+    // Only the accepter's account may accept (the platform cannot accept for the customer).
+    let (st, v) = h
+        .cloud(
+            linkplane_controllers::PLATFORM_PRINCIPAL,
+            reqwest::Method::POST,
+            &format!("/vpc-peering-connections/{pcx}/accept"),
+            None,
+        )
+        .await;
+    assert_eq!(st, 403, "{v}");
+
+    // "In the modal that appears, follow the instructions to accept the connection from your
+    // external VPC and create routes from the external VPC to Astro."
+    run_instructions(&h, &steps).await;
+
+    // "the connection status changes from Pending to Active. A new default route appears in
+    // Routes with your configured CIDR block."
+    let p = h.wait_status(&ppath, "ACTIVE", MIN).await;
+    assert!(p["activationInstructions"].is_null(), "{p}");
+    let routes = h
+        .wait_for(&format!("/clusters/{cid}/routes"), MIN, |st, v| {
+            st == 200
+                && v["items"].as_array().is_some_and(|a| {
+                    a.iter().any(|r| {
+                        r["destinationCidr"] == "10.80.1.0/24"
+                            && r["targetId"] == pid.as_str()
+                            && r["status"] == "AVAILABLE"
+                    })
+                })
+        })
+        .await;
+    let default_route = routes["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["destinationCidr"] == "10.80.1.0/24")
+        .unwrap()
+        .clone();
+    assert_eq!(default_route["name"], "default-analytics");
+    // In every route table of the cluster's VPC.
+    let rt = cluster_routes(&h, &cid).await;
+    assert_eq!(
+        rt.iter()
+            .filter(|(d, t)| d == "10.80.1.0/24" && *t == pcx)
+            .count(),
+        4,
+        "{rt:?}"
+    );
+    h.wait_reach(&worker, &ip_a, "hello-1", true).await;
+    // The second subnet is not in peerCidr: no route, no traffic.
+    assert!(!h.reaches(&worker, &ip_b, "hello-2").await);
+
+    // Issue 7 item 2: a route to another subnet of the external VPC through the connection.
+    let r2 = h
+        .post(
+            &format!("/clusters/{cid}/routes"),
+            json!({"name": "warehouse", "destinationCidr": "10.80.2.0/24", "targetId": pid}),
+        )
+        .await;
+    let r2id = s(&r2, "id");
+    h.wait_status(&format!("/clusters/{cid}/routes/{r2id}"), "AVAILABLE", MIN)
+        .await;
+    h.wait_reach(&worker, &ip_b, "hello-2", true).await;
+
+    // The connection cannot go while routes target it (the API says which).
+    let (st, v) = h.delete(&ppath).await;
+    assert_eq!(st, 409, "{v}");
+    assert!(v.to_string().contains(&r2id), "{v}");
+
+    // Deleting the routes takes them out of the route tables: traffic stops.
+    for r in [s(&default_route, "id"), r2id] {
+        let (st, v) = h.delete(&format!("/clusters/{cid}/routes/{r}")).await;
+        assert!(st == 202 || st == 204, "{st} {v}");
+        h.wait_for(&format!("/clusters/{cid}/routes/{r}"), MIN, |st, _| {
+            st == 404
+        })
+        .await;
+    }
+    h.wait_reach(&worker, &ip_a, "hello-1", false).await;
+    h.wait_reach(&worker, &ip_b, "hello-2", false).await;
+    let rt = cluster_routes(&h, &cid).await;
+    assert!(!rt.iter().any(|(_, t)| *t == pcx), "{rt:?}");
+
+    // Deleting the connection deletes the localcloud peering.
+    let (st, v) = h.delete(&ppath).await;
+    assert!(st == 202 || st == 204, "{st} {v}");
+    h.wait_for(&ppath, MIN, |st, _| st == 404).await;
+    let gone = h.engine.get_peering(&customer(), &pcx).await.unwrap();
+    assert_eq!(gone.status.code, "deleted");
+
+    // Deleting the cluster leaves no namespace of its network behind.
+    let vpc = h.cluster_vpc(&cid).await;
+    let router_ns = h.engine.router_namespace(&vpc.vpc_id);
+    let worker_ns = h.engine.instance_namespace_name(&worker.instance_id);
+    assert!(netns_exists(&router_ns) && netns_exists(&worker_ns));
+    let (st, v) = h.delete(&format!("/clusters/{cid}")).await;
+    assert_eq!(st, 202, "{v}");
+    assert_eq!(v["status"], "DELETING");
+    h.wait_for(&format!("/clusters/{cid}"), MIN, |st, _| st == 404)
+        .await;
+    assert!(!netns_exists(&router_ns), "{router_ns} left behind");
+    assert!(!netns_exists(&worker_ns), "{worker_ns} left behind");
+    assert!(h.engine.list_vpcs(&platform()).await.unwrap().is_empty());
+    assert!(
+        h.engine
+            .list_elastic_ips(&platform())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The customer's network is untouched.
+    assert!(netns_exists(&h.engine.router_namespace(&cust.vpc_id)));
+}
+
+fn netns_exists(name: &str) -> bool {
+    std::path::Path::new("/run/netns").join(name).exists()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_request_is_failed_and_retried_when_a_new_connection_is_created() {
+    if !linkplane_netns::testing::require_root("rejected_request_is_failed_and_retried") {
+        return;
+    }
+    let h = Harness::start(fast_config(Duration::from_secs(300))).await;
+    let cluster = h.created_cluster("10.70.0.0/22").await;
+    let cid = s(&cluster, "id");
+    let cust = customer_net(&h.engine, "10.80.0.0/16", "10.70.0.0/22").await;
+    let p = h
+        .post(
+            &format!("/clusters/{cid}/vpc-peering-connections"),
+            json!({"name": "first", "peerAccountId": CUSTOMER_ACCOUNT,
+                   "peerVpcId": cust.vpc_id, "peerRegion": "us-east-1",
+                   "peerCidr": "10.80.0.0/16"}),
+        )
+        .await;
+    let ppath = format!("/clusters/{cid}/vpc-peering-connections/{}", s(&p, "id"));
+    let p = h.wait_status(&ppath, "PENDING_ACTIVATION", MIN).await;
+    let first_pcx = s(&p, "cloudPeeringId");
+
+    // "Failed: The peering connection request was rejected."
+    h.engine
+        .reject_peering(&customer(), &first_pcx)
+        .await
+        .unwrap();
+    let p = h.wait_status(&ppath, "FAILED", MIN).await;
+    assert!(s(&p, "statusReason").contains("rejected"), "{p}");
+    // It stays FAILED (no retry on its own) until deleted …
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (_, p) = h.get(&ppath).await;
+    assert_eq!(p["status"], "FAILED");
+
+    // … "Astro will retry creating the peering request whenever you create a new VPC
+    // connection."
+    let other = customer_net(&h.engine, "10.81.0.0/16", "10.70.0.0/22").await;
+    h.post(
+        &format!("/clusters/{cid}/vpc-peering-connections"),
+        json!({"name": "second", "peerAccountId": CUSTOMER_ACCOUNT,
+               "peerVpcId": other.vpc_id, "peerRegion": "us-east-1",
+               "peerCidr": "10.81.0.0/16"}),
+    )
+    .await;
+    let p = h
+        .wait_for(&ppath, MIN, |st, v| {
+            st == 200
+                && v["status"] == "PENDING_ACTIVATION"
+                && v["cloudPeeringId"].as_str().is_some_and(|x| x != first_pcx)
+        })
+        .await;
+    let retried = s(&p, "cloudPeeringId");
+    let live = h.engine.get_peering(&customer(), &retried).await.unwrap();
+    assert_eq!(live.status.code, "pending-acceptance");
+    assert_eq!(live.accepter_vpc_info.vpc_id, cust.vpc_id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_that_cannot_be_created_is_not_found_and_retried_after_the_delay() {
+    if !linkplane_netns::testing::require_root("request_cannot_be_created_not_found") {
+        return;
+    }
+    let retry = Duration::from_secs(3);
+    let h = Harness::start(fast_config(retry)).await;
+    let cluster = h.created_cluster("10.70.0.0/22").await;
+    let cid = s(&cluster, "id");
+    let cust = customer_net(&h.engine, "10.80.0.0/16", "10.70.0.0/22").await;
+
+    // A VPC id that does not exist in that account and region.
+    let p = h
+        .post(
+            &format!("/clusters/{cid}/vpc-peering-connections"),
+            json!({"name": "typo", "peerAccountId": CUSTOMER_ACCOUNT,
+                   "peerVpcId": "vpc-0badc0de", "peerRegion": "us-east-1",
+                   "peerCidr": "10.90.0.0/16"}),
+        )
+        .await;
+    let typo = format!("/clusters/{cid}/vpc-peering-connections/{}", s(&p, "id"));
+    // "Not Found: Astro failed to create the peering request."
+    let p = h.wait_status(&typo, "NOT_FOUND", MIN).await;
+    assert!(s(&p, "statusReason").contains("vpc-0badc0de"), "{p}");
+    assert!(p["activationInstructions"].is_null());
+
+    // The right VPC id in the wrong account: localcloud refuses the request too.
+    let p = h
+        .post(
+            &format!("/clusters/{cid}/vpc-peering-connections"),
+            json!({"name": "wrong-account", "peerAccountId": "333333333333",
+                   "peerVpcId": cust.vpc_id, "peerRegion": "us-east-1",
+                   "peerCidr": "10.80.0.0/16"}),
+        )
+        .await;
+    let wrong = format!("/clusters/{cid}/vpc-peering-connections/{}", s(&p, "id"));
+    let p = h.wait_status(&wrong, "NOT_FOUND", MIN).await;
+    assert!(s(&p, "statusReason").contains("333333333333"), "{p}");
+    let first_at = s(&p, "statusChangedAt");
+    let attempts = || async {
+        h.engine
+            .list_peerings(&platform())
+            .await
+            .unwrap()
+            .iter()
+            .filter(|c| c.accepter_vpc_info.vpc_id == cust.vpc_id)
+            .count()
+    };
+    let n0 = attempts().await;
+    assert!(n0 >= 1);
+
+    // "Wait 5 minutes for Astro to retry" (3 s here): not before …
+    tokio::time::sleep(retry / 2).await;
+    let (_, p) = h.get(&wrong).await;
+    assert_eq!(s(&p, "statusChangedAt"), first_at, "retried too early: {p}");
+    assert_eq!(attempts().await, n0);
+    // … but after the delay a new request is made, and it is NOT_FOUND again.
+    let p = h
+        .wait_for(&wrong, MIN, |st, v| {
+            st == 200 && v["status"] == "NOT_FOUND" && v["statusChangedAt"] != first_at.as_str()
+        })
+        .await;
+    assert!(s(&p, "statusReason").contains("333333333333"), "{p}");
+    assert!(attempts().await > n0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_network_deployment_ips_range_rule_and_restart_readoption() {
+    if !linkplane_netns::testing::require_root("cluster_network_and_restart") {
+        return;
+    }
+    let h = Harness::start(fast_config(Duration::from_secs(300))).await;
+
+    // Too small a range: CREATE_FAILED with the minimum in the reason.
+    let small = h
+        .post(
+            "/clusters",
+            json!({"name": "tiny", "cloudProvider": "LOCAL", "type": "DEDICATED",
+                   "region": "us-east-1", "vpcSubnetRange": "10.60.0.0/27"}),
+        )
+        .await;
+    let small = h
+        .wait_status(
+            &format!("/clusters/{}", s(&small, "id")),
+            "CREATE_FAILED",
+            MIN,
+        )
+        .await;
+    assert!(
+        s(&small, "statusReason").contains("at least a /26"),
+        "{small}"
+    );
+
+    let cluster = h.created_cluster("10.70.0.0/22").await;
+    let cid = s(&cluster, "id");
+    assert_eq!(cluster["observedGeneration"], cluster["generation"]);
+    let ips: Vec<String> = cluster["externalIps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ips.len(), 2, "one NAT gateway per zone: {cluster}");
+
+    // What the provider built: four subnets in two zones, an internet gateway, NAT gateways
+    // whose elastic IPs are the external IPs, private → NAT and public → IGW.
+    let vpc = h.cluster_vpc(&cid).await;
+    assert_eq!(vpc.cidr_block, "10.70.0.0/22");
+    assert_eq!(vpc.owner_id, linkplane_controllers::PLATFORM_ACCOUNT);
+    let subnets = h
+        .engine
+        .list_subnets(&platform(), Some(&vpc.vpc_id))
+        .await
+        .unwrap();
+    let mut layout: Vec<(String, String, bool)> = subnets
+        .iter()
+        .map(|x| {
+            (
+                x.cidr_block.clone(),
+                x.availability_zone.clone(),
+                x.map_public_ip_on_launch,
+            )
+        })
+        .collect();
+    layout.sort();
+    assert_eq!(
+        layout,
+        vec![
+            ("10.70.0.0/24".into(), "us-east-1a".into(), false),
+            ("10.70.1.0/24".into(), "us-east-1b".into(), false),
+            ("10.70.2.0/24".into(), "us-east-1a".into(), true),
+            ("10.70.3.0/24".into(), "us-east-1b".into(), true),
+        ]
+    );
+    let nats = h.engine.list_nat_gateways(&platform()).await.unwrap();
+    let mut nat_ips: Vec<String> = nats.iter().map(|n| n.public_ip.clone()).collect();
+    nat_ips.sort();
+    let mut sorted_ips = ips.clone();
+    sorted_ips.sort();
+    assert_eq!(nat_ips, sorted_ips);
+    for sn in &subnets {
+        let routes = h
+            .engine
+            .list_routes(&platform(), &sn.subnet_id)
+            .await
+            .unwrap();
+        let default = routes
+            .iter()
+            .find(|r| r.destination_cidr_block == "0.0.0.0/0")
+            .unwrap();
+        let want = if sn.map_public_ip_on_launch {
+            "igw-"
+        } else {
+            "nat-"
+        };
+        assert!(default.target_id.starts_with(want), "{sn:?} {routes:?}");
+        assert_eq!(default.state, "active");
+    }
+
+    // A worker in a private subnet leaves through the NAT gateway: the internet sees an
+    // external IP as its source.
+    let worker = h.cluster_instance(&cid).await;
+    let inet = h.engine.internet().await.unwrap();
+    h.engine
+        .internet_run(
+            &linkplane_localcloud::Principal::default_local(),
+            &[
+                "socat".into(),
+                "TCP-LISTEN:8080,fork,reuseaddr".into(),
+                "SYSTEM:echo $SOCAT_PEERADDR".into(),
+            ],
+        )
+        .await
+        .unwrap();
+    let cmd: Vec<String> = ["socat", "-T2", "-"]
+        .iter()
+        .map(|x| x.to_string())
+        .chain([format!("TCP:{}:8080,connect-timeout=2", inet.host_address)])
+        .collect();
+    let mut seen = String::new();
+    for _ in 0..50 {
+        let out = h
+            .engine
+            .exec(
+                &platform(),
+                &worker.instance_id,
+                &cmd,
+                b"",
+                Duration::from_secs(5),
+            )
+            .await
+            .unwrap();
+        seen = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        if !seen.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        ips.contains(&seen),
+        "source seen by the internet {seen:?}, external IPs {ips:?}"
+    );
+
+    // Deployments get the cluster's external IPs and the API URL under its host name.
+    let d = h
+        .post("/deployments", json!({"name": "etl", "clusterId": cid}))
+        .await;
+    let did = s(&d, "id");
+    let d = h
+        .wait_for(&format!("/deployments/{did}"), MIN, |st, v| {
+            st == 200 && v["externalIps"].as_array().is_some_and(|a| a.len() == 2)
+        })
+        .await;
+    assert!(
+        s(&d, "apiUrl").starts_with(&format!("https://{cid}.external.linkplane.test/")),
+        "{d}"
+    );
+
+    // Restart on the same data dir and prefix: everything is re-adopted, nothing duplicated.
+    let before = (
+        h.engine.list_vpcs(&platform()).await.unwrap().len(),
+        h.engine
+            .list_subnets(&platform(), None)
+            .await
+            .unwrap()
+            .len(),
+        h.engine.list_nat_gateways(&platform()).await.unwrap().len(),
+        h.engine.list_elastic_ips(&platform()).await.unwrap().len(),
+        h.engine
+            .list_internet_gateways(&platform())
+            .await
+            .unwrap()
+            .len(),
+    );
+    assert_eq!(before, (1, 4, 2, 2, 1));
+    let (gc, dir) = h.stop().await;
+    let h = Harness::start_in(gc, dir, fast_config(Duration::from_secs(300))).await;
+    // Let a few resync passes run.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let after = (
+        h.engine.list_vpcs(&platform()).await.unwrap().len(),
+        h.engine
+            .list_subnets(&platform(), None)
+            .await
+            .unwrap()
+            .len(),
+        h.engine.list_nat_gateways(&platform()).await.unwrap().len(),
+        h.engine.list_elastic_ips(&platform()).await.unwrap().len(),
+        h.engine
+            .list_internet_gateways(&platform())
+            .await
+            .unwrap()
+            .len(),
+    );
+    assert_eq!(after, before);
+    let (_, c) = h.get(&format!("/clusters/{cid}")).await;
+    assert_eq!(c["status"], "CREATED");
+    assert_eq!(c["externalIps"], cluster["externalIps"]);
+
+    // Deleting the cluster waits for its deployment to go (API rule), then tears down.
+    let (st, _) = h.delete(&format!("/deployments/{did}")).await;
+    assert_eq!(st, 204);
+    let (st, v) = h.delete(&format!("/clusters/{cid}")).await;
+    assert_eq!(st, 202, "{v}");
+    h.wait_for(&format!("/clusters/{cid}"), MIN, |st, _| st == 404)
+        .await;
+    assert!(h.engine.list_vpcs(&platform()).await.unwrap().is_empty());
+    assert!(!netns_exists(&h.engine.router_namespace(&vpc.vpc_id)));
+}
