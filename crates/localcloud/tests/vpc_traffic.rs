@@ -41,6 +41,25 @@ async fn same_subnet_and_across_subnets() {
     // The instance sees the VPC resolver as /etc/resolv.conf.
     let (_, resolv, _) = c.sh(&p, &a, "cat /etc/resolv.conf").await;
     assert!(resolv.contains("nameserver 10.10.0.2"), "{resolv}");
+    // So does a process started with `run`.
+    let pr = c
+        .engine
+        .run_process(
+            &p,
+            &a.instance_id,
+            &["cat".into(), "/etc/resolv.conf".into()],
+        )
+        .await
+        .unwrap();
+    let mut logged = String::new();
+    for _ in 0..100 {
+        logged = std::fs::read_to_string(&pr.log_path).unwrap_or_default();
+        if logged.contains("nameserver") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(logged.contains("nameserver 10.10.0.2"), "{logged}");
     // exec passes the exit code and both streams through.
     let (code, out, err) = c.sh(&p, &a, "echo out; echo err >&2; exit 7").await;
     assert_eq!((code, out.as_str(), err.as_str()), (7, "out\n", "err\n"));
@@ -84,6 +103,22 @@ async fn same_subnet_and_across_subnets() {
         .to_string();
     assert!(err.contains("111111111111"), "{err}");
 
+    // Dependents recorded by other parts of linkplane (endpoints) block deletion too.
+    c.engine
+        .add_vpc_dependent(&vpc.vpc_id, "vpce-0123456789abcdef0", "VPC endpoint")
+        .await
+        .unwrap();
+    let err = c
+        .engine
+        .delete_vpc(&p, &vpc.vpc_id)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("VPC endpoint vpce-0123456789abcdef0"), "{err}");
+    c.engine
+        .remove_vpc_dependent("vpce-0123456789abcdef0")
+        .await
+        .unwrap();
     // A VPC with instances cannot be deleted; a subnet with instances neither.
     let err = c
         .engine

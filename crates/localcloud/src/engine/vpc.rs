@@ -305,6 +305,10 @@ impl Engine {
                 "SELECT id FROM peerings WHERE (requester_vpc = ?1 OR accepter_vpc = ?1) AND status IN ('initiating-request', 'pending-acceptance', 'active')",
                 "VPC peering connections",
             ),
+            (
+                "SELECT kind || ' ' || id FROM vpc_dependents WHERE vpc_id = ?1",
+                "dependents",
+            ),
         ] {
             let ids: Vec<String> = sqlx::query_scalar(sql).bind(id).fetch_all(&self.db).await?;
             if !ids.is_empty() {
@@ -328,6 +332,28 @@ impl Engine {
         }
         self.forget_vpc(id).await?;
         tracing::info!(vpc = %id, "VPC deleted");
+        Ok(())
+    }
+
+    /// Record that `id` (of `kind`, e.g. "VPC endpoint") lives in `vpc_id`, built by another
+    /// part of linkplane: deleting the VPC is refused until [`Engine::remove_vpc_dependent`].
+    pub async fn add_vpc_dependent(&self, vpc_id: &str, id: &str, kind: &str) -> Result<()> {
+        self.vpc_row(vpc_id).await?;
+        sqlx::query("INSERT OR REPLACE INTO vpc_dependents (id, vpc_id, kind) VALUES (?, ?, ?)")
+            .bind(id)
+            .bind(vpc_id)
+            .bind(kind)
+            .execute(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Forget a dependent recorded with [`Engine::add_vpc_dependent`].
+    pub async fn remove_vpc_dependent(&self, id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM vpc_dependents WHERE id = ?")
+            .bind(id)
+            .execute(&self.db)
+            .await?;
         Ok(())
     }
 
