@@ -30,6 +30,10 @@ pub struct ServeArgs {
     /// 002: "Wait 5 minutes"), e.g. 300s, 5m, 500ms.
     #[arg(long, default_value = "5m", value_parser = parse_duration, env = "LINKPLANE_PEERING_RETRY_AFTER")]
     pub peering_retry_after: Duration,
+    /// Run the API only, without localcloud (also what happens when not running as root):
+    /// LOCAL clusters then go CREATE_FAILED with the reason.
+    #[arg(long, env = "LINKPLANE_NO_LOCALCLOUD")]
+    pub no_localcloud: bool,
 }
 
 /// `500ms`, `30s`, `5m`, `1h`.
@@ -71,6 +75,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             peering_retry_after: args.peering_retry_after,
             ..Default::default()
         },
+        disable_localcloud: args.no_localcloud,
     })
     .await?;
     let boot = plane.bootstrap();

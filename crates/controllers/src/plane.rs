@@ -25,6 +25,8 @@ pub struct PlaneConfig {
     /// Installation prefix of localcloud's kernel objects.
     pub prefix: Prefix,
     pub controllers: ControllersConfig,
+    /// Do not run localcloud even as root (API only; LOCAL clusters fail with the reason).
+    pub disable_localcloud: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -149,6 +151,13 @@ impl Plane {
 async fn open_localcloud(
     config: &PlaneConfig,
 ) -> Result<(Option<Arc<Engine>>, Option<String>), PlaneError> {
+    if config.disable_localcloud {
+        let reason = "localcloud was turned off (--no-localcloud); LOCAL clusters will be \
+                      CREATE_FAILED — start serve without --no-localcloud, as root, to use them"
+            .to_owned();
+        tracing::warn!("localcloud and the controllers' local provider are disabled: {reason}");
+        return Ok((None, Some(reason)));
+    }
     if !linkplane_localcloud::running_as_root() {
         let reason = "linkplane serve is not running as root, and localcloud needs root \
                       (network namespaces, veth, nftables); LOCAL clusters will be CREATE_FAILED \

@@ -73,6 +73,7 @@ impl Harness {
             api: linkplane_api::Config::default(),
             prefix: gc.0.clone(),
             controllers: config,
+            disable_localcloud: false,
         })
         .await
         .unwrap();

@@ -1,0 +1,127 @@
+//! Without localcloud (not root, or `--no-localcloud`) the API still runs: LOCAL clusters go
+//! CREATE_FAILED with the reason, `/cloud/v1` answers 503 saying why, and clusters of other
+//! providers are left alone. Needs no root.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::future::IntoFuture;
+use std::time::{Duration, Instant};
+
+use linkplane_controllers::{ControllersConfig, Plane, PlaneConfig};
+use serde_json::{Value, json};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_localcloud_local_clusters_fail_with_the_reason_and_the_api_runs() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let plane = Plane::start(PlaneConfig {
+        data_dir: dir.path().to_owned(),
+        api: linkplane_api::Config::default(),
+        // Never used: localcloud does not start.
+        prefix: linkplane_localcloud::Prefix::parse("tzzzz").unwrap(),
+        controllers: ControllersConfig {
+            watch_interval: Duration::from_millis(100),
+            ..Default::default()
+        },
+        disable_localcloud: true,
+    })
+    .await
+    .unwrap();
+    assert!(plane.engine().is_none());
+    assert!(
+        plane
+            .localcloud_disabled()
+            .unwrap()
+            .contains("--no-localcloud")
+    );
+    let token = std::fs::read_to_string(&plane.bootstrap().admin_token_file)
+        .unwrap()
+        .trim()
+        .to_owned();
+    let org = plane.bootstrap().organization_id.to_string();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(axum::serve(listener, plane.router()).into_future());
+    let http = reqwest::Client::new();
+    let clusters = format!("{base}/v1/organizations/{org}/clusters");
+    let create = |body: Value| {
+        let http = http.clone();
+        let (url, token) = (clusters.clone(), token.clone());
+        async move {
+            let r = http
+                .post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 201);
+            r.json::<Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let local = create(
+        json!({"name": "l", "cloudProvider": "LOCAL", "type": "DEDICATED",
+                              "region": "us-east-1", "vpcSubnetRange": "10.1.0.0/16"}),
+    )
+    .await;
+    let aws = create(
+        json!({"name": "a", "cloudProvider": "AWS", "type": "DEDICATED",
+                            "region": "us-east-1", "vpcSubnetRange": "10.2.0.0/16"}),
+    )
+    .await;
+    let get = |id: String| {
+        let http = http.clone();
+        let (url, token) = (format!("{clusters}/{id}"), token.clone());
+        async move {
+            http.get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let start = Instant::now();
+    let failed = loop {
+        let c = get(local.clone()).await;
+        if c["status"] == "CREATE_FAILED" {
+            break c;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{c}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let reason = failed["statusReason"].as_str().unwrap();
+    assert!(reason.contains("local provider is disabled"), "{reason}");
+    assert!(reason.contains("--no-localcloud"), "{reason}");
+    assert_eq!(failed["observedGeneration"], failed["generation"]);
+    // An AWS cluster is not this provider's: untouched.
+    let a = get(aws).await;
+    assert_eq!(a["status"], "CREATING");
+    assert_eq!(a["observedGeneration"], 0);
+
+    let r = http
+        .get(format!("{base}/cloud/v1/vpcs"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 503);
+    assert_eq!(
+        r.headers()["content-type"].to_str().unwrap(),
+        "application/problem+json"
+    );
+    let p: Value = r.json().await.unwrap();
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("localcloud is disabled"),
+        "{p}"
+    );
+    server.abort();
+    plane.shutdown().await;
+}
