@@ -12,25 +12,34 @@ use serde_json::{Value, json};
 /// The principal used when `--as` is not given (documented in docs/LOCALCLOUD.md).
 pub const DEFAULT_PRINCIPAL: &str = linkplane_localcloud::DEFAULT_PRINCIPAL;
 
+/// Examples shown under `linkplane cloud --help`.
+const CLOUD_EXAMPLES: &str = "\
+Every command is a call made as a cloud principal (--as, default the local account
+000000000001) to the localcloud API of `linkplane serve` (--url). A resource belongs to the
+account that created it; another account's calls are refused with both accounts named.
+
+A first network, from nothing to a shell on an instance:
+  linkplane cloud vpc create --cidr 10.0.0.0/16
+  linkplane cloud subnet create --vpc vpc-… --cidr 10.0.1.0/24 --az us-east-1a
+  linkplane cloud instance create --subnet subnet-…
+  linkplane cloud exec i-… -- bash
+
+Reaching the internet (the internet namespace, 203.0.113.1; never the real network):
+  linkplane cloud igw create --vpc vpc-…
+  linkplane cloud route add --subnet subnet-… --destination 0.0.0.0/0 --target igw-…
+  linkplane cloud internet run -- socat TCP-LISTEN:8000,fork SYSTEM:'echo $SOCAT_PEERADDR'
+  linkplane cloud exec i-… -- socat - TCP:203.0.113.1:8000
+
+Peering two accounts' VPCs:
+  linkplane cloud peering create --vpc vpc-A --peer-vpc vpc-B --peer-owner 222222222222
+  linkplane cloud --as arn:aws:iam::222222222222:root peering accept pcx-…
+  (then a route to the peer's CIDR with --target pcx-… on both sides)
+
+More: docs/LOCALCLOUD.md.";
+
 /// Drive localcloud: VPCs, subnets, routes, instances, security groups, gateways, peering.
-///
-/// Every command is a call made as a cloud principal (`--as`, default the local account
-/// 000000000001) to the localcloud API of `linkplane serve` (`--url`). A resource belongs to
-/// the account that created it; another account's calls are refused with both accounts named.
-///
-/// A first network, from nothing to a shell on an instance:
-///
-///   linkplane cloud vpc create --cidr 10.0.0.0/16
-///   linkplane cloud subnet create --vpc vpc-… --cidr 10.0.1.0/24 --az us-east-1a
-///   linkplane cloud instance create --subnet subnet-…
-///   linkplane cloud exec i-… -- ip addr
-///
-/// Reaching the internet (the internet namespace, 203.0.113.1, never the real network):
-///
-///   linkplane cloud igw create --vpc vpc-…
-///   linkplane cloud route add --subnet subnet-… --destination 0.0.0.0/0 --target igw-…
 #[derive(Debug, Args)]
-#[command(verbatim_doc_comment)]
+#[command(after_help = CLOUD_EXAMPLES)]
 pub struct CloudArgs {
     /// Base URL of `linkplane serve`.
     #[arg(
@@ -74,8 +83,12 @@ pub enum CloudCommand {
     Instance(InstanceCmd),
     /// Run a command inside an instance (the bastion host); exits with its exit code.
     ///
-    /// Standard input is passed when it is not a terminal:
-    ///   echo hello | linkplane cloud exec i-… -- cat
+    /// As root on the machine that runs localcloud, the command runs attached to this
+    /// terminal (interactive shells work) after the API has authorized the call:
+    ///   linkplane cloud exec i-… -- bash
+    /// Elsewhere, or with --via-api, it goes through the API: standard input is sent
+    /// whole (when it is not a terminal) and the output comes back when it ends:
+    ///   echo hello | linkplane cloud exec --via-api i-… -- cat
     #[command(verbatim_doc_comment)]
     Exec(ExecArgs),
     /// Security groups: stateful rules, default deny ingress and allow egress.
@@ -236,6 +249,10 @@ pub enum InstanceCmd {
 #[derive(Debug, Args)]
 pub struct ExecArgs {
     pub instance_id: String,
+    /// Always go through the API (buffered), even when the instance's namespace is on this
+    /// machine and we are root (then the command runs attached to this terminal).
+    #[arg(long)]
+    pub via_api: bool,
     /// Seconds before the command is killed (exit code 124).
     #[arg(long, default_value_t = 60)]
     pub timeout: u64,
@@ -377,6 +394,9 @@ pub enum InternetCmd {
     Exec {
         #[arg(long, default_value_t = 60)]
         timeout: u64,
+        /// Always go through the API (buffered).
+        #[arg(long)]
+        via_api: bool,
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
@@ -398,6 +418,11 @@ pub enum Outcome {
     Value(Value),
     /// Something deleted.
     Done(String),
+    /// Run attached to this terminal in a local namespace (authorized by the API).
+    Attached {
+        namespace: String,
+        command: Vec<String>,
+    },
     /// The result of exec: streams and exit code.
     Exec {
         code: i32,
@@ -518,6 +543,27 @@ impl Client {
     }
 }
 
+/// The resource's namespace when it exists on this machine.
+fn local_namespace(resource: &Value) -> Option<String> {
+    let ns = resource.get("namespace")?.as_str()?;
+    linkplane_netns::exists(ns).then(|| ns.to_string())
+}
+
+/// Run `command` in `namespace` with this process's stdin/stdout/stderr (`ip netns exec`,
+/// so the namespace's resolv.conf is /etc/resolv.conf); returns its exit code.
+fn run_attached(namespace: &str, command: &[String]) -> anyhow::Result<i32> {
+    use std::os::unix::process::ExitStatusExt;
+    let status = std::process::Command::new("ip")
+        .args(["netns", "exec", namespace])
+        .args(command)
+        .status()
+        .with_context(|| format!("run {command:?} in {namespace}"))?;
+    Ok(status
+        .code()
+        .or_else(|| status.signal().map(|s| 128 + s))
+        .unwrap_or(1))
+}
+
 fn ports(port: Option<&str>) -> anyhow::Result<(Option<i64>, Option<i64>)> {
     let Some(p) = port else {
         return Ok((None, None));
@@ -601,6 +647,13 @@ pub async fn execute(args: &CloudArgs) -> anyhow::Result<Outcome> {
         },
         C::Instance(cmd) => instance(&c, cmd).await,
         C::Exec(e) => {
+            if !e.via_api && linkplane_localcloud::running_as_root() {
+                // Authorizes the call (the instance must be the principal's account's).
+                let inst = c.call(reqwest::Method::GET, &format!("/instances/{}", e.instance_id), None).await?;
+                if let Some(ns) = local_namespace(&inst) {
+                    return Ok(Outcome::Attached { namespace: ns, command: e.command.clone() });
+                }
+            }
             c.exec(&format!("/instances/{}/exec", e.instance_id), &e.command, e.timeout)
                 .await
         }
@@ -660,7 +713,17 @@ pub async fn execute(args: &CloudArgs) -> anyhow::Result<Outcome> {
         },
         C::Internet(cmd) => match cmd {
             InternetCmd::Show => c.get("/internet").await,
-            InternetCmd::Exec { timeout, command } => {
+            InternetCmd::Exec {
+                timeout,
+                via_api,
+                command,
+            } => {
+                if !via_api && linkplane_localcloud::running_as_root() {
+                    let inet = c.call(reqwest::Method::GET, "/internet", None).await?;
+                    if let Some(ns) = local_namespace(&inet) {
+                        return Ok(Outcome::Attached { namespace: ns, command: command.clone() });
+                    }
+                }
                 c.exec("/internet/exec", command, *timeout).await
             }
             InternetCmd::Run { command } => {
@@ -934,6 +997,13 @@ pub async fn run(args: CloudArgs) -> anyhow::Result<()> {
                 println!("{msg}");
             }
         }
+        Outcome::Attached { namespace, command } => {
+            let code =
+                tokio::task::spawn_blocking(move || run_attached(&namespace, &command)).await??;
+            if code != 0 {
+                std::process::exit(code);
+            }
+        }
         Outcome::Exec {
             code,
             stdout,
@@ -1060,10 +1130,28 @@ mod tests {
                 .unwrap(),
         );
         let inst_id = inst["instanceId"].as_str().unwrap();
+        match execute(&parse(&url, &["exec", inst_id, "--", "true"]))
+            .await
+            .unwrap()
+        {
+            Outcome::Attached { namespace, command } => {
+                assert_eq!(namespace, inst["namespace"].as_str().unwrap());
+                assert_eq!(command, vec!["true"]);
+                let script = "grep -q 10.90.0.2 /etc/resolv.conf && exit 5";
+                let code =
+                    run_attached(&namespace, &["sh".into(), "-c".into(), script.into()]).unwrap();
+                assert_eq!(
+                    code, 5,
+                    "attached exec sees the VPC resolv.conf and passes the exit code"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
         match execute(&parse(
             &url,
             &[
                 "exec",
+                "--via-api",
                 inst_id,
                 "--",
                 "sh",
@@ -1086,6 +1174,22 @@ mod tests {
             "{}\n{list}",
             render_table(&list)
         );
+        // Attached exec is authorized by the API first.
+        let e = execute(&parse(
+            &url,
+            &[
+                "--as",
+                "arn:aws:iam::222222222222:root",
+                "exec",
+                inst_id,
+                "--",
+                "true",
+            ],
+        ))
+        .await
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("403"), "{e}");
         // Another account is refused, and the message names both accounts.
         let e = execute(&parse(
             &url,
