@@ -13,6 +13,8 @@
 #
 #   (a) direct:    client → kernel forwarding in `router` → target:5201
 #   (b) forwarder: client → 10.1.0.5:5201, dp-bench forward in `router` → target:5201 (splice)
+#   (c) HAProxy:   client → 10.1.0.6:5201, haproxy (Debian, TCP mode, splice-auto, 2 threads)
+#                  in `router`, exactly where the forwarder sits → target:5201
 #   DNS: dnsperf in `client` → dp-bench dns at 10.1.0.2:53 (private zone, and a forwarding
 #        rule to a second dp-bench dns at 10.2.0.53:53 in `target`)
 #
@@ -39,10 +41,13 @@ done
 for tool in ip iperf3 python3; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install iproute2 iperf3 python3)" >&2; exit 1; }
 done
-if ! command -v dnsperf >/dev/null; then
-  echo "installing dnsperf (Debian package)" >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dnsperf >/dev/null || true
-fi
+for pkg in dnsperf haproxy; do
+  if ! command -v "$pkg" >/dev/null && ! [ -x "/usr/sbin/$pkg" ]; then
+    echo "installing $pkg (Debian package)" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >/dev/null || true
+  fi
+done
+HAPROXY=$(command -v haproxy || echo /usr/sbin/haproxy)
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$ROOT/target/release/examples/dp-bench
@@ -51,7 +56,7 @@ if ((BUILD)); then
 fi
 [ -x "$BIN" ] || { echo "missing $BIN (build it or drop --skip-build)" >&2; exit 1; }
 
-P=tb$(tr -dc 'a-z0-9' </dev/urandom | head -c 3)
+P=tb$(printf '%03x' $((RANDOM % 4096)))
 C=$P-cl R=$P-rt T=$P-tg
 PIDS=()
 WORK=$(mktemp -d)
@@ -72,6 +77,7 @@ ip -n "$C" addr add 10.1.0.10/24 dev "$P-c"
 ip -n "$R" addr add 10.1.0.1/24 dev "$P-rc"
 ip -n "$R" addr add 10.1.0.5/24 dev "$P-rc"
 ip -n "$R" addr add 10.1.0.2/24 dev "$P-rc"
+ip -n "$R" addr add 10.1.0.6/24 dev "$P-rc"
 ip -n "$R" addr add 10.2.0.1/24 dev "$P-rt"
 ip -n "$T" addr add 10.2.0.20/24 dev "$P-t"
 ip -n "$T" addr add 10.2.0.53/24 dev "$P-t"
@@ -92,6 +98,19 @@ bg ip netns exec "$T" iperf3 -s -p 5201 -B 10.2.0.20 >/dev/null 2>&1
 bg "$BIN" --seconds "$BOUND" forward --listen-ns "$R" --listen 10.1.0.5:5201 \
   --connect-ns "$R" --source 10.2.0.1 --target 10.2.0.20:5201 >"$WORK/fwd.out"
 wait_ready "$WORK/fwd.out"
+HAVE_HAPROXY=0
+if [ -x "$HAPROXY" ]; then
+  printf '%s\n' "global" "  nbthread 2" "  maxconn 4000" \
+    "defaults" "  mode tcp" "  option splice-auto" "  timeout connect 5s" \
+    "  timeout client 60s" "  timeout server 60s" \
+    "listen fwd" "  bind 10.1.0.6:5201" "  server t 10.2.0.20:5201 source 10.2.0.1" \
+    >"$WORK/haproxy.cfg"
+  bg ip netns exec "$R" timeout "$BOUND" "$HAPROXY" -db -f "$WORK/haproxy.cfg"
+  for _ in $(seq 50); do
+    ip netns exec "$R" ss -ltn | grep -q '10.1.0.6:5201' && { HAVE_HAPROXY=1; break; }
+    sleep 0.1
+  done
+fi
 sleep 0.3
 
 gbps() { # dest streams
@@ -104,18 +123,22 @@ median() { tr ' ' '\n' | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2
 echo
 echo "### Bulk TCP (iperf3, ${SECONDS_PER_RUN}s per run, median of $RUNS)"
 echo
-echo "| streams | (a) direct kernel route, Gbit/s | (b) linkplane forwarder, Gbit/s | b/a |"
-echo "|---:|---:|---:|---:|"
+echo "| streams | (a) direct kernel route | (b) linkplane forwarder | b/a | (c) HAProxy | c/a |"
+echo "|---:|---:|---:|---:|---:|---:|"
 for s in $STREAMS; do
-  da=() fa=()
+  da=() fa=() ha=()
   for _ in $(seq "$RUNS"); do
     da+=("$(gbps 10.2.0.20 "$s")")
     fa+=("$(gbps 10.1.0.5 "$s")")
+    if ((HAVE_HAPROXY)); then ha+=("$(gbps 10.1.0.6 "$s")"); else ha+=(0); fi
   done
-  d=$(echo "${da[*]}" | median) f=$(echo "${fa[*]}" | median)
+  d=$(echo "${da[*]}" | median) f=$(echo "${fa[*]}" | median) h=$(echo "${ha[*]}" | median)
   r=$(python3 -c "print('%.2f' % ($f/$d if $d else 0))")
-  echo "| $s | $d (${da[*]}) | $f (${fa[*]}) | $r |"
+  rh=$(python3 -c "print('%.2f' % ($h/$d if $d else 0))")
+  echo "| $s | $d (${da[*]}) | $f (${fa[*]}) | $r | $h (${ha[*]}) | $rh |"
 done
+echo
+echo "Gbit/s received by iperf3, median (every run in brackets)."
 echo
 kill -TERM "${PIDS[1]}" 2>/dev/null || true
 wait "${PIDS[1]}" 2>/dev/null || true
@@ -132,19 +155,22 @@ if command -v dnsperf >/dev/null; then
   wait_ready "$WORK/dns1.out"
   for i in $(seq 0 999); do echo "host$i.corp.internal A"; done >"$WORK/private.q"
   for i in $(seq 0 999); do echo "host$i.onprem.corp A"; done >"$WORK/forward.q"
-  perf() { # queryfile
+  perf() { # queryfile clients max-outstanding
     ip netns exec "$C" timeout $((DNS_SECONDS + 15)) dnsperf -s 10.1.0.2 -d "$1" \
-      -l "$DNS_SECONDS" -c 8 -q 200 -t 2 2>/dev/null |
-      awk '/Queries per second/ {q=$4} /Average Latency/ {l=$4; sd=$NF} /Queries lost/ {lost=$3" "$4}
-           END {printf "%d | %.3f | %s | %s\n", q, l*1000, sd, lost}'
+      -l "$DNS_SECONDS" -c "$2" -q "$3" -t 2 2>/dev/null |
+      awk '/Queries per second/ {q=$4} /Average Latency/ {l=$4; mx=$8} /Latency StdDev/ {sd=$4}
+           /Queries lost/ {lost=$3" "$4}
+           END {gsub(/[(),]/, "", mx); printf "%d | %.3f | %.3f | %.3f | %s |\n", q, l*1000, sd*1000, mx*1000, lost}'
   }
   echo
-  echo "### DNS (dnsperf -c 8 -q 200, ${DNS_SECONDS}s, resolver on 1 worker thread)"
+  echo "### DNS (dnsperf, ${DNS_SECONDS}s per row, resolver on 1 worker thread)"
   echo
-  echo "| queries | queries/s | avg latency ms | latency stddev | lost |"
-  echo "|---|---:|---:|---:|---:|"
-  echo "| private zone (1000 names) | $(perf "$WORK/private.q")"
-  echo "| forwarding rule → second server | $(perf "$WORK/forward.q")"
+  echo "| queries | load | queries/s | avg latency ms | stddev ms | max ms | lost |"
+  echo "|---|---|---:|---:|---:|---:|---:|"
+  echo "| private zone (1000 names) | -c 8 -q 200 (throughput) | $(perf "$WORK/private.q" 8 200)"
+  echo "| private zone (1000 names) | -c 1 -q 1 (latency) | $(perf "$WORK/private.q" 1 1)"
+  echo "| forwarding rule → 2nd server | -c 8 -q 200 (throughput) | $(perf "$WORK/forward.q" 8 200)"
+  echo "| forwarding rule → 2nd server | -c 1 -q 1 (latency) | $(perf "$WORK/forward.q" 1 1)"
 else
   echo
   echo "dnsperf not installable here: DNS part skipped"
