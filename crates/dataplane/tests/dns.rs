@@ -134,7 +134,26 @@ async fn private_zone_answers_over_udp_and_tcp_with_its_ttl() {
         ],
     )])
     .unwrap();
+    v.upsert_zone(
+        PrivateZone::new(
+            "corp.internal",
+            vec![
+                ZoneRecord::a("db.corp.internal", 42, "10.0.0.5".parse().unwrap()).unwrap(),
+                ZoneRecord::a("db.corp.internal", 42, "10.0.0.6".parse().unwrap()).unwrap(),
+                ZoneRecord::aaaa("db.corp.internal", 42, "fd00::5".parse().unwrap()).unwrap(),
+            ],
+        )
+        .unwrap(),
+    )
+    .unwrap();
     let vpc = serve(v).await;
+    for r in [
+        udp_query(vpc.addr, "db.corp.internal.", RecordType::AAAA).await,
+        tcp_query(vpc.addr, "db.corp.internal.", RecordType::AAAA).await,
+    ] {
+        assert_eq!(r.response_code, ResponseCode::NoError);
+        assert_eq!(ips(&r), ["fd00::5"]);
+    }
     for r in [
         udp_query(vpc.addr, "db.corp.internal.", RecordType::A).await,
         tcp_query(vpc.addr, "DB.Corp.Internal.", RecordType::A).await,
