@@ -204,3 +204,96 @@ async fn gc_leaves_nothing() {
         "{again:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_rebuilds_internet_and_nat_paths() {
+    let Some(mut c) = Cloud::new("restart_rebuilds_internet_and_nat_paths").await else {
+        return;
+    };
+    let p = principal("111111111111");
+    let v = c.vpc(&p, "10.71.0.0/16").await;
+    let public = c.subnet(&p, &v, "10.71.0.0/24").await;
+    let private = c.subnet(&p, &v, "10.71.1.0/24").await;
+    let igw = c
+        .engine
+        .create_internet_gateway(
+            &p,
+            CreateInternetGateway {
+                vpc_id: v.vpc_id.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    let eip = c.engine.allocate_elastic_ip(&p).await.unwrap();
+    let nat = c
+        .engine
+        .create_nat_gateway(
+            &p,
+            CreateNatGateway {
+                subnet_id: public.subnet_id.clone(),
+                allocation_id: eip.allocation_id.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    for (s, target) in [
+        (&public, &igw.internet_gateway_id),
+        (&private, &nat.nat_gateway_id),
+    ] {
+        c.engine
+            .create_route(
+                &p,
+                &s.subnet_id,
+                CreateRoute {
+                    destination_cidr_block: "0.0.0.0/0".into(),
+                    target_id: target.clone(),
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let inst = c.instance(&p, &private, &[]).await;
+    let inet = c.engine.internet().await.unwrap();
+    let start_server = |c: &Cloud| {
+        let e = c.engine.clone();
+        let p = p.clone();
+        async move {
+            let srv = e.internet_run(&p, &common::server_cmd(8000)).await.unwrap();
+            for _ in 0..100 {
+                let out = e
+                    .internet_exec(
+                        &["ss".into(), "-Hltn".into(), "sport = :8000".into()],
+                        b"",
+                        std::time::Duration::from_secs(5),
+                    )
+                    .await
+                    .unwrap();
+                if !out.stdout.is_empty() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            srv
+        }
+    };
+    let srv = start_server(&c).await;
+    let want = Some(format!("peer={}", eip.public_ip));
+    assert_eq!(c.connect(&p, &inst, &inet.host_address, 8000).await, want);
+
+    // Lose the internet and the router.
+    c.engine
+        .stop_process(&p, "internet", &srv.process_id)
+        .await
+        .unwrap();
+    ip_netns(&["del", &inet.namespace]);
+    ip_netns(&["del", &v.namespace]);
+    assert_eq!(c.connect(&p, &inst, &inet.host_address, 8000).await, None);
+
+    c.reopen().await;
+    start_server(&c).await;
+    assert_eq!(
+        c.connect(&p, &inst, &inet.host_address, 8000).await,
+        want,
+        "NAT rebuilt"
+    );
+}

@@ -88,6 +88,11 @@ impl Engine {
                     &[format!("link del {}", super::render::internet_port(vpc))],
                 )
                 .await;
+                kernel::ip_batch_force(
+                    Some(&self.router_namespace(vpc)),
+                    &[format!("link del {}", super::render::IGW_DEV)],
+                )
+                .await;
                 self.plumb_igw(vpc).await?;
                 relinked.insert(vpc.clone());
             }
