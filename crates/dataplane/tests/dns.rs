@@ -433,3 +433,50 @@ async fn malformed_packets_are_dropped_harmlessly() {
         assert_ne!(m.response_code, ResponseCode::NoError, "{m:?}");
     }
 }
+
+#[tokio::test]
+async fn upstream_answers_are_cached_for_their_ttl_and_rule_changes_bypass_the_cache() {
+    let rec = |ip: &str| {
+        PrivateZone::new(
+            "corp.example",
+            vec![ZoneRecord::a("db.corp.example", 2, ip.parse().unwrap()).unwrap()],
+        )
+        .unwrap()
+    };
+    let onprem = view();
+    onprem.set_zones(vec![rec("10.1.1.1")]).unwrap();
+    let onprem = serve(onprem).await;
+    let other = view();
+    other.set_zones(vec![rec("10.3.3.3")]).unwrap();
+    let other = serve(other).await;
+    let v = view();
+    v.set_rules(vec![
+        ForwardRule::forward("corp.example", vec![onprem.addr]).unwrap(),
+    ])
+    .unwrap();
+    let vpc = serve(v).await;
+    let began = std::time::Instant::now();
+    let r = udp_query(vpc.addr, "db.corp.example.", RecordType::A).await;
+    assert_eq!(ips(&r), ["10.1.1.1"]);
+    assert_eq!(r.answers[0].ttl, 2);
+    // The upstream changes; within the TTL the cached answer is served.
+    onprem.view.set_zones(vec![rec("10.1.1.2")]).unwrap();
+    let r = tcp_query(vpc.addr, "db.corp.example.", RecordType::A).await;
+    if began.elapsed() < Duration::from_millis(1900) {
+        assert_eq!(ips(&r), ["10.1.1.1"], "served from cache within the TTL");
+        assert!(r.answers[0].ttl <= 2);
+        assert_eq!(vpc.view.stats().cache_hits, 1);
+    }
+    // After the TTL, the upstream is asked again.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let r = udp_query(vpc.addr, "db.corp.example.", RecordType::A).await;
+    assert_eq!(ips(&r), ["10.1.1.2"], "never served past its TTL");
+    // A rule change is visible at once, cache or not.
+    vpc.view
+        .set_rules(vec![
+            ForwardRule::forward("corp.example", vec![other.addr]).unwrap(),
+        ])
+        .unwrap();
+    let r = udp_query(vpc.addr, "db.corp.example.", RecordType::A).await;
+    assert_eq!(ips(&r), ["10.3.3.3"]);
+}

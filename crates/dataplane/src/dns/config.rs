@@ -262,6 +262,14 @@ pub struct ViewConfig {
     zones: Vec<PrivateZone>,
     rules: Vec<ForwardRule>,
     public: Vec<SocketAddr>,
+    /// Unique per built configuration: keys the answer cache, so a change of zones or
+    /// rules never serves an answer cached under the previous configuration.
+    generation: u64,
+}
+
+fn next_generation() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 impl ViewConfig {
@@ -289,6 +297,7 @@ impl ViewConfig {
             zones,
             rules,
             public,
+            generation: next_generation(),
         })
     }
 
@@ -300,6 +309,10 @@ impl ViewConfig {
     }
     pub fn public_upstreams(&self) -> &[SocketAddr] {
         &self.public
+    }
+
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// The most specific zone containing `name`.

@@ -16,6 +16,7 @@
 //! The configuration is one immutable [`ViewConfig`] behind an `ArcSwap`: every change is
 //! visible to the next query, and queries never wait for a lock.
 
+mod cache;
 mod config;
 mod server;
 mod upstream;

@@ -14,6 +14,7 @@ use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseI
 use hickory_server::zone_handler::MessageResponseBuilder;
 use tracing::{debug, warn};
 
+use super::cache::AnswerCache;
 use super::config::{ConfigError, ForwardRule, PrivateZone, RuleAction, ViewConfig, ZoneLookup};
 use super::upstream::{self, FactoryRuntime, SocketFactory};
 
@@ -49,6 +50,7 @@ struct Counters {
     forwarded: AtomicU64,
     public: AtomicU64,
     failed: AtomicU64,
+    cache_hits: AtomicU64,
 }
 
 /// A snapshot of a view's counters.
@@ -63,6 +65,9 @@ pub struct DnsStats {
     pub public: u64,
     /// Answered SERVFAIL (upstream unreachable, chain too long, no public upstream).
     pub failed: u64,
+    /// Forwarded or public questions answered from the cache (counted in
+    /// `forwarded`/`public` too).
+    pub cache_hits: u64,
 }
 
 struct Inner {
@@ -70,6 +75,7 @@ struct Inner {
     runtime: FactoryRuntime,
     upstream_timeout: Duration,
     counters: Counters,
+    cache: AnswerCache,
 }
 
 /// The DNS view of one VPC: its configuration and resolution logic. Cheap to clone;
@@ -97,6 +103,7 @@ impl DnsView {
                 runtime: FactoryRuntime::new(sockets),
                 upstream_timeout: Duration::from_secs(2),
                 counters: Counters::default(),
+                cache: AnswerCache::default(),
             }),
         }
     }
@@ -193,6 +200,7 @@ impl DnsView {
             forwarded: r(&c.forwarded),
             public: r(&c.public),
             failed: r(&c.failed),
+            cache_hits: r(&c.cache_hits),
         }
     }
 
@@ -232,7 +240,7 @@ impl DnsView {
                     cfg.public_upstreams()
                 }
             };
-            self.forward(servers, name, qtype).await
+            self.forward(cfg.generation(), servers, name, qtype).await
         })
     }
 
@@ -301,7 +309,20 @@ impl DnsView {
         }
     }
 
-    async fn forward(&self, servers: &[SocketAddr], name: &Name, qtype: RecordType) -> Resolution {
+    async fn forward(
+        &self,
+        generation: u64,
+        servers: &[SocketAddr],
+        name: &Name,
+        qtype: RecordType,
+    ) -> Resolution {
+        if let Some(hit) = self.inner.cache.get(generation, name, qtype) {
+            self.inner
+                .counters
+                .cache_hits
+                .fetch_add(1, Ordering::Relaxed);
+            return hit;
+        }
         if servers.is_empty() {
             debug!(%name, "no upstream configured for this name");
             return Resolution::fail(ResponseCode::ServFail);
@@ -318,12 +339,14 @@ impl DnsView {
             Ok(resp) => {
                 let keep =
                     |r: &&Record| !matches!(r.record_type(), RecordType::OPT | RecordType::SIG);
-                Resolution {
+                let res = Resolution {
                     rcode: resp.response_code,
                     answers: resp.answers.iter().filter(keep).cloned().collect(),
                     authorities: resp.authorities.iter().filter(keep).cloned().collect(),
                     authoritative: false,
-                }
+                };
+                self.inner.cache.put(generation, name, qtype, &res);
+                res
             }
             Err(e) => {
                 warn!(error = %e, "upstream DNS query failed");
