@@ -16,7 +16,8 @@
 #   (c) HAProxy:   client → 10.1.0.6:5201, haproxy (Debian, TCP mode, splice-auto, 2 threads)
 #                  in `router`, exactly where the forwarder sits → target:5201
 #   DNS: dnsperf in `client` → dp-bench dns at 10.1.0.2:53 (private zone, and a forwarding
-#        rule to a second dp-bench dns at 10.2.0.53:53 in `target`)
+#        rule to a second dp-bench dns at 10.2.0.53:53 in `target`, whose records have
+#        TTL 0 so every forwarded query really leaves the VPC: no cache hits)
 #
 # Prints one markdown table per part; paste them into docs/PERFORMANCE.md.
 set -euo pipefail
@@ -148,7 +149,7 @@ echo "forwarder counters: $(tail -1 "$WORK/fwd.out")"
 if command -v dnsperf >/dev/null; then
   DNS_SECONDS=$((SECONDS_PER_RUN + 1))
   bg "$BIN" --seconds 120 --workers 1 dns --ns "$T" --listen 10.2.0.53:53 --zone onprem.corp \
-    --records 1000 >"$WORK/dns2.out"
+    --records 1000 --ttl 0 >"$WORK/dns2.out"
   bg "$BIN" --seconds 120 --workers 1 dns --ns "$R" --listen 10.1.0.2:53 --zone corp.internal \
     --records 1000 --forward onprem.corp=10.2.0.53:53 >"$WORK/dns1.out"
   wait_ready "$WORK/dns2.out"

@@ -60,6 +60,9 @@ enum Cmd {
         /// Names host0..hostN-1 in the zone, A records 10.x.y.z.
         #[arg(long, default_value_t = 1000)]
         records: u32,
+        /// TTL of the records (0: answers are never cached downstream).
+        #[arg(long, default_value_t = 300)]
+        ttl: u32,
         /// DOMAIN=IP:PORT forwarding rules.
         #[arg(long)]
         forward: Vec<String>,
@@ -110,6 +113,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             listen,
             zone,
             records,
+            ttl,
             forward,
         } => {
             let t = NsThread::spawn(&ns)?;
@@ -117,7 +121,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let recs = (0..records)
                 .map(|i| {
                     let ip = std::net::Ipv4Addr::from(0x0a00_0000u32 + i + 1);
-                    ZoneRecord::a(&format!("host{i}.{zone}"), 300, ip)
+                    ZoneRecord::a(&format!("host{i}.{zone}"), ttl, ip)
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             view.set_zones(vec![PrivateZone::new(&zone, recs)?])?;
