@@ -143,11 +143,8 @@ const FIELDS: &[Column] = &[
 
 const AFTER_CREATE: Finals = Finals {
     success: &["ACTIVE"],
-    needs_action: &[(
-        "PENDING_ACTIVATION",
-        "The request waits for you: `linkplane peering activate-instructions` prints the \
-         commands that accept it and add the route back.",
-    )],
+    // The note names the connection, so `run` prints it.
+    needs_action: &[("PENDING_ACTIVATION", "")],
     failure: &["FAILED", "NOT_FOUND"],
 };
 
@@ -189,6 +186,20 @@ pub async fn run(args: PeeringArgs) -> anyhow::Result<()> {
                 .await?;
             let reply =
                 wait::after_create(&ctx.api, reply, &path, "peering", &AFTER_CREATE, &wait).await?;
+            if wait.wait && wait::status_of(&reply.body) == Some("PENDING_ACTIVATION") {
+                let id = reply
+                    .body
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .unwrap_or("<id>");
+                eprintln!(
+                    "The request waits for you. `linkplane peering activate-instructions \
+                     --cluster {} {id}` prints the commands that accept it and add the route \
+                     back; then `linkplane peering get --cluster {} {id} --wait` follows it to \
+                     ACTIVE.",
+                    sel.cluster, sel.cluster
+                );
+            }
             render::print_object(ctx.output, &reply, FIELDS);
         }
         PeeringCommand::List { sel, page } => {

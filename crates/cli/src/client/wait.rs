@@ -27,7 +27,8 @@ pub struct WaitArgs {
 pub struct Finals {
     /// The resource is where it should be: exit 0.
     pub success: &'static [&'static str],
-    /// The resource cannot get there without someone acting: exit 0 with a note.
+    /// The resource cannot get there without someone acting: exit 0, printing the note (the
+    /// caller prints its own when the note is empty).
     pub needs_action: &'static [(&'static str, &'static str)],
     /// The resource failed: exit non-zero.
     pub failure: &'static [&'static str],
@@ -165,15 +166,17 @@ pub async fn until_final<S: AsRef<str>>(
             }
             Verdict::NeedsAction(note) => {
                 progress.finish();
-                eprintln!("{note}");
+                if !note.is_empty() {
+                    eprintln!("{note}");
+                }
                 return Ok(reply);
             }
             Verdict::Failure => {
                 progress.finish();
                 let why = reply
                     .body
-                    .get("statusMessage")
-                    .or_else(|| reply.body.get("message"))
+                    .get("statusReason")
+                    .or_else(|| reply.body.get("statusMessage"))
                     .and_then(Value::as_str)
                     .map(|m| format!(": {m}"))
                     .unwrap_or_default();

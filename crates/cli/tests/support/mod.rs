@@ -1,6 +1,7 @@
 //! Runs the real `linkplane` binary: `serve` on 127.0.0.1:<free port> with a temporary data
-//! directory, and client commands against it. The server is killed on drop, even when the
-//! test panics.
+//! directory and its own localcloud prefix, and client commands against it. On drop, even
+//! when the test panics, the server is killed and `linkplane local gc` removes every kernel
+//! object under its prefix (as root, `serve` builds LOCAL clusters in real namespaces).
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
@@ -109,6 +110,8 @@ pub fn run(mut cmd: Command, stdin: Option<&str>) -> Run {
 pub struct Server {
     child: Child,
     pub addr: SocketAddr,
+    /// localcloud installation prefix (`t` + 4 base-36 characters).
+    pub prefix: String,
     pub data_dir: tempfile::TempDir,
     log: PathBuf,
 }
@@ -117,7 +120,19 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        gc(&self.prefix);
     }
+}
+
+/// `linkplane local gc --prefix P`: removes the namespaces, links and processes a server with
+/// that prefix made (nothing to do when it ran without root).
+fn gc(prefix: &str) {
+    let _ = linkplane()
+        .args(["local", "gc", "--prefix", prefix])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 impl Server {
@@ -127,9 +142,11 @@ impl Server {
             let data_dir = tempfile::tempdir().unwrap();
             let log = data_dir.path().join("serve.log");
             let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+            let prefix = linkplane_netns::testing::unique_prefix();
             let log_file = std::fs::File::create(&log).unwrap();
             let child = linkplane()
-                .args(["serve", "--listen", &addr.to_string(), "--data-dir"])
+                .args(["serve", "--listen", &addr.to_string(), "--prefix", &prefix])
+                .arg("--data-dir")
                 .arg(data_dir.path())
                 .env("RUST_LOG", "info")
                 .stdin(Stdio::null())
@@ -140,6 +157,7 @@ impl Server {
             let mut server = Server {
                 child,
                 addr,
+                prefix,
                 data_dir,
                 log,
             };
