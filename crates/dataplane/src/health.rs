@@ -427,6 +427,74 @@ mod tests {
         );
     }
 
+    async fn http_server(status: u16, answer: bool) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            loop {
+                let (mut c, _) = l.accept().await.unwrap();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 1024];
+                    let n = c.read(&mut buf).await.unwrap_or(0);
+                    assert!(buf[..n].starts_with(b"GET /healthz HTTP/1.1\r\n"));
+                    if answer {
+                        let r = format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\n\r\n");
+                        let _ = c.write_all(r.as_bytes()).await;
+                    } else {
+                        tokio::time::sleep(Duration::from_secs(5)).await;
+                    }
+                });
+            }
+        });
+        (addr, task)
+    }
+
+    fn http(matcher: &str) -> HealthCheckConfig {
+        HealthCheckConfig {
+            kind: CheckKind::Http {
+                path: "/healthz".into(),
+                matcher: matcher.parse().unwrap(),
+            },
+            interval: Duration::from_millis(500),
+            timeout: Duration::from_millis(300),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn tcp_and_http_checks_pass_and_fail_for_the_right_reasons() {
+        let c = crate::forwarder::LocalConnector::default();
+        let tcp = HealthCheckConfig {
+            interval: Duration::from_millis(500),
+            timeout: Duration::from_millis(300),
+            ..Default::default()
+        };
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let open = l.local_addr().unwrap();
+        assert_eq!(check_once(&c, open, &tcp).await, Ok(()));
+        drop(l);
+        let e = check_once(&c, open, &tcp).await.unwrap_err();
+        assert!(e.contains("connect"), "{e}");
+
+        let (ok, t1) = http_server(302, true).await;
+        assert_eq!(check_once(&c, ok, &http("200,302")).await, Ok(()));
+        let e = check_once(&c, ok, &http("200")).await.unwrap_err();
+        assert!(e.contains("answered 302, expected 200"), "{e}");
+        let (bad, t2) = http_server(503, true).await;
+        assert!(check_once(&c, bad, &http("200-399")).await.is_err());
+        let (mute, t3) = http_server(200, false).await;
+        let e = check_once(&c, mute, &http("200")).await.unwrap_err();
+        assert!(e.contains("no answer within"), "{e}");
+        // The health port can differ from the traffic port.
+        let mut other_port = http("200,302");
+        other_port.port = Some(ok.port());
+        assert_eq!(check_once(&c, open, &other_port).await, Ok(()));
+        for t in [t1, t2, t3] {
+            t.abort();
+        }
+    }
+
     #[test]
     fn config_is_validated() {
         let mut c = HealthCheckConfig::default();
