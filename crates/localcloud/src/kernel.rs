@@ -50,14 +50,11 @@ pub async fn preflight(prefix: &crate::ids::Prefix) -> Result<()> {
     netns_del(std::slice::from_ref(&probe)).await;
     let result = async {
         netns_add(&probe).await?;
-        ip_batch(
-            Some(&probe),
-            &[
-                "link add lpb0 type bridge".to_string(),
-                "link add lpv0 type veth peer name lpv1".to_string(),
-                "link set lpv0 master lpb0".to_string(),
-            ],
-        )
+        let peer = probe.clone();
+        crate::netlink::with_ns(&probe, move |nl| async move {
+            let bridge = nl.bridge("lpb0").await?;
+            nl.veth("lpv0", "lpv1", &peer, Some(bridge)).await
+        })
         .await?;
         nft(
             &probe,

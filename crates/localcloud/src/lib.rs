@@ -16,6 +16,7 @@ pub mod error;
 pub mod ids;
 mod kernel;
 pub mod net;
+mod netlink;
 pub mod types;
 
 pub use engine::{Engine, EngineConfig, render};

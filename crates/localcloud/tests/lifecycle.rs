@@ -297,3 +297,82 @@ async fn restart_rebuilds_internet_and_nat_paths() {
         "NAT rebuilt"
     );
 }
+
+fn ip_out(args: &[&str]) -> String {
+    let out = std::process::Command::new("ip")
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subnet_and_route_removal_leave_no_kernel_state() {
+    let Some(c) = Cloud::new("subnet_and_route_removal_leave_no_kernel_state").await else {
+        return;
+    };
+    let p = principal("111111111111");
+    let v = c.vpc(&p, "10.72.0.0/16").await;
+    let s = c.subnet(&p, &v, "10.72.5.0/24").await;
+    let igw = c
+        .engine
+        .create_internet_gateway(
+            &p,
+            CreateInternetGateway {
+                vpc_id: v.vpc_id.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    c.engine
+        .create_route(
+            &p,
+            &s.subnet_id,
+            CreateRoute {
+                destination_cidr_block: "198.51.100.0/24".into(),
+                target_id: igw.internet_gateway_id.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    let table = s.route_table.to_string();
+    let rules = ip_out(&["-n", &v.namespace, "rule"]);
+    assert!(
+        rules.contains(&format!("iif {} lookup {table}", s.bridge)),
+        "{rules}"
+    );
+    assert!(
+        rules
+            .lines()
+            .any(|l| l.starts_with("101:") && l.contains(&s.bridge) && l.ends_with("prohibit")),
+        "{rules}"
+    );
+    let routes = ip_out(&["-n", &v.namespace, "route", "show", "table", &table]);
+    assert!(
+        routes.contains("198.51.100.0/24 via 169.254.0.1 dev igw0"),
+        "{routes}"
+    );
+
+    c.engine
+        .delete_route(&p, &s.subnet_id, "198.51.100.0/24")
+        .await
+        .unwrap();
+    let routes = ip_out(&["-n", &v.namespace, "route", "show", "table", &table]);
+    assert!(routes.trim().is_empty(), "{routes}");
+    let e = c
+        .engine
+        .delete_route(&p, &s.subnet_id, "198.51.100.0/24")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("does not exist"), "{e}");
+
+    c.engine.delete_subnet(&p, &s.subnet_id).await.unwrap();
+    let rules = ip_out(&["-n", &v.namespace, "rule"]);
+    assert!(!rules.contains(&s.bridge), "{rules}");
+    let links = ip_out(&["-n", &v.namespace, "-br", "link"]);
+    assert!(!links.contains(&s.bridge), "{links}");
+    // The same CIDR can be used again.
+    let again = c.subnet(&p, &v, "10.72.5.0/24").await;
+    let i = c.instance(&p, &again, &[]).await;
+    assert_eq!(i.private_ip_address, "10.72.5.4");
+}

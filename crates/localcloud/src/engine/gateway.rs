@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::ids::{Kind, Principal};
 use crate::kernel;
 use crate::net;
+use crate::netlink;
 use crate::types::{
     CreateInternetGateway, CreateNatGateway, ElasticIp, ExecOutput, Internet, InternetGateway,
     NatGateway, Process,
@@ -77,13 +78,10 @@ impl Engine {
             ],
         )
         .await?;
-        kernel::ip_batch(
-            Some(&ns),
-            &[
-                "link set lo up".to_string(),
-                format!("addr add {}/32 dev lo", net::INTERNET_HOST),
-            ],
-        )
+        netlink::with_ns(&ns, |nl| async move {
+            nl.up("lo").await?;
+            nl.addr("lo", net::INTERNET_HOST, 32).await
+        })
         .await?;
         Ok(true)
     }
@@ -176,15 +174,11 @@ impl Engine {
             .await?;
         }
         if self.igw_of(vpc_id).await?.is_some() {
-            kernel::ip_batch(
-                Some(&self.internet_namespace()),
-                &[format!(
-                    "route replace {public}/32 via {} dev {} onlink src {}",
-                    net::IGW_ROUTER,
-                    render::internet_port(vpc_id),
-                    net::INTERNET_HOST
-                )],
-            )
+            let port = render::internet_port(vpc_id);
+            netlink::with_ns(&self.internet_namespace(), move |nl| async move {
+                nl.host_route(public, net::IGW_ROUTER, &port, net::INTERNET_HOST)
+                    .await
+            })
             .await?;
         }
         Ok(())
@@ -208,7 +202,11 @@ impl Engine {
         }
         let inet = self.internet_namespace();
         if kernel::netns_exists(&inet) {
-            kernel::ip_batch_force(Some(&inet), &[format!("route del {public}/32")]).await;
+            let host = Ipv4Net::new(public, 32).unwrap_or_default();
+            let _ = netlink::with_ns(&inet, move |nl| async move {
+                nl.route_del(host, netlink::MAIN_TABLE).await
+            })
+            .await;
         }
     }
 
@@ -259,30 +257,28 @@ impl Engine {
         let inet = self.internet_namespace();
         let gport = render::internet_port(vpc_id);
         let router = self.router_namespace(vpc_id);
-        kernel::ip_batch(
-            Some(&router),
-            &[
-                format!(
-                    "link add {} type veth peer name {gport} netns {inet}",
-                    render::IGW_DEV
-                ),
-                format!("addr add {}/30 dev {}", net::IGW_ROUTER, render::IGW_DEV),
-                format!("link set {} up", render::IGW_DEV),
-            ],
-        )
+        let (peer_ns, port) = (inet.clone(), gport.clone());
+        netlink::with_ns(&router, move |nl| async move {
+            nl.veth(render::IGW_DEV, &port, &peer_ns, None).await?;
+            nl.addr(render::IGW_DEV, net::IGW_ROUTER, 30).await
+        })
         .await?;
-        let mut lines = vec![
-            format!("addr add {}/30 dev {gport}", net::IGW_INTERNET),
-            format!("link set {gport} up"),
-        ];
-        for ip in self.public_ips_of(vpc_id).await? {
-            lines.push(format!(
-                "route replace {ip}/32 via {} dev {gport} onlink src {}",
-                net::IGW_ROUTER,
-                net::INTERNET_HOST
-            ));
-        }
-        kernel::ip_batch(Some(&inet), &lines).await
+        let publics: Vec<Ipv4Addr> = self
+            .public_ips_of(vpc_id)
+            .await?
+            .iter()
+            .filter_map(|s| s.parse().ok())
+            .collect();
+        netlink::with_ns(&inet, move |nl| async move {
+            nl.addr(&gport, net::IGW_INTERNET, 30).await?;
+            nl.up(&gport).await?;
+            for ip in publics {
+                nl.host_route(ip, net::IGW_ROUTER, &gport, net::INTERNET_HOST)
+                    .await?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// Create an internet gateway attached to a VPC (one per VPC).
@@ -326,10 +322,9 @@ impl Engine {
     }
 
     async fn unplumb_igw(&self, vpc_id: &str) {
-        kernel::ip_batch_force(
-            Some(&self.router_namespace(vpc_id)),
-            &[format!("link del {}", render::IGW_DEV)],
-        )
+        let _ = netlink::with_ns(&self.router_namespace(vpc_id), |nl| async move {
+            nl.link_del(render::IGW_DEV).await
+        })
         .await;
     }
 

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::ids::{Kind, Principal};
 use crate::kernel;
 use crate::net;
+use crate::netlink;
 use crate::types::{CreateInstance, ExecOutput, Instance, Process};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -237,31 +238,27 @@ impl Engine {
     pub(crate) async fn plumb_instance(&self, r: &InstanceRow, s: &SubnetRow) -> Result<()> {
         let ns = self.instance_namespace_name(&r.id);
         let port = render::instance_port(&r.id);
-        kernel::ip_batch(
-            Some(&self.router_namespace(&r.vpc_id)),
-            &[
-                format!(
-                    "link add {port} type veth peer name {} netns {ns}",
-                    render::INSTANCE_DEV
-                ),
-                format!("link set {port} master {} up", render::bridge(&s.id)),
-            ],
-        )
+        let bridge = render::bridge(&s.id);
+        let peer_ns = ns.clone();
+        netlink::with_ns(&self.router_namespace(&r.vpc_id), move |nl| async move {
+            let master = nl.index(&bridge).await?;
+            nl.veth(&port, render::INSTANCE_DEV, &peer_ns, Some(master))
+                .await
+        })
         .await?;
-        kernel::ip_batch(
-            Some(&ns),
-            &[
-                "link set lo up".to_string(),
-                format!(
-                    "addr add {}/{} dev {}",
-                    r.private_ip,
-                    s.net().prefix_len(),
-                    render::INSTANCE_DEV
-                ),
-                format!("link set {} up", render::INSTANCE_DEV),
-                format!("route add default via {}", net::gateway(s.net())),
-            ],
-        )
+        let ip: Ipv4Addr = r.private_ip.parse().map_err(|_| {
+            Error::kernel(
+                "plumb instance",
+                format!("bad stored address {}", r.private_ip),
+            )
+        })?;
+        let (len, gw) = (s.net().prefix_len(), net::gateway(s.net()));
+        netlink::with_ns(&ns, move |nl| async move {
+            nl.up("lo").await?;
+            nl.addr(render::INSTANCE_DEV, ip, len).await?;
+            nl.up(render::INSTANCE_DEV).await?;
+            nl.default_route(gw).await
+        })
         .await
     }
 

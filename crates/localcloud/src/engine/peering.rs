@@ -4,8 +4,8 @@ use super::render;
 use super::{Engine, authorize, now};
 use crate::error::{Error, Result};
 use crate::ids::{self, AccountId, Kind, Principal};
-use crate::kernel;
 use crate::net;
+use crate::netlink;
 use crate::types::{CreatePeering, PeeringConnection, PeeringStatus, PeeringVpcInfo};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -268,29 +268,24 @@ impl Engine {
         let (req_end, acc_end) = net::peering_link(r.seq);
         let a = self.router_namespace(&r.requester_vpc);
         let b = self.router_namespace(&r.accepter_vpc);
-        kernel::ip_batch(
-            Some(&a),
-            &[
-                format!("link add {dev} type veth peer name {dev} netns {b}"),
-                format!("addr add {req_end}/30 dev {dev}"),
-                format!("link set {dev} up"),
-            ],
-        )
+        let (d, peer) = (dev.clone(), b.clone());
+        netlink::with_ns(&a, move |nl| async move {
+            nl.veth(&d, &d, &peer, None).await?;
+            nl.addr(&d, req_end, 30).await
+        })
         .await?;
-        kernel::ip_batch(
-            Some(&b),
-            &[
-                format!("addr add {acc_end}/30 dev {dev}"),
-                format!("link set {dev} up"),
-            ],
-        )
+        netlink::with_ns(&b, move |nl| async move {
+            nl.addr(&dev, acc_end, 30).await?;
+            nl.up(&dev).await
+        })
         .await
     }
 
     async fn unplumb_peering(&self, r: &PeeringRow) {
-        kernel::ip_batch_force(
-            Some(&self.router_namespace(&r.requester_vpc)),
-            &[format!("link del {}", render::peering_dev(&r.id))],
+        let dev = render::peering_dev(&r.id);
+        let _ = netlink::with_ns(
+            &self.router_namespace(&r.requester_vpc),
+            move |nl| async move { nl.link_del(&dev).await },
         )
         .await;
     }

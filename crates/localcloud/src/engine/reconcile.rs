@@ -70,11 +70,7 @@ impl Engine {
             tracing::info!(vpc = %vpc.id, "router namespace missing: rebuilding");
             self.build_router(vpc).await?;
             for s in self.subnets_of(&vpc.id).await? {
-                kernel::ip_batch(
-                    Some(&self.router_namespace(&vpc.id)),
-                    &super::render::subnet_lines(&super::render::bridge(&s.id), s.net(), s.table()),
-                )
-                .await?;
+                self.plumb_subnet(&s).await?;
             }
             rebuilt.insert(vpc.id.clone());
         }
@@ -83,16 +79,12 @@ impl Engine {
             if inet_rebuilt || rebuilt.contains(vpc) {
                 // The surviving end of a destroyed pair may linger while the kernel
                 // tears the namespace down.
-                kernel::ip_batch_force(
-                    Some(&self.internet_namespace()),
-                    &[format!("link del {}", super::render::internet_port(vpc))],
+                drop_link(
+                    &self.internet_namespace(),
+                    super::render::internet_port(vpc),
                 )
                 .await;
-                kernel::ip_batch_force(
-                    Some(&self.router_namespace(vpc)),
-                    &[format!("link del {}", super::render::IGW_DEV)],
-                )
-                .await;
+                drop_link(&self.router_namespace(vpc), super::render::IGW_DEV.into()).await;
                 self.plumb_igw(vpc).await?;
                 relinked.insert(vpc.clone());
             }
@@ -101,11 +93,7 @@ impl Engine {
             if rebuilt.contains(&r.requester_vpc) || rebuilt.contains(&r.accepter_vpc) {
                 let dev = super::render::peering_dev(&r.id);
                 for v in [&r.requester_vpc, &r.accepter_vpc] {
-                    kernel::ip_batch_force(
-                        Some(&self.router_namespace(v)),
-                        &[format!("link del {dev}")],
-                    )
-                    .await;
+                    drop_link(&self.router_namespace(v), dev.clone()).await;
                 }
                 self.plumb_peering(&r).await?;
                 relinked.insert(r.requester_vpc.clone());
@@ -126,11 +114,7 @@ impl Engine {
             }
             adopted += 1;
             if rebuilt.contains(&inst.vpc_id) {
-                kernel::ip_batch_force(
-                    Some(&ns),
-                    &[format!("link del {}", super::render::INSTANCE_DEV)],
-                )
-                .await;
+                drop_link(&ns, super::render::INSTANCE_DEV.into()).await;
                 self.plumb_instance(inst, &subnet).await?;
             }
             let vpc = self.vpc_row(&inst.vpc_id).await?;
@@ -145,5 +129,14 @@ impl Engine {
             "localcloud reconciled"
         );
         Ok(())
+    }
+}
+
+/// Remove a link that may linger (the surviving end of a pair whose namespace went away).
+async fn drop_link(ns: &str, dev: String) {
+    if let Err(e) =
+        crate::netlink::with_ns(ns, move |nl| async move { nl.link_del(&dev).await }).await
+    {
+        tracing::debug!(ns, error = %e, "could not remove a lingering link");
     }
 }

@@ -5,10 +5,6 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
-use ipnet::Ipv4Net;
-
-use crate::net;
-
 /// Name of the router's end of the internet gateway link.
 pub const IGW_DEV: &str = "igw0";
 /// The instance's interface.
@@ -209,22 +205,6 @@ pub fn filter_table(
     s
 }
 
-/// `ip` batch lines (in the router) making a subnet: bridge with the gateway address and
-/// policy routing (packets from the bridge use the subnet's table; nothing falls through).
-pub fn subnet_lines(bridge: &str, cidr: Ipv4Net, table: u32) -> Vec<String> {
-    vec![
-        format!("link add {bridge} type bridge"),
-        format!(
-            "addr add {}/{} dev {bridge}",
-            net::gateway(cidr),
-            cidr.prefix_len()
-        ),
-        format!("link set {bridge} up"),
-        format!("rule add iif {bridge} lookup {table} prio 100"),
-        format!("rule add iif {bridge} prohibit prio 101"),
-    ]
-}
-
 /// Where a route's packets go in the kernel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Hop {
@@ -234,23 +214,6 @@ pub enum Hop {
     Peer { dev: String, via: Ipv4Addr },
     /// Target unusable (peering not active, gateway gone).
     Blackhole,
-}
-
-pub fn route_line(dest: &str, table: u32, hop: &Hop) -> String {
-    match hop {
-        Hop::Internet { realm: None } => format!(
-            "route replace {dest} via {} dev {IGW_DEV} onlink table {table}",
-            net::IGW_INTERNET
-        ),
-        Hop::Internet { realm: Some(r) } => format!(
-            "route replace {dest} via {} dev {IGW_DEV} onlink table {table} realm {r}",
-            net::IGW_INTERNET
-        ),
-        Hop::Peer { dev, via } => {
-            format!("route replace {dest} via {via} dev {dev} onlink table {table}")
-        }
-        Hop::Blackhole => format!("route replace blackhole {dest} table {table}"),
-    }
 }
 
 #[cfg(test)]
@@ -334,17 +297,5 @@ mod tests {
         );
         let ingress = t.split("chain ingress {").nth(1).unwrap();
         assert!(ingress.contains("tcp dport 443 accept\n    drop"), "{t}");
-    }
-
-    #[test]
-    fn routes_render() {
-        assert_eq!(
-            route_line("0.0.0.0/0", 1001, &Hop::Internet { realm: Some(3) }),
-            "route replace 0.0.0.0/0 via 169.254.0.1 dev igw0 onlink table 1001 realm 3"
-        );
-        assert_eq!(
-            route_line("10.2.0.0/16", 1001, &Hop::Blackhole),
-            "route replace blackhole 10.2.0.0/16 table 1001"
-        );
     }
 }

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::ids::{self, Kind, Principal};
 use crate::kernel;
 use crate::net;
+use crate::netlink;
 use crate::types::{CreateRoute, CreateSubnet, CreateVpc, Route, Subnet, Vpc};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -217,14 +218,13 @@ impl Engine {
             ],
         )
         .await?;
-        kernel::ip_batch(
-            Some(&ns),
-            &[
-                "link set lo up".to_string(),
-                format!("addr add {}/32 dev lo", net::resolver(vpc.net())),
-                format!("rule add to {} lookup main prio 50", vpc.cidr),
-            ],
-        )
+        let (resolver, cidr) = (net::resolver(vpc.net()), vpc.net());
+        netlink::with_ns(&ns, move |nl| async move {
+            nl.up("lo").await?;
+            nl.addr("lo", resolver, 32).await?;
+            nl.rule(None, Some(cidr), Some(netlink::MAIN_TABLE), 50)
+                .await
+        })
         .await?;
         self.render_router_nft(&vpc.id).await
     }
@@ -324,11 +324,9 @@ impl Engine {
         kernel::netns_del(&[self.router_namespace(id)]).await;
         let inet = self.internet_namespace();
         if kernel::netns_exists(&inet) {
-            kernel::ip_batch_force(
-                Some(&inet),
-                &[format!("link del {}", render::internet_port(id))],
-            )
-            .await;
+            let port = render::internet_port(id);
+            let _ =
+                netlink::with_ns(&inet, move |nl| async move { nl.link_del(&port).await }).await;
         }
         self.forget_vpc(id).await?;
         tracing::info!(vpc = %id, "VPC deleted");
@@ -388,8 +386,7 @@ impl Engine {
         .execute(&self.db)
         .await?;
         let row = self.subnet_row(&id).await?;
-        let lines = render::subnet_lines(&render::bridge(&id), cidr, row.table());
-        if let Err(e) = kernel::ip_batch(Some(&self.router_namespace(&vpc.id)), &lines).await {
+        if let Err(e) = self.plumb_subnet(&row).await {
             self.unplumb_subnet(&row).await;
             sqlx::query("DELETE FROM subnets WHERE id = ?")
                 .bind(&id)
@@ -401,18 +398,31 @@ impl Engine {
         Ok(self.to_subnet(row))
     }
 
+    /// The subnet's bridge with the gateway address, and its policy routing: packets from
+    /// the bridge use the subnet's table, and nothing falls through to another one.
+    pub(crate) async fn plumb_subnet(&self, s: &SubnetRow) -> Result<()> {
+        let (b, table) = (render::bridge(&s.id), s.table());
+        let (gw, len) = (net::gateway(s.net()), s.net().prefix_len());
+        netlink::with_ns(&self.router_namespace(&s.vpc_id), move |nl| async move {
+            nl.bridge(&b).await?;
+            nl.addr(&b, gw, len).await?;
+            nl.rule(Some(&b), None, Some(table), 100).await?;
+            nl.rule(Some(&b), None, None, 101).await
+        })
+        .await
+    }
+
     async fn unplumb_subnet(&self, s: &SubnetRow) {
-        let b = render::bridge(&s.id);
-        kernel::ip_batch_force(
-            Some(&self.router_namespace(&s.vpc_id)),
-            &[
-                format!("link del {b}"),
-                format!("rule del iif {b} prio 100"),
-                format!("rule del iif {b} prio 101"),
-                format!("route flush table {}", s.table()),
-            ],
-        )
+        let (b, table) = (render::bridge(&s.id), s.table());
+        let done = netlink::with_ns(&self.router_namespace(&s.vpc_id), move |nl| async move {
+            nl.link_del(&b).await?;
+            nl.forget_table(&b, table).await;
+            Ok(())
+        })
         .await;
+        if let Err(e) = done {
+            tracing::debug!(subnet = %s.id, error = %e, "subnet removal incomplete");
+        }
     }
 
     pub async fn get_subnet(&self, p: &Principal, id: &str) -> Result<Subnet> {
@@ -615,10 +625,10 @@ impl Engine {
                 "subnet {subnet_id} already has a route to {dest}; delete it first"
             )));
         }
-        kernel::ip_batch(
-            Some(&self.router_namespace(&vpc.id)),
-            &[render::route_line(&dest.to_string(), s.table(), &hop)],
-        )
+        let (table, h) = (s.table(), hop.clone());
+        netlink::with_ns(&self.router_namespace(&vpc.id), move |nl| async move {
+            nl.route(dest, table, &h).await
+        })
         .await?;
         sqlx::query("INSERT INTO routes (subnet_id, destination, target) VALUES (?, ?, ?)")
             .bind(subnet_id)
@@ -659,11 +669,11 @@ impl Engine {
                 id: format!("{dest} in {subnet_id}"),
             });
         }
-        kernel::ip_batch_force(
-            Some(&self.router_namespace(&s.vpc_id)),
-            &[format!("route del {dest} table {}", s.table())],
-        )
-        .await;
+        let table = s.table();
+        netlink::with_ns(&self.router_namespace(&s.vpc_id), move |nl| async move {
+            nl.route_del(dest, table).await
+        })
+        .await?;
         Ok(())
     }
 
@@ -680,17 +690,24 @@ impl Engine {
         .bind(target)
         .fetch_all(&self.db)
         .await?;
-        let mut by_vpc: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        type Routes = Vec<(Ipv4Net, u32, Hop)>;
+        let mut by_vpc: std::collections::BTreeMap<String, Routes> = Default::default();
         for (_, dest, target, seq, vpc) in rows {
             let hop = self.hop_for(&vpc, &target).await.unwrap_or(Hop::Blackhole);
-            by_vpc.entry(vpc).or_default().push(render::route_line(
-                &dest,
-                render::route_table(seq),
-                &hop,
-            ));
+            let dest = net::parse_cidr("destinationCidrBlock", &dest)?;
+            by_vpc
+                .entry(vpc)
+                .or_default()
+                .push((dest, render::route_table(seq), hop));
         }
-        for (vpc, lines) in by_vpc {
-            kernel::ip_batch(Some(&self.router_namespace(&vpc)), &lines).await?;
+        for (vpc, routes) in by_vpc {
+            netlink::with_ns(&self.router_namespace(&vpc), move |nl| async move {
+                for (dest, table, hop) in &routes {
+                    nl.route(*dest, *table, hop).await?;
+                }
+                Ok(())
+            })
+            .await?;
         }
         Ok(())
     }
