@@ -184,4 +184,72 @@ fn cluster_and_peering_follow_their_statuses_with_wait() {
     let out = peer("vpc-0badc0de", "10.9.0.0/16").failed();
     assert!(out.stderr.contains("NOT_FOUND"), "{}", out.stderr);
     assert!(out.stdout.is_empty(), "{}", out.stdout);
+
+    // Deleting with --wait returns once the resource is gone: the routes (the API refuses
+    // to delete a connection that routes target), the connection, then the cluster.
+    let routes = server
+        .lp(&["route", "list", "--cluster", &cluster_id, "-o", "json"])
+        .ok()
+        .json();
+    for r in routes["items"].as_array().unwrap() {
+        let id = r["id"].as_str().unwrap();
+        server
+            .lp(&[
+                "route",
+                "delete",
+                "--cluster",
+                &cluster_id,
+                id,
+                "--wait",
+                "--wait-timeout",
+                "120",
+                "--wait-interval",
+                "1",
+            ])
+            .ok();
+    }
+    let out = server
+        .lp(&["peering", "list", "--cluster", &cluster_id, "-o", "json"])
+        .ok()
+        .json();
+    for p in out["items"].as_array().unwrap() {
+        let id = p["id"].as_str().unwrap();
+        server
+            .lp(&[
+                "peering",
+                "delete",
+                "--cluster",
+                &cluster_id,
+                id,
+                "--wait",
+                "--wait-timeout",
+                "120",
+                "--wait-interval",
+                "1",
+            ])
+            .ok();
+    }
+    let peerings = server
+        .lp(&["peering", "list", "--cluster", &cluster_id, "-o", "json"])
+        .ok()
+        .json();
+    assert!(
+        peerings["items"].as_array().is_some_and(|p| p.is_empty()),
+        "{peerings}"
+    );
+    let out = server
+        .lp(&[
+            "cluster",
+            "delete",
+            &cluster_id,
+            "--wait",
+            "--wait-timeout",
+            "120",
+            "--wait-interval",
+            "1",
+        ])
+        .ok();
+    assert!(out.stderr.contains("Deleted cluster"), "{}", out.stderr);
+    let out = server.lp(&["cluster", "get", &cluster_id]).failed();
+    assert!(out.stderr.contains("HTTP 404"), "{}", out.stderr);
 }

@@ -235,14 +235,7 @@ pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
         }
         ClusterCommand::Delete { cluster_id, wait } => {
             let path = ctx.org_path(&["clusters", &cluster_id]).await?;
-            let reply = ctx.api.call(Method::DELETE, &path).send().await?;
-            let what = format!("cluster {cluster_id}");
-            if wait.wait {
-                wait::until_gone(&ctx.api, &path, &what, &wait).await?;
-                render::print_done(ctx.output, &reply, &format!("Deleted {what}."));
-            } else {
-                render::print_done(ctx.output, &reply, &super::deleted_message(&reply, &what));
-            }
+            super::delete(&ctx, &path, &format!("cluster {cluster_id}"), &wait).await?;
         }
     }
     Ok(())

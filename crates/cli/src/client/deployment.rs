@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use super::common::{Body, IdempotencyArgs, PageArgs};
 use super::options::{Ctx, GlobalArgs};
 use super::render::{self, Column};
+use super::wait::WaitArgs;
 
 pub const ABOUT_LONG: &str = "\
 A deployment runs in a cluster and leaves it from the cluster's external IPs (allowlist them
@@ -118,6 +119,8 @@ pub enum DeploymentCommand {
     Delete {
         /// Deployment id.
         deployment_id: String,
+        #[command(flatten)]
+        wait: WaitArgs,
     },
 }
 
@@ -240,11 +243,13 @@ pub async fn run(args: DeploymentArgs) -> anyhow::Result<()> {
                 .await?;
             render::print_object(ctx.output, &reply, FIELDS);
         }
-        DeploymentCommand::Delete { deployment_id } => {
+        DeploymentCommand::Delete {
+            deployment_id,
+            wait,
+        } => {
             let path = ctx.org_path(&["deployments", &deployment_id]).await?;
-            let reply = ctx.api.call(Method::DELETE, &path).send().await?;
             let what = format!("deployment {deployment_id}");
-            render::print_done(ctx.output, &reply, &super::deleted_message(&reply, &what));
+            super::delete(&ctx, &path, &what, &wait).await?;
         }
     }
     Ok(())

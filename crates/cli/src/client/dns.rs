@@ -119,6 +119,8 @@ pub enum DnsCommand {
         sel: ClusterSel,
         /// DNS resolution id.
         resolution_id: String,
+        #[command(flatten)]
+        wait: WaitArgs,
     },
 }
 
@@ -248,13 +250,16 @@ pub async fn run(args: DnsArgs) -> anyhow::Result<()> {
             let reply = ctx.api.get(&path, &[]).await?;
             render::print_object(ctx.output, &reply, FIELDS);
         }
-        DnsCommand::Delete { sel, resolution_id } => {
+        DnsCommand::Delete {
+            sel,
+            resolution_id,
+            wait,
+        } => {
             let path = ctx
                 .org_path(&["clusters", &sel.cluster, COLLECTION, &resolution_id])
                 .await?;
-            let reply = ctx.api.call(Method::DELETE, &path).send().await?;
             let what = format!("DNS resolution {resolution_id}");
-            render::print_done(ctx.output, &reply, &super::deleted_message(&reply, &what));
+            super::delete(&ctx, &path, &what, &wait).await?;
         }
     }
     Ok(())

@@ -86,6 +86,24 @@ pub async fn run(cmd: ClientCommand) -> anyhow::Result<()> {
     }
 }
 
+/// DELETE `path`; with `--wait`, follows the resource until it is gone (a 202 means the
+/// server removes it in the background).
+async fn delete(
+    ctx: &options::Ctx,
+    path: &[String],
+    what: &str,
+    wait: &wait::WaitArgs,
+) -> anyhow::Result<()> {
+    let reply = ctx.api.call(reqwest::Method::DELETE, path).send().await?;
+    if wait.wait {
+        wait::until_gone(&ctx.api, path, what, wait).await?;
+        render::print_done(ctx.output, &reply, &format!("Deleted {what}."));
+    } else {
+        render::print_done(ctx.output, &reply, &deleted_message(&reply, what));
+    }
+    Ok(())
+}
+
 /// "Deleted X." for a synchronous delete, "Deleting X …" when the server accepted it (202).
 fn deleted_message(reply: &http::Reply, what: &str) -> String {
     if reply.status == StatusCode::ACCEPTED {

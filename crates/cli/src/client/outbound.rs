@@ -110,6 +110,8 @@ pub enum OutboundCommand {
         sel: ClusterSel,
         /// Outbound endpoint id.
         endpoint_id: String,
+        #[command(flatten)]
+        wait: WaitArgs,
     },
 }
 
@@ -196,13 +198,16 @@ pub async fn run(args: OutboundArgs) -> anyhow::Result<()> {
             let reply = ctx.api.get(&path, &[]).await?;
             render::print_object(ctx.output, &reply, FIELDS);
         }
-        OutboundCommand::Delete { sel, endpoint_id } => {
+        OutboundCommand::Delete {
+            sel,
+            endpoint_id,
+            wait,
+        } => {
             let path = ctx
                 .org_path(&["clusters", &sel.cluster, COLLECTION, &endpoint_id])
                 .await?;
-            let reply = ctx.api.call(Method::DELETE, &path).send().await?;
             let what = format!("outbound endpoint {endpoint_id}");
-            render::print_done(ctx.output, &reply, &super::deleted_message(&reply, &what));
+            super::delete(&ctx, &path, &what, &wait).await?;
         }
     }
     Ok(())

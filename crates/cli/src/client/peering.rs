@@ -105,6 +105,8 @@ pub enum PeeringCommand {
         sel: ClusterSel,
         /// Peering connection id.
         peering_id: String,
+        #[command(flatten)]
+        wait: WaitArgs,
     },
     /// Print the steps that complete the activation: accept, add the route back.
     ///
@@ -230,13 +232,16 @@ pub async fn run(args: PeeringArgs) -> anyhow::Result<()> {
             };
             render::print_object(ctx.output, &reply, FIELDS);
         }
-        PeeringCommand::Delete { sel, peering_id } => {
+        PeeringCommand::Delete {
+            sel,
+            peering_id,
+            wait,
+        } => {
             let path = ctx
                 .org_path(&["clusters", &sel.cluster, COLLECTION, &peering_id])
                 .await?;
-            let reply = ctx.api.call(Method::DELETE, &path).send().await?;
             let what = format!("peering connection {peering_id}");
-            render::print_done(ctx.output, &reply, &super::deleted_message(&reply, &what));
+            super::delete(&ctx, &path, &what, &wait).await?;
         }
         PeeringCommand::ActivateInstructions { sel, peering_id } => {
             let path = ctx

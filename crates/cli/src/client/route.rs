@@ -90,6 +90,8 @@ pub enum RouteCommand {
         sel: ClusterSel,
         /// Route id (from `route list`).
         route_id: String,
+        #[command(flatten)]
+        wait: WaitArgs,
     },
 }
 
@@ -149,13 +151,16 @@ pub async fn run(args: RouteArgs) -> anyhow::Result<()> {
             let reply = ctx.api.get(&path, &[]).await?;
             render::print_object(ctx.output, &reply, FIELDS);
         }
-        RouteCommand::Delete { sel, route_id } => {
+        RouteCommand::Delete {
+            sel,
+            route_id,
+            wait,
+        } => {
             let path = ctx
                 .org_path(&["clusters", &sel.cluster, "routes", &route_id])
                 .await?;
-            let reply = ctx.api.call(Method::DELETE, &path).send().await?;
             let what = format!("route {route_id}");
-            render::print_done(ctx.output, &reply, &super::deleted_message(&reply, &what));
+            super::delete(&ctx, &path, &what, &wait).await?;
         }
     }
     Ok(())

@@ -95,6 +95,8 @@ pub enum TgwCommand {
         sel: ClusterSel,
         /// Attachment id.
         attachment_id: String,
+        #[command(flatten)]
+        wait: WaitArgs,
     },
 }
 
@@ -176,13 +178,16 @@ pub async fn run(args: TgwArgs) -> anyhow::Result<()> {
             let reply = ctx.api.get(&path, &[]).await?;
             render::print_object(ctx.output, &reply, FIELDS);
         }
-        TgwCommand::Delete { sel, attachment_id } => {
+        TgwCommand::Delete {
+            sel,
+            attachment_id,
+            wait,
+        } => {
             let path = ctx
                 .org_path(&["clusters", &sel.cluster, COLLECTION, &attachment_id])
                 .await?;
-            let reply = ctx.api.call(Method::DELETE, &path).send().await?;
             let what = format!("transit gateway attachment {attachment_id}");
-            render::print_done(ctx.output, &reply, &super::deleted_message(&reply, &what));
+            super::delete(&ctx, &path, &what, &wait).await?;
         }
     }
     Ok(())

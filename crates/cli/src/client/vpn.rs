@@ -123,6 +123,8 @@ pub enum VpnCommand {
         sel: ClusterSel,
         /// VPN connection id.
         vpn_id: String,
+        #[command(flatten)]
+        wait: WaitArgs,
     },
 }
 
@@ -217,13 +219,12 @@ pub async fn run(args: VpnArgs) -> anyhow::Result<()> {
             let reply = ctx.api.get(&path, &[]).await?;
             render::print_object(ctx.output, &reply, FIELDS);
         }
-        VpnCommand::Delete { sel, vpn_id } => {
+        VpnCommand::Delete { sel, vpn_id, wait } => {
             let path = ctx
                 .org_path(&["clusters", &sel.cluster, COLLECTION, &vpn_id])
                 .await?;
-            let reply = ctx.api.call(Method::DELETE, &path).send().await?;
             let what = format!("VPN connection {vpn_id}");
-            render::print_done(ctx.output, &reply, &super::deleted_message(&reply, &what));
+            super::delete(&ctx, &path, &what, &wait).await?;
         }
     }
     Ok(())

@@ -127,12 +127,19 @@ impl Drop for Server {
 /// `linkplane local gc --prefix P`: removes the namespaces, links and processes a server with
 /// that prefix made (nothing to do when it ran without root).
 fn gc(prefix: &str) {
-    let _ = linkplane()
+    // Shown with the output of a failing test.
+    match linkplane()
         .args(["local", "gc", "--prefix", prefix])
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+        .output()
+    {
+        Ok(out) => eprintln!(
+            "local gc --prefix {prefix}: {}{}",
+            String::from_utf8_lossy(&out.stdout).trim(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+        Err(e) => eprintln!("local gc --prefix {prefix} did not run: {e}"),
+    }
 }
 
 impl Server {
