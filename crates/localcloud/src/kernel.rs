@@ -1,8 +1,8 @@
-//! The kernel side: named namespaces, `ip -batch` (netlink through iproute2), nftables,
+//! The kernel side outside netlink: named namespaces (`ip netns`), nftables,
 //! sysctls, `/etc/netns` files, processes inside namespaces, and garbage collection.
 //!
-//! Every operation takes whole batches so that creating one object costs a fixed, small
-//! number of process spawns, whatever else exists (see docs/LOCALCLOUD.md).
+//! Creating one object costs a fixed, small number of process spawns, whatever else
+//! exists (see docs/LOCALCLOUD.md). Links, addresses and routes are in `netlink.rs`.
 
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;

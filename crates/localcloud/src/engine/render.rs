@@ -1,5 +1,5 @@
-//! Pure rendering of kernel configuration: nftables scripts and `ip` batch lines.
-//! Unit tested without a kernel; the engine feeds them to `nft -f -` and `ip -batch -`.
+//! Pure rendering of kernel configuration: nftables scripts, names and route hops.
+//! Unit tested without a kernel; the engine feeds them to `nft -f -`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
