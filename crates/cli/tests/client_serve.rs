@@ -632,3 +632,37 @@ fn organization_get_uses_the_only_visible_organization() {
         .failed();
     assert!(out.stderr.contains("HTTP 404"), "{}", out.stderr);
 }
+
+#[test]
+fn lists_page_with_limit_and_cursor() {
+    let server = Server::start();
+    for (name, cidr) in [
+        ("a", "10.21.0.0/16"),
+        ("b", "10.22.0.0/16"),
+        ("c", "10.23.0.0/16"),
+    ] {
+        server.create_cluster(name, "STANDARD", cidr);
+    }
+    let first = server.lp(&["cluster", "list", "--limit", "2"]).ok();
+    let cursor = first
+        .stderr
+        .split("--cursor ")
+        .nth(1)
+        .map(|c| c.trim().to_owned())
+        .unwrap_or_else(|| panic!("no cursor hint: {first:#?}"));
+    let second = server
+        .lp(&[
+            "cluster", "list", "--limit", "2", "--cursor", &cursor, "-o", "json",
+        ])
+        .ok()
+        .json();
+    let rest = items(&second);
+    assert_eq!(rest.len(), 1, "{second}");
+    assert!(!first.stdout.contains(rest[0]["id"].as_str().unwrap()));
+    assert!(second["nextCursor"].is_null(), "{second}");
+
+    let out = server
+        .lp(&["cluster", "list", "--cursor", "not-a-cursor"])
+        .failed();
+    assert!(out.stderr.contains("cursor"), "{}", out.stderr);
+}
