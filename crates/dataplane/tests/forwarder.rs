@@ -1,5 +1,6 @@
 //! The forwarder with real sockets, through four namespaces: client → consumer VPC ENI,
-//! provider VPC → target, overlapping CIDRs, no link between the two VPCs.
+//! provider VPC → target, overlapping CIDRs, no link between the two VPCs; and one
+//! loopback test for backpressure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -321,4 +322,49 @@ async fn unhealthy_target_gets_no_traffic_and_traffic_spreads_over_healthy_ones(
     }
     checker.stop().await;
     fwd.stop().await;
+}
+
+/// Loopback (no root): a target that never reads must stall the client after a bounded
+/// amount (socket buffers + one pipe), not make the forwarder buffer without limit.
+#[tokio::test]
+async fn a_target_that_does_not_read_stalls_the_client_backpressure() {
+    let target = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let taddr = target.local_addr().unwrap();
+    let held = tokio::spawn(async move {
+        let (c, _) = target.accept().await.unwrap();
+        tokio::time::sleep(Duration::from_secs(30)).await; // hold it, never read
+        drop(c);
+    });
+    let fl = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let fwd = forwarder::spawn(
+        fl,
+        healthy(&[taddr]),
+        Arc::new(linkplane_dataplane::LocalConnector::default()),
+        ForwarderConfig::default(),
+    )
+    .unwrap();
+    let mut c = TcpStream::connect(fwd.local_addr()).await.unwrap();
+    let chunk = vec![7u8; 64 * 1024];
+    let mut written = 0usize;
+    // Write until a write has been blocked for 1 s (or an absurd amount got through).
+    while written < 512 * 1024 * 1024 {
+        match tokio::time::timeout(Duration::from_secs(1), c.write(&chunk)).await {
+            Ok(Ok(n)) => written += n,
+            Ok(Err(e)) => panic!("write failed: {e}"),
+            Err(_) => break,
+        }
+    }
+    let in_flight = fwd.stats().bytes_to_target;
+    eprintln!("stalled after {written} bytes written, {in_flight} delivered to the target");
+    assert!(
+        written < 64 * 1024 * 1024,
+        "the client wrote {written} bytes into a target that reads nothing: no backpressure"
+    );
+    assert!(written > 0 && in_flight > 0);
+    assert!(in_flight as usize <= written);
+    // The stall is stable: nothing more moves.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(fwd.stats().bytes_to_target, in_flight);
+    fwd.stop().await;
+    held.abort();
 }
