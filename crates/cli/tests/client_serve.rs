@@ -666,3 +666,83 @@ fn lists_page_with_limit_and_cursor() {
         .failed();
     assert!(out.stderr.contains("cursor"), "{}", out.stderr);
 }
+
+#[test]
+fn an_agent_run_with_a_token_is_listed_and_a_revoked_token_stops_it() {
+    let server = Server::start();
+    let cluster = server.create_cluster("agents", "STANDARD", "10.24.0.0/16");
+    let dep = server
+        .lp(&[
+            "deployment",
+            "create",
+            "--name",
+            "remote",
+            "--cluster-id",
+            &cluster,
+            "--remote-execution",
+            "-o",
+            "json",
+        ])
+        .ok()
+        .json();
+    let dep_id = dep["id"].as_str().unwrap().to_owned();
+    let created = server
+        .lp(&[
+            "agent-token",
+            "create",
+            "--deployment",
+            &dep_id,
+            "--name",
+            "edge",
+        ])
+        .ok();
+    let token_file = server.data_path().join("agent.token");
+    std::fs::write(&token_file, created.stdout.trim()).unwrap();
+
+    let agent = |extra: &[&str]| {
+        let mut cmd = server.cmd(&["agent", "run", "--api-url", &server.url(), "--token-file"]);
+        cmd.arg(&token_file).args(["--name", "edge-1"]).args(extra);
+        run(cmd, None)
+    };
+    // `agent run` counts its registration as the first beat, so this registers and stops
+    // (a heartbeat would come one server interval, 30 s, later).
+    agent(&["--max-heartbeats", "1"]).ok();
+    let agents = server
+        .lp(&["agent", "list", "--deployment", &dep_id, "-o", "json"])
+        .ok()
+        .json();
+    let list = items(&agents);
+    assert_eq!(list.len(), 1, "{agents}");
+    assert_eq!(list[0]["name"], "edge-1");
+    // Registered, heartbeat pending (UNKNOWN) or already beating (HEALTHY); never stale.
+    let status = list[0]["status"].as_str().unwrap().to_owned();
+    assert!(
+        ["UNKNOWN", "HEALTHY"].contains(&status.as_str()),
+        "{agents}"
+    );
+    let table = server.lp(&["agent", "list", "--deployment", &dep_id]).ok();
+    assert!(
+        table.stdout.contains("edge-1") && table.stdout.contains(&status),
+        "{}",
+        table.stdout
+    );
+
+    let token_id = items(
+        &server
+            .lp(&["agent-token", "list", "--deployment", &dep_id, "-o", "json"])
+            .ok()
+            .json(),
+    )[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    server
+        .lp(&["agent-token", "revoke", "--deployment", &dep_id, &token_id])
+        .ok();
+    let out = agent(&["--max-heartbeats", "1"]);
+    assert_eq!(
+        out.code,
+        Some(2),
+        "a revoked token must stop the agent: {out:#?}"
+    );
+}

@@ -20,7 +20,8 @@ Examples:
 
 pub const AGENT_ABOUT_LONG: &str = "\
 Agents register with an agent token and send heartbeats. An agent is HEALTHY while its
-heartbeats arrive, UNHEALTHY when they stop, UNKNOWN before the first one.";
+heartbeats arrive, UNHEALTHY when they stop, UNKNOWN before the first one. `agent list` shows
+them; `agent run` is the agent itself, run where your tasks should execute.";
 
 pub const AGENT_EXAMPLES: &str = "\
 Examples:

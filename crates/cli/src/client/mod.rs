@@ -39,7 +39,7 @@ pub enum ClientCommand {
     /// Tokens for Remote Execution Agents of a deployment (shown once).
     #[command(name = "agent-token", long_about = agent::TOKEN_ABOUT_LONG, after_help = agent::TOKEN_EXAMPLES)]
     AgentToken(Box<agent::AgentTokenArgs>),
-    /// Remote Execution Agents of a deployment and their health.
+    /// Remote Execution Agents: list a deployment's agents, or run one.
     #[command(long_about = agent::AGENT_ABOUT_LONG, after_help = agent::AGENT_EXAMPLES)]
     Agent(Box<agent::AgentArgs>),
     /// A cluster's PrivateLink endpoint service and its endpoint connections.
