@@ -1,8 +1,8 @@
 //! Zero-copy bidirectional copy between two TCP sockets with `splice(2)` through a pipe.
 //!
-//! Each direction owns one pipe. A round moves at most one pipe's worth of bytes from the
-//! source socket into the pipe, then drains the pipe completely into the destination
-//! socket before reading again. So at most `pipe capacity` bytes per direction are in
+//! Each direction borrows one pipe per round (from a per-thread pool). A
+//! round moves at most one pipe's worth of bytes from the source socket into the pipe,
+//! then drains the pipe completely into the destination socket before reading again. So at most `pipe capacity` bytes per direction are in
 //! flight inside the process (backpressure: a slow reader stops the writer through TCP's
 //! own windows), the bytes never enter user space, nothing is allocated per byte and no
 //! lock is taken. When one direction reaches EOF its destination gets `shutdown(Write)`
@@ -54,28 +54,90 @@ fn to_io(e: Errno) -> io::Error {
     io::Error::from_raw_os_error(e as i32)
 }
 
+/// Pipes kept per worker thread for reuse. A pipe is only borrowed while it holds
+/// bytes (one fill + drain round), so an idle connection holds no pipe at all: 2 fds
+/// per forwarded connection instead of 6, and no `pipe2` per connection.
+const POOL_MAX_PER_THREAD: usize = 64;
+
+thread_local! {
+    static POOL: std::cell::RefCell<Vec<Pipe>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+static POOLED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Pipes currently idle in the per-thread pools (each holds 2 fds). For fd accounting.
+pub fn pooled_pipes() -> usize {
+    POOLED.load(Ordering::Relaxed)
+}
+
+/// A pipe borrowed for one round. Returned to the pool on drop only when marked empty;
+/// a pipe that may still hold bytes (the round was cut short) is closed instead.
+struct Lease {
+    pipe: Option<Pipe>,
+    empty: bool,
+}
+
+impl Lease {
+    fn take() -> io::Result<Self> {
+        let pooled = POOL.try_with(|p| p.borrow_mut().pop()).ok().flatten();
+        let pipe = match pooled {
+            Some(p) => {
+                POOLED.fetch_sub(1, Ordering::Relaxed);
+                p
+            }
+            None => Pipe::new()?,
+        };
+        Ok(Self {
+            pipe: Some(pipe),
+            empty: false,
+        })
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let Some(pipe) = self.pipe.take() else { return };
+        if !self.empty {
+            return; // closed with whatever it held
+        }
+        let _ = POOL.try_with(move |p| {
+            let mut v = p.borrow_mut();
+            if v.len() < POOL_MAX_PER_THREAD {
+                v.push(pipe);
+                POOLED.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+    }
+}
+
 /// Copy `from` → `to` until EOF on `from`, then shut down `to`'s write side.
 /// `counter` is increased by every byte delivered to `to`.
 pub async fn splice_one_way(
     from: &TcpStream,
     to: &TcpStream,
-    pipe: &Pipe,
     counter: &AtomicU64,
 ) -> io::Result<u64> {
     let mut total = 0u64;
     loop {
-        // Fill: socket → pipe (the pipe is empty here, so EAGAIN means "socket empty").
-        let n = loop {
-            from.readable().await?;
-            match from.try_io(Interest::READABLE, || {
-                splice(from.as_fd(), None, &pipe.write, None, pipe.capacity, FLAGS).map_err(to_io)
-            }) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Err(e),
+        from.readable().await?;
+        // Fill: socket → an empty pipe, so EAGAIN means "socket empty".
+        let mut lease = Lease::take()?;
+        let Some(pipe) = lease.pipe.as_ref() else {
+            continue;
+        };
+        let filled = from.try_io(Interest::READABLE, || {
+            splice(from.as_fd(), None, &pipe.write, None, pipe.capacity, FLAGS).map_err(to_io)
+        });
+        let n = match filled {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                lease.empty = true;
+                continue;
             }
+            Err(e) => return Err(e),
         };
         if n == 0 {
+            lease.empty = true;
             shutdown_write(to);
             return Ok(total);
         }
@@ -96,6 +158,7 @@ pub async fn splice_one_way(
                 Err(e) => return Err(e),
             }
         }
+        lease.empty = true;
     }
 }
 
@@ -125,12 +188,7 @@ pub async fn splice_bidirectional(
     a_to_b: &AtomicU64,
     b_to_a: &AtomicU64,
 ) -> io::Result<Copied> {
-    let p1 = Pipe::new()?;
-    let p2 = Pipe::new()?;
-    let (x, y) = tokio::try_join!(
-        splice_one_way(a, b, &p1, a_to_b),
-        splice_one_way(b, a, &p2, b_to_a)
-    )?;
+    let (x, y) = tokio::try_join!(splice_one_way(a, b, a_to_b), splice_one_way(b, a, b_to_a))?;
     Ok(Copied {
         a_to_b: x,
         b_to_a: y,
