@@ -303,6 +303,26 @@ async fn request_that_cannot_be_created_is_not_found_and_retried_after_the_delay
     assert!(s(&p, "statusReason").contains("vpc-0badc0de"), "{p}");
     assert!(p["activationInstructions"].is_null());
 
+    // A route through a connection that is not ACTIVE waits, saying why.
+    let r = h
+        .post(
+            &format!("/clusters/{cid}/routes"),
+            json!({"name": "early", "destinationCidr": "10.90.1.0/24", "targetId": s(&p, "id")}),
+        )
+        .await;
+    let r = h
+        .wait_for(
+            &format!("/clusters/{cid}/routes/{}", s(&r, "id")),
+            MIN,
+            |st, v| st == 200 && v["statusReason"].is_string(),
+        )
+        .await;
+    assert_eq!(r["status"], "PENDING");
+    assert!(
+        s(&r, "statusReason").contains("to be ACTIVE (it is NOT_FOUND)"),
+        "{r}"
+    );
+
     // The right VPC id in the wrong account: localcloud refuses the request too.
     let p = h
         .post(
@@ -598,4 +618,126 @@ async fn cluster_network_deployment_ips_range_rule_and_restart_readoption() {
         .await;
     assert!(h.engine.list_vpcs(&platform()).await.unwrap().is_empty());
     assert!(!netns_exists(&h.engine.router_namespace(&vpc.vpc_id)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_mid_provisioning_then_restart_converges_without_duplicates() {
+    if !linkplane_netns::testing::require_root("crash_mid_provisioning") {
+        return;
+    }
+    // Interrupt the first pass of three clusters at different points (as kill -9 would):
+    // right after its VPC exists, after one subnet, after three subnets; restart each time. The last start must converge all of them exactly once. (Interrupting localcloud
+    // while it plumbs an internet gateway is not survivable yet: see
+    // `crash_while_localcloud_plumbs_an_internet_gateway`.)
+    crash_test(&[0, 1, 3]).await;
+}
+
+/// Known localcloud gap (reported): `Engine::open` re-plumbs an internet gateway only when a
+/// namespace was rebuilt, so a gateway whose plumbing was interrupted (row committed, internet
+/// side of the veth never configured) stays broken and NAT gateways then fail with "Nexthop
+/// device is not up". Run with `--ignored` to reproduce.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "localcloud does not yet repair an internet gateway interrupted mid-plumbing"]
+async fn crash_while_localcloud_plumbs_an_internet_gateway() {
+    if !linkplane_netns::testing::require_root("crash_while_plumbing_igw") {
+        return;
+    }
+    crash_test(&[4, 4, 4]).await;
+}
+
+async fn crash_test(stages: &[usize]) {
+    let mut h = Harness::start(fast_config(Duration::from_secs(300))).await;
+    let mut ids = vec![];
+    for (i, stage) in stages.iter().copied().enumerate() {
+        let c = h
+            .post(
+                "/clusters",
+                json!({"name": format!("c{i}"), "cloudProvider": "LOCAL", "type": "DEDICATED",
+                       "region": "us-east-1", "vpcSubnetRange": format!("10.7{i}.0.0/22")}),
+            )
+            .await;
+        let id = s(&c, "id");
+        let name = format!("linkplane/{id}");
+        let start = std::time::Instant::now();
+        let reached = loop {
+            let vpc = h
+                .engine
+                .list_vpcs(&platform())
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|v| v.name.as_deref() == Some(name.as_str()));
+            if let Some(vpc) = vpc {
+                let subnets = h
+                    .engine
+                    .list_subnets(&platform(), Some(&vpc.vpc_id))
+                    .await
+                    .unwrap()
+                    .len();
+                let igw = h
+                    .engine
+                    .list_internet_gateways(&platform())
+                    .await
+                    .unwrap()
+                    .iter()
+                    .any(|g| g.vpc_id == vpc.vpc_id);
+                let progress = subnets + usize::from(igw);
+                if progress >= stage {
+                    break progress;
+                }
+            }
+            assert!(
+                start.elapsed() < MIN,
+                "cluster {id} never reached stage {stage}"
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        };
+        let (_, now) = h.get(&format!("/clusters/{id}")).await;
+        eprintln!("crash at stage {reached} (status {})", now["status"]);
+        ids.push(id);
+        let (gc, dir) = h.crash();
+        h = Harness::start_in(gc, dir, fast_config(Duration::from_secs(300))).await;
+    }
+    let mut all_ips = vec![];
+    for id in &ids {
+        let c = h
+            .wait_status(&format!("/clusters/{id}"), "CREATED", MIN)
+            .await;
+        let ips = c["externalIps"].as_array().unwrap().clone();
+        assert_eq!(ips.len(), 2, "{c}");
+        all_ips.extend(ips);
+    }
+    // Let resync passes run, then count.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let p = platform();
+    let n = ids.len();
+    assert_eq!(h.engine.list_vpcs(&p).await.unwrap().len(), n);
+    assert_eq!(h.engine.list_subnets(&p, None).await.unwrap().len(), 4 * n);
+    assert_eq!(h.engine.list_internet_gateways(&p).await.unwrap().len(), n);
+    assert_eq!(h.engine.list_nat_gateways(&p).await.unwrap().len(), 2 * n);
+    assert_eq!(h.engine.list_elastic_ips(&p).await.unwrap().len(), 2 * n);
+    all_ips.sort_by_key(|v| v.to_string());
+    all_ips.dedup();
+    assert_eq!(
+        all_ips.len(),
+        2 * n,
+        "external IPs are distinct per cluster"
+    );
+
+    // A spec change (PATCH) is UPDATING, then CREATED again for the new generation.
+    let (st, v) = h
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/clusters/{}", ids[0]),
+            Some(json!({"name": "renamed"})),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let generation = v["generation"].as_i64().unwrap();
+    let c = h
+        .wait_for(&format!("/clusters/{}", ids[0]), MIN, |st, v| {
+            st == 200 && v["status"] == "CREATED" && v["observedGeneration"] == generation
+        })
+        .await;
+    assert_eq!(c["name"], "renamed");
 }

@@ -112,6 +112,15 @@ impl Harness {
         (gc, dir)
     }
 
+    /// Stop abruptly, as `kill -9` would: controllers and reconciles in flight are dropped
+    /// mid-way, nothing is closed. Keeps the data dir and the kernel objects.
+    pub fn crash(mut self) -> (Gc, tempfile::TempDir) {
+        self.server.abort();
+        drop(self.plane.take());
+        let Harness { gc, dir, .. } = self;
+        (gc, dir)
+    }
+
     pub fn v1(&self, path: &str) -> String {
         format!("{}/v1/organizations/{}{path}", self.base, self.org)
     }
