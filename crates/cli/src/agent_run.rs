@@ -21,14 +21,21 @@ const BACKOFF_BASE: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  linkplane agent run \\\n    --api-url https://cl0abc.external.linkplane.test/ \\\n    --token-file /etc/linkplane/agent.token --ca-file /etc/linkplane/ca.pem \\\n    --name etl-agent-1 --queues default,etl")]
+#[command(
+    after_help = "Example:\n  linkplane agent run \\\n    --api-url https://cl0abc.external.linkplane.test/ \\\n    --token-file /etc/linkplane/agent.token --ca-file /etc/linkplane/ca.pem \\\n    --name etl-agent-1 --queues default,etl"
+)]
 pub struct AgentRunArgs {
     /// The deployment's API URL (`apiUrl` of `linkplane deployment get`), e.g.
     /// https://<clusterId>.external.<baseDomain>/
     #[arg(long, env = "LINKPLANE_AGENT_API_URL")]
     pub api_url: String,
     /// The agent token (from `linkplane agent-token create`). Prefer --token-file.
-    #[arg(long, env = "LINKPLANE_AGENT_TOKEN", hide_env_values = true, conflicts_with = "token_file")]
+    #[arg(
+        long,
+        env = "LINKPLANE_AGENT_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "token_file"
+    )]
     pub token: Option<String>,
     /// A file holding the agent token.
     #[arg(long, env = "LINKPLANE_AGENT_TOKEN_FILE")]
@@ -96,6 +103,7 @@ pub async fn run(args: AgentRunArgs) -> anyhow::Result<()> {
     let mut interval = DEFAULT_INTERVAL;
     let mut beats = 0u64;
     loop {
+        let registering = agent_id.is_none();
         let outcome = match &agent_id {
             None => register(&client, &base, &token, &report).await.map(|r| {
                 tracing::info!(agent_id = %r.agent_id, "registered with the orchestration plane");
@@ -114,7 +122,7 @@ pub async fn run(args: AgentRunArgs) -> anyhow::Result<()> {
                 }
                 failures = 0;
                 interval = clamp_interval(secs);
-                if agent_id.is_some() {
+                if !registering {
                     beats += 1;
                 }
                 if args.max_heartbeats.is_some_and(|max| beats >= max) {

@@ -98,7 +98,10 @@ mod tests {
         for p in [&a, &b] {
             assert_eq!(p.len(), 5, "{p}");
             assert!(p.starts_with('t'));
-            assert!(p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+            assert!(
+                p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            );
         }
     }
 }
