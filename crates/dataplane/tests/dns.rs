@@ -480,3 +480,38 @@ async fn upstream_answers_are_cached_for_their_ttl_and_rule_changes_bypass_the_c
     let r = udp_query(vpc.addr, "db.corp.example.", RecordType::A).await;
     assert_eq!(ips(&r), ["10.3.3.3"]);
 }
+
+#[tokio::test]
+async fn dropping_the_server_handle_stops_serving() {
+    let v = view();
+    v.set_zones(vec![zone(
+        "corp.internal",
+        &[("db.corp.internal", "10.0.0.5")],
+    )])
+    .unwrap();
+    let Running { addr, _server, .. } = serve(v).await;
+    assert_eq!(
+        ips(&udp_query(addr, "db.corp.internal.", RecordType::A).await),
+        ["10.0.0.5"]
+    );
+    drop(_server);
+    tokio::task::yield_now().await;
+    let stream = UdpClientStream::builder(addr, TokioRuntimeProvider::default())
+        .with_timeout(Some(Duration::from_millis(500)))
+        .build();
+    let (mut client, bg) = Client::<TokioRuntimeProvider>::from_sender(stream);
+    let bg = tokio::spawn(bg);
+    let r = client
+        .query(
+            Name::from_str("db.corp.internal.").unwrap(),
+            DNSClass::IN,
+            RecordType::A,
+        )
+        .await;
+    bg.abort();
+    assert!(r.is_err(), "a dropped server must not answer: {r:?}");
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "TCP listener closed"
+    );
+}

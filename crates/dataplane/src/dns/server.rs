@@ -369,7 +369,8 @@ impl DnsView {
     }
 }
 
-/// A running DNS server. Dropping it leaves it running; call [`DnsServerHandle::stop`].
+/// A running DNS server. Dropping it aborts its tasks (the sockets close);
+/// [`DnsServerHandle::stop`] shuts down gracefully and waits.
 pub struct DnsServerHandle {
     server: Server<Handler>,
 }
