@@ -18,6 +18,12 @@ Every command is a call made as a cloud principal (--as, default the local accou
 000000000001) to the localcloud API of `linkplane serve` (--url). A resource belongs to the
 account that created it; another account's calls are refused with both accounts named.
 
+The credential is the operator token that `linkplane serve` writes to
+<data-dir>/cloud.token (mode 0600): read from --cloud-token-file, LINKPLANE_CLOUD_TOKEN,
+$LINKPLANE_DATA_DIR/cloud.token or ./.linkplane/cloud.token. Principals (--as) are
+identities inside the simulator, not credentials:
+  linkplane cloud --cloud-token-file /srv/linkplane/cloud.token vpc list
+
 A first network, from nothing to a shell on an instance:
   linkplane cloud vpc create --cidr 10.0.0.0/16
   linkplane cloud subnet create --vpc vpc-… --cidr 10.0.1.0/24 --az us-east-1a
@@ -52,6 +58,20 @@ pub struct CloudArgs {
     /// Principal ARN to act as: arn:aws:iam::<12-digit account>:root or …:role/<name>.
     #[arg(long = "as", value_name = "ARN", env = "LINKPLANE_CLOUD_PRINCIPAL", default_value = DEFAULT_PRINCIPAL, global = true)]
     pub principal: String,
+    /// The localcloud operator token (the credential; --as only picks the identity). Prefer
+    /// --cloud-token-file: a token on the command line is visible to other local users.
+    #[arg(
+        long,
+        env = "LINKPLANE_CLOUD_TOKEN",
+        hide_env_values = true,
+        global = true,
+        conflicts_with = "cloud_token_file"
+    )]
+    pub cloud_token: Option<String>,
+    /// File holding the operator token [default: $LINKPLANE_DATA_DIR/cloud.token, else
+    /// ./.linkplane/cloud.token — where `linkplane serve` writes it].
+    #[arg(long, value_name = "PATH", global = true)]
+    pub cloud_token_file: Option<std::path::PathBuf>,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Table, global = true)]
     pub output: Output,
@@ -435,10 +455,45 @@ struct Client {
     http: reqwest::Client,
     base: String,
     principal: String,
+    token: String,
+}
+
+/// The operator token: --cloud-token / LINKPLANE_CLOUD_TOKEN, else the first of
+/// --cloud-token-file, `$LINKPLANE_DATA_DIR/cloud.token`, `./.linkplane/cloud.token`.
+fn operator_token(args: &CloudArgs) -> anyhow::Result<String> {
+    if let Some(t) = &args.cloud_token {
+        let t = t.trim();
+        if t.is_empty() {
+            bail!("--cloud-token / LINKPLANE_CLOUD_TOKEN is empty");
+        }
+        return Ok(t.to_string());
+    }
+    let path = match &args.cloud_token_file {
+        Some(p) => p.clone(),
+        None => std::env::var_os("LINKPLANE_DATA_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| std::path::PathBuf::from("./.linkplane"))
+            .join(linkplane_localcloud::TOKEN_FILE),
+    };
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "cannot read the localcloud operator token from {}: `linkplane serve` writes it to \
+             <data-dir>/cloud.token; pass --cloud-token-file PATH (or LINKPLANE_CLOUD_TOKEN)",
+            path.display()
+        )
+    })?;
+    let t = text.trim();
+    if t.is_empty() {
+        bail!(
+            "{} is empty: it should hold the localcloud operator token",
+            path.display()
+        );
+    }
+    Ok(t.to_string())
 }
 
 impl Client {
-    fn new(url: &str, principal: &str) -> anyhow::Result<Self> {
+    fn new(url: &str, principal: &str, token: String) -> anyhow::Result<Self> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         linkplane_localcloud::Principal::parse(principal)
             .map_err(|e| anyhow::anyhow!("--as: {e}"))?;
@@ -450,6 +505,7 @@ impl Client {
             http,
             base: url.trim_end_matches('/').to_string(),
             principal: principal.to_string(),
+            token,
         })
     }
 
@@ -463,6 +519,7 @@ impl Client {
         let mut req = self
             .http
             .request(method.clone(), &url)
+            .bearer_auth(&self.token)
             .header("X-Cloud-Principal", &self.principal);
         if let Some(b) = body {
             req = req.json(&b);
@@ -584,7 +641,7 @@ fn ports(port: Option<&str>) -> anyhow::Result<(Option<i64>, Option<i64>)> {
 
 /// Run one `cloud` command and return what it produced (printing is separate).
 pub async fn execute(args: &CloudArgs) -> anyhow::Result<Outcome> {
-    let c = Client::new(&args.url, &args.principal)?;
+    let c = Client::new(&args.url, &args.principal, operator_token(args)?)?;
     use CloudCommand as C;
     match &args.command {
         C::Whoami => c.get("/whoami").await,
@@ -1033,8 +1090,8 @@ mod tests {
         cloud: CloudArgs,
     }
 
-    fn parse(url: &str, args: &[&str]) -> CloudArgs {
-        let mut v = vec!["cloud", "--url", url];
+    fn parse(url: &str, token_file: &str, args: &[&str]) -> CloudArgs {
+        let mut v = vec!["cloud", "--url", url, "--cloud-token-file", token_file];
         v.extend_from_slice(args);
         Top::try_parse_from(v).expect("parse").cloud
     }
@@ -1091,6 +1148,7 @@ mod tests {
         ))
         .await
         .unwrap();
+        let tok = engine.operator_token_path().display().to_string();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let app = linkplane_localcloud::api::router(std::sync::Arc::new(engine));
@@ -1101,14 +1159,19 @@ mod tests {
             other => panic!("{other:?}"),
         };
         let vpc = value(
-            execute(&parse(&url, &["vpc", "create", "--cidr", "10.90.0.0/16"]))
-                .await
-                .unwrap(),
+            execute(&parse(
+                &url,
+                &tok,
+                &["vpc", "create", "--cidr", "10.90.0.0/16"],
+            ))
+            .await
+            .unwrap(),
         );
         let vpc_id = vpc["vpcId"].as_str().unwrap();
         let subnet = value(
             execute(&parse(
                 &url,
+                &tok,
                 &[
                     "subnet",
                     "create",
@@ -1125,12 +1188,16 @@ mod tests {
         );
         let subnet_id = subnet["subnetId"].as_str().unwrap();
         let inst = value(
-            execute(&parse(&url, &["instance", "create", "--subnet", subnet_id]))
-                .await
-                .unwrap(),
+            execute(&parse(
+                &url,
+                &tok,
+                &["instance", "create", "--subnet", subnet_id],
+            ))
+            .await
+            .unwrap(),
         );
         let inst_id = inst["instanceId"].as_str().unwrap();
-        match execute(&parse(&url, &["exec", inst_id, "--", "true"]))
+        match execute(&parse(&url, &tok, &["exec", inst_id, "--", "true"]))
             .await
             .unwrap()
         {
@@ -1149,6 +1216,7 @@ mod tests {
         }
         match execute(&parse(
             &url,
+            &tok,
             &[
                 "exec",
                 "--via-api",
@@ -1168,7 +1236,11 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let list = value(execute(&parse(&url, &["instance", "list"])).await.unwrap());
+        let list = value(
+            execute(&parse(&url, &tok, &["instance", "list"]))
+                .await
+                .unwrap(),
+        );
         assert!(
             render_table(&list).contains(inst_id),
             "{}\n{list}",
@@ -1177,6 +1249,7 @@ mod tests {
         // Attached exec is authorized by the API first.
         let e = execute(&parse(
             &url,
+            &tok,
             &[
                 "--as",
                 "arn:aws:iam::222222222222:root",
@@ -1193,6 +1266,7 @@ mod tests {
         // Another account is refused, and the message names both accounts.
         let e = execute(&parse(
             &url,
+            &tok,
             &[
                 "--as",
                 "arn:aws:iam::222222222222:root",
@@ -1208,24 +1282,36 @@ mod tests {
             e.contains("403") && e.contains("222222222222") && e.contains("000000000001"),
             "{e}"
         );
-        let e = execute(&parse(&url, &["--as", "root", "vpc", "list"]))
+        let e = execute(&parse(&url, &tok, &["--as", "root", "vpc", "list"]))
             .await
             .unwrap_err()
             .to_string();
         assert!(e.contains("--as"), "{e}");
-        let e = execute(&parse(&url, &["vpc", "delete", vpc_id]))
+        let e = execute(&parse(&url, &tok, &["vpc", "delete", vpc_id]))
             .await
             .unwrap_err()
             .to_string();
         assert!(e.contains("409") && e.contains(inst_id), "{e}");
         assert!(matches!(
-            execute(&parse(&url, &["instance", "delete", inst_id]))
+            execute(&parse(&url, &tok, &["instance", "delete", inst_id]))
                 .await
                 .unwrap(),
             Outcome::Done(_)
         ));
+        // The operator token is the credential: a wrong one is refused with 401.
+        let bad = dir.path().join("wrong.token");
+        std::fs::write(&bad, "lpc_not-the-token\n").unwrap();
+        let e = execute(&parse(&url, &bad.display().to_string(), &["vpc", "list"]))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("401"), "{e}");
+        let e = execute(&parse(&url, "/nonexistent/cloud.token", &["vpc", "list"]))
+            .await
+            .unwrap_err();
+        assert!(format!("{e:#}").contains("--cloud-token-file"), "{e:#}");
         // Nothing listening: a clear message.
-        let e = execute(&parse("http://127.0.0.1:9", &["vpc", "list"]))
+        let e = execute(&parse("http://127.0.0.1:9", &tok, &["vpc", "list"]))
             .await
             .unwrap_err();
         assert!(format!("{e:#}").contains("linkplane serve"), "{e:#}");

@@ -1,7 +1,9 @@
 //! The `/cloud/v1` REST API: JSON in camelCase, errors as RFC 9457 problem+json.
 //!
-//! Every call is made as the principal in the `X-Cloud-Principal` header
-//! (default [`crate::DEFAULT_PRINCIPAL`]).
+//! Every call must carry the operator token (`Authorization: Bearer <token>`, the content
+//! of `<data-dir>/cloud.token`); without it the answer is 401. The token is the credential;
+//! the `X-Cloud-Principal` header (default [`crate::DEFAULT_PRINCIPAL`]) only says which
+//! identity inside the simulator the call is made as (like `--as`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -206,8 +208,71 @@ fn created<T: Serialize>(v: T) -> (StatusCode, Json<T>) {
     (StatusCode::CREATED, Json(v))
 }
 
-/// The `/cloud/v1` router. Mount it as is (it carries its own paths).
+/// A 401 problem document with `WWW-Authenticate: Bearer`.
+fn unauthorized(detail: &str) -> Response {
+    let body = Problem {
+        kind: "about:blank".into(),
+        title: "Unauthorized".into(),
+        status: 401,
+        detail: detail.into(),
+    };
+    let mut resp = (StatusCode::UNAUTHORIZED, Json(body)).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    h.insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"localcloud\""),
+    );
+    resp
+}
+
+/// Every route: `Authorization: Bearer <operator token>` or 401.
+async fn require_operator(
+    State(e): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        });
+    match presented {
+        None => unauthorized(&format!(
+            "missing `Authorization: Bearer <token>`: the localcloud operator token is in {} on the \
+             machine running localcloud (linkplane cloud reads it with --cloud-token-file, \
+             --cloud-token or LINKPLANE_CLOUD_TOKEN)",
+            e.operator_token_path().display()
+        )),
+        Some(t) if e.verify_operator_token(t) => next.run(req).await,
+        Some(_) => {
+            tracing::warn!("refused a /cloud/v1 call with a wrong operator token");
+            unauthorized(&format!(
+                "the bearer token is not the localcloud operator token; use the content of {}",
+                e.operator_token_path().display()
+            ))
+        }
+    }
+}
+
+/// The `/cloud/v1` router. Mount it as is (it carries its own paths). Every route needs the
+/// operator token (see the module documentation).
 pub fn router(engine: Arc<Engine>) -> Router {
+    routes()
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&engine),
+            require_operator,
+        ))
+        .with_state(engine)
+}
+
+fn routes() -> Router<AppState> {
     Router::new()
         .route("/cloud/v1/whoami", get(whoami))
         .route("/cloud/v1/vpcs", get(list_vpcs).post(create_vpc))
@@ -293,7 +358,6 @@ pub fn router(engine: Arc<Engine>) -> Router {
             get(internet_processes).post(internet_run),
         )
         .route("/cloud/v1/internet/processes/{pid}", delete(internet_stop))
-        .with_state(engine)
 }
 
 async fn whoami(Caller(p): Caller) -> Json<WhoAmI> {

@@ -17,12 +17,14 @@ pub mod ids;
 mod kernel;
 pub mod net;
 mod netlink;
+mod token;
 pub mod types;
 
 pub use engine::{Engine, EngineConfig, render};
 pub use error::{Error, Result};
 pub use ids::{AccountId, DEFAULT_PRINCIPAL, Prefix, Principal};
 pub use kernel::GcReport;
+pub use token::TOKEN_FILE;
 
 /// Remove every namespace (with its links and nftables tables), process and `/etc/netns`
 /// directory under `prefix`. Needs no engine and no database; safe to call from `Drop`.

@@ -14,6 +14,7 @@ const BOB: &str = "arn:aws:iam::222222222222:role/deployer";
 struct Api {
     base: String,
     http: reqwest::Client,
+    token: Option<String>,
 }
 
 impl Api {
@@ -27,6 +28,9 @@ impl Api {
         let mut req = self
             .http
             .request(method.parse().unwrap(), format!("{}{path}", self.base));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
         if let Some(w) = who {
             req = req.header("X-Cloud-Principal", w);
         }
@@ -59,9 +63,43 @@ async fn cloud_api_end_to_end() {
     let addr = listener.local_addr().unwrap();
     let app = linkplane_localcloud::api::router(c.engine.clone());
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
-    let api = Api {
+    let token = std::fs::read_to_string(c.engine.operator_token_path())
+        .unwrap()
+        .trim()
+        .to_string();
+    // Without the operator token, or with a wrong one, every route is 401 (exec included).
+    let anonymous = Api {
         base: format!("http://{addr}"),
         http: reqwest::Client::new(),
+        token: None,
+    };
+    for (method, path) in [
+        ("GET", "/cloud/v1/whoami"),
+        ("GET", "/cloud/v1/vpcs"),
+        ("POST", "/cloud/v1/internet/exec"),
+        ("POST", "/cloud/v1/instances/i-12345678/exec"),
+    ] {
+        let (s, ct, p) = anonymous
+            .call(method, path, None, Some(json!({"command": ["id"]})))
+            .await;
+        assert_eq!(
+            (s, ct.as_str()),
+            (401, "application/problem+json"),
+            "{path}"
+        );
+        assert!(p["detail"].as_str().unwrap().contains("cloud.token"), "{p}");
+    }
+    let forged = Api {
+        token: Some(format!("{token}0")),
+        ..anonymous
+    };
+    let (s, _, p) = forged
+        .call("GET", "/cloud/v1/whoami", Some(BOB), None)
+        .await;
+    assert_eq!(s, 401, "{p}");
+    let api = Api {
+        token: Some(token.clone()),
+        ..forged
     };
 
     let (s, _, who) = api.call("GET", "/cloud/v1/whoami", None, None).await;

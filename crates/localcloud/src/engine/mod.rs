@@ -42,6 +42,7 @@ pub struct Engine {
     prefix: Prefix,
     data_dir: PathBuf,
     lock: tokio::sync::Mutex<()>,
+    token: crate::token::OperatorToken,
 }
 
 impl std::fmt::Debug for Engine {
@@ -67,12 +68,14 @@ impl Engine {
             "create data directory {}",
             config.data_dir.display()
         )))?;
+        let token = crate::token::OperatorToken::load_or_create(&config.data_dir)?;
         let db = open_db(&config.data_dir.join("localcloud.db")).await?;
         let engine = Self {
             db,
             prefix: config.prefix,
             data_dir: config.data_dir,
             lock: tokio::sync::Mutex::new(()),
+            token,
         };
         engine.reconcile().await?;
         Ok(engine)
@@ -84,6 +87,17 @@ impl Engine {
 
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// Where the operator token lives (`<data-dir>/cloud.token`, mode 0600): the credential
+    /// every `/cloud/v1` call presents as `Authorization: Bearer <token>`.
+    pub fn operator_token_path(&self) -> &Path {
+        self.token.path()
+    }
+
+    /// Whether `presented` is the operator token (compared in constant time, on hashes).
+    pub fn verify_operator_token(&self, presented: &str) -> bool {
+        self.token.verify(presented)
     }
 
     /// The network namespace of a VPC's router.
