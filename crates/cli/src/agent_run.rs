@@ -49,7 +49,8 @@ pub struct AgentRunArgs {
     /// Comma-separated worker queues this agent serves.
     #[arg(long, value_delimiter = ',', default_value = "default")]
     pub queues: Vec<String>,
-    /// Stop after this many successful heartbeats (for scripts and tests).
+    /// Stop after this many successful heartbeats; 0 stops right after registering
+    /// (for scripts and tests).
     #[arg(long, hide = true)]
     pub max_heartbeats: Option<u64>,
 }

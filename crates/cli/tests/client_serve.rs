@@ -704,9 +704,9 @@ fn an_agent_run_with_a_token_is_listed_and_a_revoked_token_stops_it() {
         cmd.arg(&token_file).args(["--name", "edge-1"]).args(extra);
         run(cmd, None)
     };
-    // `agent run` counts its registration as the first beat, so this registers and stops
-    // (a heartbeat would come one server interval, 30 s, later).
-    agent(&["--max-heartbeats", "1"]).ok();
+    // `--max-heartbeats 0` registers and stops (a heartbeat would come one server interval,
+    // 30 s, later).
+    agent(&["--max-heartbeats", "0"]).ok();
     let agents = server
         .lp(&["agent", "list", "--deployment", &dep_id, "-o", "json"])
         .ok()
@@ -739,7 +739,7 @@ fn an_agent_run_with_a_token_is_listed_and_a_revoked_token_stops_it() {
     server
         .lp(&["agent-token", "revoke", "--deployment", &dep_id, &token_id])
         .ok();
-    let out = agent(&["--max-heartbeats", "1"]);
+    let out = agent(&["--max-heartbeats", "0"]);
     assert_eq!(
         out.code,
         Some(2),
