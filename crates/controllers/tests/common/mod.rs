@@ -292,6 +292,10 @@ impl Harness {
             .http
             .request(method, format!("{}/cloud/v1{path}", self.base))
             .header("X-Cloud-Principal", principal);
+        // localcloud's operator token, when this localcloud has one.
+        if let Ok(t) = std::fs::read_to_string(self.dir.path().join("cloud.token")) {
+            req = req.bearer_auth(t.trim());
+        }
         if let Some(b) = body {
             req = req.json(&b);
         }
