@@ -80,15 +80,30 @@ impl Connector for NsConnector {
         let ns = self.ns.clone();
         let source = self.source;
         Box::pin(async move {
+            // Created on the namespace's thread without blocking this tokio worker.
+            let v6 = target.is_ipv6();
             let s = ns
-                .tcp_socket(target.is_ipv6())
-                .map_err(|e| io::Error::other(e.to_string()))?;
+                .run_async(move || ns_tcp_socket(v6))
+                .await
+                .map_err(|e| io::Error::other(e.to_string()))??;
             if let Some(ip) = source {
                 s.bind(SocketAddr::new(ip, 0))?;
             }
             s.connect(target).await
         })
     }
+}
+
+/// A non-blocking, unconnected TCP socket in the calling thread's namespace (call it on
+/// an `NsThread`).
+pub(crate) fn ns_tcp_socket(v6: bool) -> io::Result<tokio::net::TcpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let d = if v6 { Domain::IPV6 } else { Domain::IPV4 };
+    let s = Socket::new(d, Type::STREAM, Some(Protocol::TCP))?;
+    s.set_nonblocking(true)?;
+    s.set_cloexec(true)?;
+    let std: std::net::TcpStream = s.into();
+    Ok(tokio::net::TcpSocket::from_std_stream(std))
 }
 
 /// Settings of one forwarder.

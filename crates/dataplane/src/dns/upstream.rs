@@ -69,20 +69,11 @@ impl SocketFactory for NsSockets {
     fn tcp(&self, v6: bool) -> BoxFuture<io::Result<tokio::net::TcpSocket>> {
         let ns = self.0.clone();
         Box::pin(async move {
-            ns.run_async(move || ns_tcp(v6))
+            ns.run_async(move || crate::forwarder::ns_tcp_socket(v6))
                 .await
                 .map_err(|e| io::Error::other(e.to_string()))?
         })
     }
-}
-
-fn ns_tcp(v6: bool) -> io::Result<tokio::net::TcpSocket> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let d = if v6 { Domain::IPV6 } else { Domain::IPV4 };
-    let s = Socket::new(d, Type::STREAM, Some(Protocol::TCP))?;
-    s.set_nonblocking(true)?;
-    let std: std::net::TcpStream = s.into();
-    Ok(tokio::net::TcpSocket::from_std_stream(std))
 }
 
 /// hickory's runtime, with sockets from a [`SocketFactory`].
