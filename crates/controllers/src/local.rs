@@ -574,3 +574,38 @@ pub fn activation_steps(
         ),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn activation_steps_are_cli_commands_as_the_peer_account() {
+        let steps = activation_steps(
+            &Cidr::parse("10.70.0.0/22").unwrap(),
+            "pcx-0123abcd",
+            &AccountId::parse("222222222222").unwrap(),
+            &VpcId::parse("vpc-89abcdef").unwrap(),
+        );
+        assert_eq!(
+            steps,
+            [
+                "linkplane cloud --as arn:aws:iam::222222222222:root peering accept pcx-0123abcd",
+                "linkplane cloud --as arn:aws:iam::222222222222:root subnet list --vpc vpc-89abcdef",
+                "linkplane cloud --as arn:aws:iam::222222222222:root route add --subnet <subnet-id> --destination 10.70.0.0/22 --target pcx-0123abcd",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_platform_is_not_the_default_customer_account() {
+        let p = Principal::parse(PLATFORM_PRINCIPAL).unwrap();
+        assert_eq!(p.account().as_str(), PLATFORM_ACCOUNT);
+        assert_ne!(
+            p.account(),
+            Principal::parse(linkplane_localcloud::DEFAULT_PRINCIPAL)
+                .unwrap()
+                .account()
+        );
+    }
+}
