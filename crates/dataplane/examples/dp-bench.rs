@@ -117,7 +117,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             forward,
         } => {
             let t = NsThread::spawn(&ns)?;
-            let view = DnsView::new(Arc::new(NsSockets(t.clone())));
+            let view = DnsView::new(Arc::new(NsSockets::new(t.clone())));
             let recs = (0..records)
                 .map(|i| {
                     let ip = std::net::Ipv4Addr::from(0x0a00_0000u32 + i + 1);

@@ -109,7 +109,7 @@ async fn dig_from_an_instance_sees_zones_rules_and_public_dns() {
     let _onprem = serve_in(&onprem, "172.16.0.53", &onprem_view);
 
     // The VPC resolver: its upstream sockets are made inside the vpc namespace.
-    let view = DnsView::new(Arc::new(NsSockets(vpc.t.clone())));
+    let view = DnsView::new(Arc::new(NsSockets::new(vpc.t.clone())));
     view.set_public_upstreams(vec!["198.51.100.53:53".parse().unwrap()]);
     view.set_zones(vec![
         PrivateZone::new(

@@ -51,23 +51,67 @@ impl SocketFactory for LocalSockets {
 }
 
 /// Sockets created inside a named network namespace (the VPC's router).
+///
+/// UDP sockets for "any address, any port" (what upstream queries ask for) are created
+/// in batches on the namespace's thread and handed out one per query, so a query does
+/// not pay a thread hop; each socket is used for one query only (fresh random port).
 #[derive(Debug, Clone)]
-pub struct NsSockets(pub linkplane_netns::NsThread);
+pub struct NsSockets {
+    ns: linkplane_netns::NsThread,
+    spare_v4: Arc<std::sync::Mutex<Vec<std::net::UdpSocket>>>,
+}
+
+/// UDP sockets made per trip to the namespace thread.
+const UDP_BATCH: usize = 32;
+
+impl NsSockets {
+    pub fn new(ns: linkplane_netns::NsThread) -> Self {
+        Self {
+            ns,
+            spare_v4: Arc::default(),
+        }
+    }
+
+    fn pop_spare(&self) -> Option<std::net::UdpSocket> {
+        self.spare_v4.lock().ok()?.pop()
+    }
+}
+
+fn bind_batch(bind: SocketAddr, n: usize) -> io::Result<Vec<std::net::UdpSocket>> {
+    (0..n)
+        .map(|_| {
+            let s = std::net::UdpSocket::bind(bind)?;
+            s.set_nonblocking(true)?;
+            Ok(s)
+        })
+        .collect()
+}
 
 impl SocketFactory for NsSockets {
     fn udp(&self, bind: SocketAddr) -> BoxFuture<io::Result<tokio::net::UdpSocket>> {
-        let ns = self.0.clone();
+        let me = self.clone();
         Box::pin(async move {
-            let s = ns
-                .run_async(move || std::net::UdpSocket::bind(bind))
+            let pooled = bind.is_ipv4() && bind.ip().is_unspecified() && bind.port() == 0;
+            if pooled && let Some(s) = me.pop_spare() {
+                return tokio::net::UdpSocket::from_std(s);
+            }
+            let n = if pooled { UDP_BATCH } else { 1 };
+            let mut batch = me
+                .ns
+                .run_async(move || bind_batch(bind, n))
                 .await
                 .map_err(|e| io::Error::other(e.to_string()))??;
-            s.set_nonblocking(true)?;
-            tokio::net::UdpSocket::from_std(s)
+            let first = batch
+                .pop()
+                .ok_or_else(|| io::Error::other("no UDP socket created"))?;
+            if pooled && let Ok(mut spare) = me.spare_v4.lock() {
+                spare.extend(batch);
+            }
+            tokio::net::UdpSocket::from_std(first)
         })
     }
     fn tcp(&self, v6: bool) -> BoxFuture<io::Result<tokio::net::TcpSocket>> {
-        let ns = self.0.clone();
+        let ns = self.ns.clone();
         Box::pin(async move {
             ns.run_async(move || crate::forwarder::ns_tcp_socket(v6))
                 .await
@@ -180,8 +224,10 @@ async fn query_one(
     qtype: RecordType,
     timeout: Duration,
 ) -> Result<DnsResponse, String> {
+    // The OS picks the (random) source port: sockets can then be made ahead of time.
     let stream = UdpClientStream::builder(server, runtime.clone())
         .with_timeout(Some(timeout))
+        .with_os_port_selection(true)
         .build();
     let (mut client, bg) = Client::<FactoryRuntime>::from_sender(stream);
     let bg = tokio::spawn(bg);
