@@ -368,3 +368,32 @@ async fn a_target_that_does_not_read_stalls_the_client_backpressure() {
     fwd.stop().await;
     held.abort();
 }
+
+/// Loopback over IPv6 (no root): the PROXY v2 header carries IPv6 addresses.
+#[tokio::test]
+async fn ipv6_forwarding_with_proxy_v2() {
+    let Ok(tl) = tokio::net::TcpListener::bind("[::1]:0").await else {
+        eprintln!("skipping ipv6_forwarding_with_proxy_v2: no IPv6 loopback");
+        return;
+    };
+    let server = TargetServer::start(tl, "v6");
+    let fl = tokio::net::TcpListener::bind("[::1]:0").await.unwrap();
+    let fwd = forwarder::spawn(
+        fl,
+        healthy(&[server.addr]),
+        Arc::new(linkplane_dataplane::LocalConnector::default()),
+        ForwarderConfig {
+            proxy_protocol_endpoint_id: Some("vpce-6".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut c = TcpStream::connect(fwd.local_addr()).await.unwrap();
+    let me = c.local_addr().unwrap();
+    assert_eq!(read_line(&mut c).await.unwrap(), format!("v6 vpce-6 {me}"));
+    let p = server.seen.lock().unwrap()[0].proxy.clone().unwrap();
+    assert_eq!(p.destination, fwd.local_addr());
+    assert!(p.source.is_ipv6());
+    drop(c);
+    fwd.stop().await;
+}
