@@ -111,8 +111,17 @@ async fn peering_activation_routes_and_deletion_carry_real_traffic() {
 
     // "In the modal that appears, follow the instructions to accept the connection from your
     // external VPC and create routes from the external VPC to Astro."
+    // Accepting alone is not enough: the document's modal also has the customer "create
+    // routes from the external VPC to Astro". Until then packets go but never come back.
     let t0 = std::time::Instant::now();
-    run_instructions(&h, &steps).await;
+    run_instructions(&h, &steps[..1]).await;
+    h.wait_status(&ppath, "ACTIVE", MIN).await;
+    h.wait_for(&format!("/clusters/{cid}/routes"), MIN, |st, v| {
+        st == 200 && v["items"][0]["status"] == "AVAILABLE"
+    })
+    .await;
+    assert!(!h.reaches(&worker, &ip_a, "hello-1").await);
+    run_instructions(&h, &steps[1..]).await;
 
     // "the connection status changes from Pending to Active. A new default route appears in
     // Routes with your configured CIDR block."
@@ -275,6 +284,13 @@ async fn rejected_request_is_failed_and_retried_when_a_new_connection_is_created
     let live = h.engine.get_peering(&customer(), &retried).await.unwrap();
     assert_eq!(live.status.code, "pending-acceptance");
     assert_eq!(live.accepter_vpc_info.vpc_id, cust.vpc_id);
+
+    // Deleting a connection that waits for activation withdraws the request.
+    let (st, v) = h.delete(&ppath).await;
+    assert_eq!(st, 202, "{v}");
+    h.wait_for(&ppath, MIN, |st, _| st == 404).await;
+    let withdrawn = h.engine.get_peering(&customer(), &retried).await.unwrap();
+    assert_eq!(withdrawn.status.code, "deleted");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -320,6 +336,32 @@ async fn request_that_cannot_be_created_is_not_found_and_retried_after_the_delay
     assert_eq!(r["status"], "PENDING");
     assert!(
         s(&r, "statusReason").contains("to be ACTIVE (it is NOT_FOUND)"),
+        "{r}"
+    );
+
+    // A route through a transit gateway attachment is not the local provider's (yet).
+    let tgw = h
+        .post(
+            &format!("/clusters/{cid}/transit-gateway-attachments"),
+            json!({"name": "tgw", "transitGatewayId": "tgw-0123abcd",
+                   "peerAccountId": CUSTOMER_ACCOUNT, "cidrs": ["10.95.0.0/16"]}),
+        )
+        .await;
+    let r = h
+        .post(
+            &format!("/clusters/{cid}/routes"),
+            json!({"name": "via-tgw", "destinationCidr": "10.95.1.0/24", "targetId": s(&tgw, "id")}),
+        )
+        .await;
+    let r = h
+        .wait_status(
+            &format!("/clusters/{cid}/routes/{}", s(&r, "id")),
+            "FAILED",
+            MIN,
+        )
+        .await;
+    assert!(
+        s(&r, "statusReason").contains("not provisioned by the local provider yet"),
         "{r}"
     );
 
@@ -696,6 +738,9 @@ async fn crash_test(stages: &[usize]) {
         eprintln!("crash at stage {reached} (status {})", now["status"]);
         ids.push(id);
         let (gc, dir) = h.crash();
+        // A restarted process comes up after the dead one's last `ip`/`nft` children exited
+        // (in-process they could still be running).
+        tokio::time::sleep(Duration::from_millis(500)).await;
         h = Harness::start_in(gc, dir, fast_config(Duration::from_secs(300))).await;
     }
     let mut all_ips = vec![];
