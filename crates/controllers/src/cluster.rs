@@ -48,10 +48,24 @@ impl ClusterController {
     }
 
     async fn delete(&self, doc: &Document) -> Result<Action> {
-        if let Some(provider) = &self.ctx.provider {
-            provider.delete_cluster(&doc.id).await?;
-            tracing::info!(cluster = %doc.id, "cluster network torn down");
+        if !doc.finalizers.iter().any(|f| f == FINALIZER) {
+            return Ok(Action::Done);
         }
+        let Some(provider) = &self.ctx.provider else {
+            // The network may exist (built by an earlier start): the deletion waits for a
+            // start that can tear it down.
+            let mut obs: ClusterObserved = doc.status_as()?;
+            obs.status_reason = Some(format!(
+                "cannot tear down the cluster's network: {}",
+                self.ctx.disabled()
+            ));
+            self.ctx
+                .write_status(doc, &serde_json::to_value(&obs)?)
+                .await?;
+            return Ok(Action::Done);
+        };
+        provider.delete_cluster(&doc.id).await?;
+        tracing::info!(cluster = %doc.id, "cluster network torn down");
         self.ctx.drop_finalizer(doc, FINALIZER).await?;
         Ok(Action::Done)
     }

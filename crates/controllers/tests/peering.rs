@@ -24,13 +24,13 @@ async fn cluster_routes(h: &Harness, cluster_id: &str) -> Vec<(String, String)> 
     let vpc = h.cluster_vpc(cluster_id).await;
     let mut out = vec![];
     for sn in h
-        .engine
+        .engine()
         .list_subnets(&platform(), Some(&vpc.vpc_id))
         .await
         .unwrap()
     {
         for r in h
-            .engine
+            .engine()
             .list_routes(&platform(), &sn.subnet_id)
             .await
             .unwrap()
@@ -49,7 +49,7 @@ async fn peering_activation_routes_and_deletion_carry_real_traffic() {
     let h = Harness::start(fast_config(Duration::from_secs(300))).await;
     let cluster = h.created_cluster("10.70.0.0/22").await;
     let cid = s(&cluster, "id");
-    let cust = customer_net(&h.engine, "10.80.0.0/16", "10.70.0.0/22").await;
+    let cust = customer_net(h.engine(), "10.80.0.0/16", "10.70.0.0/22").await;
     let (ip_a, ip_b) = (
         cust.instances[0].private_ip_address.clone(),
         cust.instances[1].private_ip_address.clone(),
@@ -199,13 +199,13 @@ async fn peering_activation_routes_and_deletion_carry_real_traffic() {
     let (st, v) = h.delete(&ppath).await;
     assert!(st == 202 || st == 204, "{st} {v}");
     h.wait_for(&ppath, MIN, |st, _| st == 404).await;
-    let gone = h.engine.get_peering(&customer(), &pcx).await.unwrap();
+    let gone = h.engine().get_peering(&customer(), &pcx).await.unwrap();
     assert_eq!(gone.status.code, "deleted");
 
     // Deleting the cluster leaves no namespace of its network behind.
     let vpc = h.cluster_vpc(&cid).await;
-    let router_ns = h.engine.router_namespace(&vpc.vpc_id);
-    let worker_ns = h.engine.instance_namespace_name(&worker.instance_id);
+    let router_ns = h.engine().router_namespace(&vpc.vpc_id);
+    let worker_ns = h.engine().instance_namespace_name(&worker.instance_id);
     assert!(netns_exists(&router_ns) && netns_exists(&worker_ns));
     let (st, v) = h.delete(&format!("/clusters/{cid}")).await;
     assert_eq!(st, 202, "{v}");
@@ -214,16 +214,16 @@ async fn peering_activation_routes_and_deletion_carry_real_traffic() {
         .await;
     assert!(!netns_exists(&router_ns), "{router_ns} left behind");
     assert!(!netns_exists(&worker_ns), "{worker_ns} left behind");
-    assert!(h.engine.list_vpcs(&platform()).await.unwrap().is_empty());
+    assert!(h.engine().list_vpcs(&platform()).await.unwrap().is_empty());
     assert!(
-        h.engine
+        h.engine()
             .list_elastic_ips(&platform())
             .await
             .unwrap()
             .is_empty()
     );
     // The customer's network is untouched.
-    assert!(netns_exists(&h.engine.router_namespace(&cust.vpc_id)));
+    assert!(netns_exists(&h.engine().router_namespace(&cust.vpc_id)));
 }
 
 fn netns_exists(name: &str) -> bool {
@@ -238,7 +238,7 @@ async fn rejected_request_is_failed_and_retried_when_a_new_connection_is_created
     let h = Harness::start(fast_config(Duration::from_secs(300))).await;
     let cluster = h.created_cluster("10.70.0.0/22").await;
     let cid = s(&cluster, "id");
-    let cust = customer_net(&h.engine, "10.80.0.0/16", "10.70.0.0/22").await;
+    let cust = customer_net(h.engine(), "10.80.0.0/16", "10.70.0.0/22").await;
     let p = h
         .post(
             &format!("/clusters/{cid}/vpc-peering-connections"),
@@ -252,7 +252,7 @@ async fn rejected_request_is_failed_and_retried_when_a_new_connection_is_created
     let first_pcx = s(&p, "cloudPeeringId");
 
     // "Failed: The peering connection request was rejected."
-    h.engine
+    h.engine()
         .reject_peering(&customer(), &first_pcx)
         .await
         .unwrap();
@@ -265,7 +265,7 @@ async fn rejected_request_is_failed_and_retried_when_a_new_connection_is_created
 
     // … "Astro will retry creating the peering request whenever you create a new VPC
     // connection."
-    let other = customer_net(&h.engine, "10.81.0.0/16", "10.70.0.0/22").await;
+    let other = customer_net(h.engine(), "10.81.0.0/16", "10.70.0.0/22").await;
     h.post(
         &format!("/clusters/{cid}/vpc-peering-connections"),
         json!({"name": "second", "peerAccountId": CUSTOMER_ACCOUNT,
@@ -281,7 +281,7 @@ async fn rejected_request_is_failed_and_retried_when_a_new_connection_is_created
         })
         .await;
     let retried = s(&p, "cloudPeeringId");
-    let live = h.engine.get_peering(&customer(), &retried).await.unwrap();
+    let live = h.engine().get_peering(&customer(), &retried).await.unwrap();
     assert_eq!(live.status.code, "pending-acceptance");
     assert_eq!(live.accepter_vpc_info.vpc_id, cust.vpc_id);
 
@@ -289,7 +289,7 @@ async fn rejected_request_is_failed_and_retried_when_a_new_connection_is_created
     let (st, v) = h.delete(&ppath).await;
     assert_eq!(st, 202, "{v}");
     h.wait_for(&ppath, MIN, |st, _| st == 404).await;
-    let withdrawn = h.engine.get_peering(&customer(), &retried).await.unwrap();
+    let withdrawn = h.engine().get_peering(&customer(), &retried).await.unwrap();
     assert_eq!(withdrawn.status.code, "deleted");
 }
 
@@ -302,7 +302,7 @@ async fn request_that_cannot_be_created_is_not_found_and_retried_after_the_delay
     let h = Harness::start(fast_config(retry)).await;
     let cluster = h.created_cluster("10.70.0.0/22").await;
     let cid = s(&cluster, "id");
-    let cust = customer_net(&h.engine, "10.80.0.0/16", "10.70.0.0/22").await;
+    let cust = customer_net(h.engine(), "10.80.0.0/16", "10.70.0.0/22").await;
 
     // A VPC id that does not exist in that account and region.
     let p = h
@@ -379,7 +379,7 @@ async fn request_that_cannot_be_created_is_not_found_and_retried_after_the_delay
     assert!(s(&p, "statusReason").contains("333333333333"), "{p}");
     let first_at = s(&p, "statusChangedAt");
     let attempts = || async {
-        h.engine
+        h.engine()
             .list_peerings(&platform())
             .await
             .unwrap()
@@ -454,7 +454,7 @@ async fn cluster_network_deployment_ips_range_rule_and_restart_readoption() {
     assert_eq!(vpc.cidr_block, "10.70.0.0/22");
     assert_eq!(vpc.owner_id, linkplane_controllers::PLATFORM_ACCOUNT);
     let subnets = h
-        .engine
+        .engine()
         .list_subnets(&platform(), Some(&vpc.vpc_id))
         .await
         .unwrap();
@@ -478,7 +478,7 @@ async fn cluster_network_deployment_ips_range_rule_and_restart_readoption() {
             ("10.70.3.0/24".into(), "us-east-1b".into(), true),
         ]
     );
-    let nats = h.engine.list_nat_gateways(&platform()).await.unwrap();
+    let nats = h.engine().list_nat_gateways(&platform()).await.unwrap();
     let mut nat_ips: Vec<String> = nats.iter().map(|n| n.public_ip.clone()).collect();
     nat_ips.sort();
     let mut sorted_ips = ips.clone();
@@ -486,7 +486,7 @@ async fn cluster_network_deployment_ips_range_rule_and_restart_readoption() {
     assert_eq!(nat_ips, sorted_ips);
     for sn in &subnets {
         let routes = h
-            .engine
+            .engine()
             .list_routes(&platform(), &sn.subnet_id)
             .await
             .unwrap();
@@ -506,8 +506,8 @@ async fn cluster_network_deployment_ips_range_rule_and_restart_readoption() {
     // A worker in a private subnet leaves through the NAT gateway: the internet sees an
     // external IP as its source.
     let worker = h.cluster_instance(&cid).await;
-    let inet = h.engine.internet().await.unwrap();
-    h.engine
+    let inet = h.engine().internet().await.unwrap();
+    h.engine()
         .internet_run(
             &linkplane_localcloud::Principal::default_local(),
             &[
@@ -526,7 +526,7 @@ async fn cluster_network_deployment_ips_range_rule_and_restart_readoption() {
     let mut seen = String::new();
     for _ in 0..50 {
         let out = h
-            .engine
+            .engine()
             .exec(
                 &platform(),
                 &worker.instance_id,
@@ -577,19 +577,19 @@ async fn cluster_network_deployment_ips_range_rule_and_restart_readoption() {
         .iter()
         .find(|n| n.subnet_id == public_a.subnet_id)
         .unwrap();
-    h.engine
+    h.engine()
         .delete_route(&platform(), &private_a.subnet_id, "0.0.0.0/0")
         .await
         .unwrap();
-    h.engine
+    h.engine()
         .delete_nat_gateway(&platform(), &nat_a.nat_gateway_id)
         .await
         .unwrap();
     let start = std::time::Instant::now();
     loop {
-        let nats = h.engine.list_nat_gateways(&platform()).await.unwrap();
+        let nats = h.engine().list_nat_gateways(&platform()).await.unwrap();
         let routes = h
-            .engine
+            .engine()
             .list_routes(&platform(), &private_a.subnet_id)
             .await
             .unwrap();
@@ -604,7 +604,11 @@ async fn cluster_network_deployment_ips_range_rule_and_restart_readoption() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(
-        h.engine.list_elastic_ips(&platform()).await.unwrap().len(),
+        h.engine()
+            .list_elastic_ips(&platform())
+            .await
+            .unwrap()
+            .len(),
         2
     );
     let (_, c) = h.get(&format!("/clusters/{cid}")).await;
@@ -612,15 +616,23 @@ async fn cluster_network_deployment_ips_range_rule_and_restart_readoption() {
 
     // Restart on the same data dir and prefix: everything is re-adopted, nothing duplicated.
     let before = (
-        h.engine.list_vpcs(&platform()).await.unwrap().len(),
-        h.engine
+        h.engine().list_vpcs(&platform()).await.unwrap().len(),
+        h.engine()
             .list_subnets(&platform(), None)
             .await
             .unwrap()
             .len(),
-        h.engine.list_nat_gateways(&platform()).await.unwrap().len(),
-        h.engine.list_elastic_ips(&platform()).await.unwrap().len(),
-        h.engine
+        h.engine()
+            .list_nat_gateways(&platform())
+            .await
+            .unwrap()
+            .len(),
+        h.engine()
+            .list_elastic_ips(&platform())
+            .await
+            .unwrap()
+            .len(),
+        h.engine()
             .list_internet_gateways(&platform())
             .await
             .unwrap()
@@ -632,15 +644,23 @@ async fn cluster_network_deployment_ips_range_rule_and_restart_readoption() {
     // Let a few resync passes run.
     tokio::time::sleep(Duration::from_secs(6)).await;
     let after = (
-        h.engine.list_vpcs(&platform()).await.unwrap().len(),
-        h.engine
+        h.engine().list_vpcs(&platform()).await.unwrap().len(),
+        h.engine()
             .list_subnets(&platform(), None)
             .await
             .unwrap()
             .len(),
-        h.engine.list_nat_gateways(&platform()).await.unwrap().len(),
-        h.engine.list_elastic_ips(&platform()).await.unwrap().len(),
-        h.engine
+        h.engine()
+            .list_nat_gateways(&platform())
+            .await
+            .unwrap()
+            .len(),
+        h.engine()
+            .list_elastic_ips(&platform())
+            .await
+            .unwrap()
+            .len(),
+        h.engine()
             .list_internet_gateways(&platform())
             .await
             .unwrap()
@@ -651,15 +671,30 @@ async fn cluster_network_deployment_ips_range_rule_and_restart_readoption() {
     assert_eq!(c["status"], "CREATED");
     assert_eq!(c["externalIps"], cluster["externalIps"]);
 
-    // Deleting the cluster waits for its deployment to go (API rule), then tears down.
+    // Deleting the cluster waits for its deployment to go (API rule), then tears down. A
+    // start without localcloud cannot tear the network down: the deletion waits, saying why,
+    // and the next start with localcloud finishes it.
     let (st, _) = h.delete(&format!("/deployments/{did}")).await;
     assert_eq!(st, 204);
+    let (gc, dir) = h.stop().await;
+    let h = Harness::start_with(gc, dir, fast_config(Duration::from_secs(300)), true).await;
     let (st, v) = h.delete(&format!("/clusters/{cid}")).await;
     assert_eq!(st, 202, "{v}");
+    let c = h
+        .wait_for(&format!("/clusters/{cid}"), MIN, |st, v| {
+            st == 200
+                && v["statusReason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("cannot tear down"))
+        })
+        .await;
+    assert_eq!(c["status"], "DELETING");
+    let (gc, dir) = h.stop().await;
+    let h = Harness::start_in(gc, dir, fast_config(Duration::from_secs(300))).await;
     h.wait_for(&format!("/clusters/{cid}"), MIN, |st, _| st == 404)
         .await;
-    assert!(h.engine.list_vpcs(&platform()).await.unwrap().is_empty());
-    assert!(!netns_exists(&h.engine.router_namespace(&vpc.vpc_id)));
+    assert!(h.engine().list_vpcs(&platform()).await.unwrap().is_empty());
+    assert!(!netns_exists(&h.engine().router_namespace(&vpc.vpc_id)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -703,7 +738,7 @@ async fn crash_test(stages: &[usize]) {
         let start = std::time::Instant::now();
         let reached = loop {
             let vpc = h
-                .engine
+                .engine()
                 .list_vpcs(&platform())
                 .await
                 .unwrap()
@@ -711,13 +746,13 @@ async fn crash_test(stages: &[usize]) {
                 .find(|v| v.name.as_deref() == Some(name.as_str()));
             if let Some(vpc) = vpc {
                 let subnets = h
-                    .engine
+                    .engine()
                     .list_subnets(&platform(), Some(&vpc.vpc_id))
                     .await
                     .unwrap()
                     .len();
                 let igw = h
-                    .engine
+                    .engine()
                     .list_internet_gateways(&platform())
                     .await
                     .unwrap()
@@ -756,11 +791,17 @@ async fn crash_test(stages: &[usize]) {
     tokio::time::sleep(Duration::from_secs(6)).await;
     let p = platform();
     let n = ids.len();
-    assert_eq!(h.engine.list_vpcs(&p).await.unwrap().len(), n);
-    assert_eq!(h.engine.list_subnets(&p, None).await.unwrap().len(), 4 * n);
-    assert_eq!(h.engine.list_internet_gateways(&p).await.unwrap().len(), n);
-    assert_eq!(h.engine.list_nat_gateways(&p).await.unwrap().len(), 2 * n);
-    assert_eq!(h.engine.list_elastic_ips(&p).await.unwrap().len(), 2 * n);
+    assert_eq!(h.engine().list_vpcs(&p).await.unwrap().len(), n);
+    assert_eq!(
+        h.engine().list_subnets(&p, None).await.unwrap().len(),
+        4 * n
+    );
+    assert_eq!(
+        h.engine().list_internet_gateways(&p).await.unwrap().len(),
+        n
+    );
+    assert_eq!(h.engine().list_nat_gateways(&p).await.unwrap().len(), 2 * n);
+    assert_eq!(h.engine().list_elastic_ips(&p).await.unwrap().len(), 2 * n);
     all_ips.sort_by_key(|v| v.to_string());
     all_ips.dedup();
     assert_eq!(

@@ -26,7 +26,7 @@ impl Drop for Gc {
 
 pub struct Harness {
     pub plane: Option<Plane>,
-    pub engine: Arc<Engine>,
+    engine: Option<Arc<Engine>>,
     pub base: String,
     pub org: String,
     token: String,
@@ -67,17 +67,27 @@ impl Harness {
 
     /// Start (again) on an existing data dir and prefix.
     pub async fn start_in(gc: Gc, dir: tempfile::TempDir, config: ControllersConfig) -> Self {
+        Self::start_with(gc, dir, config, false).await
+    }
+
+    /// Start with or without localcloud.
+    pub async fn start_with(
+        gc: Gc,
+        dir: tempfile::TempDir,
+        config: ControllersConfig,
+        disable_localcloud: bool,
+    ) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let plane = Plane::start(PlaneConfig {
             data_dir: dir.path().to_owned(),
             api: linkplane_api::Config::default(),
             prefix: gc.0.clone(),
             controllers: config,
-            disable_localcloud: false,
+            disable_localcloud,
         })
         .await
         .unwrap();
-        let engine = Arc::clone(plane.engine().expect("localcloud runs as root"));
+        let engine = plane.engine().cloned();
         let token = std::fs::read_to_string(&plane.bootstrap().admin_token_file)
             .unwrap()
             .trim()
@@ -119,6 +129,11 @@ impl Harness {
         drop(self.plane.take());
         let Harness { gc, dir, .. } = self;
         (gc, dir)
+    }
+
+    /// The localcloud engine (panics when the plane runs without it).
+    pub fn engine(&self) -> &Arc<Engine> {
+        self.engine.as_ref().expect("localcloud runs (as root)")
     }
 
     pub fn v1(&self, path: &str) -> String {
@@ -208,7 +223,7 @@ impl Harness {
     /// The cluster's localcloud VPC (found by the provider's name for it).
     pub async fn cluster_vpc(&self, cluster_id: &str) -> linkplane_localcloud::types::Vpc {
         let name = format!("linkplane/{cluster_id}");
-        self.engine
+        self.engine()
             .list_vpcs(&platform())
             .await
             .unwrap()
@@ -221,14 +236,14 @@ impl Harness {
     pub async fn cluster_instance(&self, cluster_id: &str) -> Instance {
         let vpc = self.cluster_vpc(cluster_id).await;
         let subnet = self
-            .engine
+            .engine()
             .list_subnets(&platform(), Some(&vpc.vpc_id))
             .await
             .unwrap()
             .into_iter()
             .find(|s| s.name.as_deref().is_some_and(|n| n.ends_with("/private-a")))
             .unwrap();
-        self.engine
+        self.engine()
             .create_instance(
                 &platform(),
                 CreateInstance {
@@ -253,7 +268,7 @@ impl Harness {
         .map(|s| s.to_string())
         .collect();
         let out = self
-            .engine
+            .engine()
             .exec(
                 &platform(),
                 &from.instance_id,
