@@ -358,6 +358,105 @@ fn routes() -> Router<AppState> {
             get(internet_processes).post(internet_run),
         )
         .route("/cloud/v1/internet/processes/{pid}", delete(internet_stop))
+        .merge(privatelink_routes())
+        .merge(dns_routes())
+}
+
+fn privatelink_routes() -> Router<AppState> {
+    Router::new()
+        .route("/cloud/v1/load-balancers", get(list_lbs).post(create_lb))
+        .route(
+            "/cloud/v1/load-balancers/{id}",
+            get(get_lb).delete(delete_lb),
+        )
+        .route(
+            "/cloud/v1/load-balancers/{id}/listeners",
+            post(create_listener),
+        )
+        .route(
+            "/cloud/v1/load-balancers/{id}/listeners/{listener}",
+            delete(delete_listener),
+        )
+        .route("/cloud/v1/target-groups", get(list_tgs).post(create_tg))
+        .route(
+            "/cloud/v1/target-groups/{id}",
+            get(get_tg).delete(delete_tg),
+        )
+        .route(
+            "/cloud/v1/target-groups/{id}/targets",
+            post(register_targets).delete(deregister_targets),
+        )
+        .route("/cloud/v1/target-groups/{id}/health", get(target_health))
+        .route(
+            "/cloud/v1/endpoint-services",
+            get(list_services).post(create_service),
+        )
+        .route(
+            "/cloud/v1/endpoint-services/{id}",
+            get(get_service).delete(delete_service),
+        )
+        .route(
+            "/cloud/v1/endpoint-services/{id}/permissions",
+            post(modify_permissions),
+        )
+        .route(
+            "/cloud/v1/endpoint-services/{id}/connections",
+            get(list_connections),
+        )
+        .route(
+            "/cloud/v1/endpoint-services/{id}/connections/accept",
+            post(accept_connections),
+        )
+        .route(
+            "/cloud/v1/endpoint-services/{id}/connections/reject",
+            post(reject_connections),
+        )
+        .route(
+            "/cloud/v1/vpc-endpoints",
+            get(list_endpoints).post(create_endpoint),
+        )
+        .route(
+            "/cloud/v1/vpc-endpoints/{id}",
+            get(get_endpoint).delete(delete_endpoint),
+        )
+}
+
+fn dns_routes() -> Router<AppState> {
+    Router::new()
+        .route("/cloud/v1/hosted-zones", get(list_zones).post(create_zone))
+        .route(
+            "/cloud/v1/hosted-zones/{id}",
+            get(get_zone).delete(delete_zone),
+        )
+        .route(
+            "/cloud/v1/hosted-zones/{id}/records",
+            post(upsert_records).delete(delete_records),
+        )
+        .route(
+            "/cloud/v1/hosted-zones/{id}/authorizations",
+            post(authorize_zone),
+        )
+        .route(
+            "/cloud/v1/hosted-zones/{id}/vpcs",
+            post(associate_zone).delete(disassociate_zone),
+        )
+        .route(
+            "/cloud/v1/resolver-rules",
+            get(list_rules).post(create_rule),
+        )
+        .route(
+            "/cloud/v1/resolver-rules/{id}",
+            get(get_rule).delete(delete_rule),
+        )
+        .route(
+            "/cloud/v1/resolver-rules/{id}/vpcs",
+            post(associate_rule).delete(disassociate_rule),
+        )
+        .route(
+            "/cloud/v1/public-records",
+            get(list_public).post(publish_public),
+        )
+        .route("/cloud/v1/public-records/{name}", delete(unpublish_public))
 }
 
 async fn whoami(Caller(p): Caller) -> Json<WhoAmI> {
@@ -715,5 +814,318 @@ async fn internet_stop(
     Path(pid): Path<String>,
 ) -> ApiResult<StatusCode> {
     e.stop_process(&p, "internet", &pid).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- PrivateLink ----
+
+/// `POST …/connections/accept|reject` body.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointIds {
+    pub vpc_endpoint_ids: Vec<String>,
+}
+
+type S = State<AppState>;
+
+async fn list_lbs(State(e): S, Caller(p): Caller) -> ApiResult<Json<Vec<LoadBalancer>>> {
+    Ok(Json(e.list_load_balancers(&p).await?))
+}
+async fn create_lb(
+    State(e): S,
+    Caller(p): Caller,
+    Body(req): Body<CreateLoadBalancer>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(created(e.create_load_balancer(&p, req).await?))
+}
+async fn get_lb(
+    State(e): S,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<LoadBalancer>> {
+    Ok(Json(e.get_load_balancer(&p, &id).await?))
+}
+async fn delete_lb(
+    State(e): S,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    e.delete_load_balancer(&p, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+async fn create_listener(
+    State(e): S,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    Body(req): Body<CreateListener>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(created(e.create_listener(&p, &id, req).await?))
+}
+async fn delete_listener(
+    State(e): S,
+    Caller(p): Caller,
+    Path((id, l)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    e.delete_listener(&p, &id, &l).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+async fn list_tgs(State(e): S, Caller(p): Caller) -> ApiResult<Json<Vec<TargetGroup>>> {
+    Ok(Json(e.list_target_groups(&p).await?))
+}
+async fn create_tg(
+    State(e): S,
+    Caller(p): Caller,
+    Body(req): Body<CreateTargetGroup>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(created(e.create_target_group(&p, req).await?))
+}
+async fn get_tg(
+    State(e): S,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<TargetGroup>> {
+    Ok(Json(e.get_target_group(&p, &id).await?))
+}
+async fn delete_tg(
+    State(e): S,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    e.delete_target_group(&p, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+async fn register_targets(
+    State(e): S,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    Body(req): Body<Targets>,
+) -> ApiResult<Json<Vec<TargetHealth>>> {
+    Ok(Json(e.register_targets(&p, &id, req).await?))
+}
+async fn deregister_targets(
+    State(e): S,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    Body(req): Body<Targets>,
+) -> ApiResult<Json<Vec<TargetHealth>>> {
+    Ok(Json(e.deregister_targets(&p, &id, req).await?))
+}
+async fn target_health(
+    State(e): S,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<TargetHealth>>> {
+    Ok(Json(e.target_health(&p, &id).await?))
+}
+async fn list_services(State(e): S, Caller(p): Caller) -> ApiResult<Json<Vec<EndpointService>>> {
+    Ok(Json(e.list_endpoint_services(&p).await?))
+}
+async fn create_service(
+    State(e): S,
+    Caller(p): Caller,
+    Body(req): Body<CreateEndpointService>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(created(e.create_endpoint_service(&p, req).await?))
+}
+async fn get_service(
+    State(e): S,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<EndpointService>> {
+    Ok(Json(e.get_endpoint_service(&p, &id).await?))
+}
+async fn delete_service(
+    State(e): S,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    e.delete_endpoint_service(&p, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+async fn modify_permissions(
+    State(e): S,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    Body(req): Body<ModifyPermissions>,
+) -> ApiResult<Json<EndpointService>> {
+    Ok(Json(e.modify_service_permissions(&p, &id, req).await?))
+}
+async fn list_connections(
+    State(e): S,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<EndpointConnection>>> {
+    Ok(Json(e.list_endpoint_connections(&p, &id).await?))
+}
+async fn accept_connections(
+    State(e): S,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    Body(req): Body<EndpointIds>,
+) -> ApiResult<Json<Vec<EndpointConnection>>> {
+    Ok(Json(
+        e.decide_endpoint_connections(&p, &id, &req.vpc_endpoint_ids, true)
+            .await?,
+    ))
+}
+async fn reject_connections(
+    State(e): S,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    Body(req): Body<EndpointIds>,
+) -> ApiResult<Json<Vec<EndpointConnection>>> {
+    Ok(Json(
+        e.decide_endpoint_connections(&p, &id, &req.vpc_endpoint_ids, false)
+            .await?,
+    ))
+}
+async fn list_endpoints(State(e): S, Caller(p): Caller) -> ApiResult<Json<Vec<Endpoint>>> {
+    Ok(Json(e.list_endpoints(&p).await?))
+}
+async fn create_endpoint(
+    State(e): S,
+    Caller(p): Caller,
+    Body(req): Body<CreateEndpoint>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(created(e.create_endpoint(&p, req).await?))
+}
+async fn get_endpoint(
+    State(e): S,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Endpoint>> {
+    Ok(Json(e.get_endpoint(&p, &id).await?))
+}
+async fn delete_endpoint(
+    State(e): S,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Endpoint>> {
+    Ok(Json(e.delete_endpoint(&p, &id).await?))
+}
+
+// ---- DNS ----
+
+async fn list_zones(State(e): S, Caller(p): Caller) -> ApiResult<Json<Vec<HostedZone>>> {
+    Ok(Json(e.list_hosted_zones(&p).await?))
+}
+async fn create_zone(
+    State(e): S,
+    Caller(p): Caller,
+    Body(req): Body<CreateHostedZone>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(created(e.create_hosted_zone(&p, req).await?))
+}
+async fn get_zone(
+    State(e): S,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<HostedZone>> {
+    Ok(Json(e.get_hosted_zone(&p, &id).await?))
+}
+async fn delete_zone(
+    State(e): S,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    e.delete_hosted_zone(&p, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+async fn upsert_records(
+    State(e): S,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    Body(req): Body<RecordSet>,
+) -> ApiResult<Json<HostedZone>> {
+    Ok(Json(e.upsert_record_set(&p, &id, req).await?))
+}
+async fn delete_records(
+    State(e): S,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    Body(req): Body<RecordKey>,
+) -> ApiResult<Json<HostedZone>> {
+    Ok(Json(e.delete_record_set(&p, &id, req).await?))
+}
+async fn authorize_zone(
+    State(e): S,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    Body(req): Body<VpcRef>,
+) -> ApiResult<Json<HostedZone>> {
+    Ok(Json(
+        e.authorize_zone_association(&p, &id, &req.vpc_id).await?,
+    ))
+}
+async fn associate_zone(
+    State(e): S,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    Body(req): Body<VpcRef>,
+) -> ApiResult<Json<HostedZone>> {
+    Ok(Json(e.associate_zone(&p, &id, &req.vpc_id).await?))
+}
+async fn disassociate_zone(
+    State(e): S,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    Body(req): Body<VpcRef>,
+) -> ApiResult<Json<HostedZone>> {
+    Ok(Json(e.disassociate_zone(&p, &id, &req.vpc_id).await?))
+}
+async fn list_rules(State(e): S, Caller(p): Caller) -> ApiResult<Json<Vec<ResolverRule>>> {
+    Ok(Json(e.list_resolver_rules(&p).await?))
+}
+async fn create_rule(
+    State(e): S,
+    Caller(p): Caller,
+    Body(req): Body<CreateResolverRule>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(created(e.create_resolver_rule(&p, req).await?))
+}
+async fn get_rule(
+    State(e): S,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ResolverRule>> {
+    Ok(Json(e.get_resolver_rule(&p, &id).await?))
+}
+async fn delete_rule(
+    State(e): S,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    e.delete_resolver_rule(&p, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+async fn associate_rule(
+    State(e): S,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    Body(req): Body<VpcRef>,
+) -> ApiResult<Json<ResolverRule>> {
+    Ok(Json(e.associate_resolver_rule(&p, &id, &req.vpc_id).await?))
+}
+async fn disassociate_rule(
+    State(e): S,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    Body(req): Body<VpcRef>,
+) -> ApiResult<Json<ResolverRule>> {
+    Ok(Json(
+        e.disassociate_resolver_rule(&p, &id, &req.vpc_id).await?,
+    ))
+}
+async fn list_public(State(e): S) -> ApiResult<Json<Vec<PublicRecord>>> {
+    Ok(Json(e.list_public_records().await?))
+}
+async fn publish_public(
+    State(e): S,
+    Body(req): Body<PublicRecord>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(created(e.publish_public_record(req).await?))
+}
+async fn unpublish_public(State(e): S, Path(name): Path<String>) -> ApiResult<StatusCode> {
+    e.unpublish_public_record(&name).await?;
     Ok(StatusCode::NO_CONTENT)
 }

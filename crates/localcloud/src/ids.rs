@@ -151,6 +151,13 @@ pub enum Kind {
     NatGateway,
     ElasticIp,
     Process,
+    LoadBalancer,
+    TargetGroup,
+    Listener,
+    EndpointService,
+    Endpoint,
+    HostedZone,
+    ResolverRule,
 }
 
 impl Kind {
@@ -166,6 +173,13 @@ impl Kind {
             Kind::NatGateway => "nat-",
             Kind::ElasticIp => "eipalloc-",
             Kind::Process => "proc-",
+            Kind::LoadBalancer => "nlb-",
+            Kind::TargetGroup => "tg-",
+            Kind::Listener => "lsnr-",
+            Kind::EndpointService => "vpce-svc-",
+            Kind::Endpoint => "vpce-",
+            Kind::HostedZone => "hz-",
+            Kind::ResolverRule => "rslvr-rr-",
         }
     }
 
@@ -181,6 +195,13 @@ impl Kind {
             Kind::NatGateway => "NAT gateway",
             Kind::ElasticIp => "elastic IP allocation",
             Kind::Process => "process",
+            Kind::LoadBalancer => "load balancer",
+            Kind::TargetGroup => "target group",
+            Kind::Listener => "listener",
+            Kind::EndpointService => "endpoint service",
+            Kind::Endpoint => "VPC endpoint",
+            Kind::HostedZone => "hosted zone",
+            Kind::ResolverRule => "resolver rule",
         }
     }
 

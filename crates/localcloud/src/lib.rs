@@ -20,7 +20,9 @@ mod netlink;
 mod token;
 pub mod types;
 
-pub use engine::{Engine, EngineConfig, render};
+pub use engine::{
+    DNS_DOMAIN, Engine, EngineConfig, LINK_LOCAL_DNS, PUBLIC_DNS, endpoint_state, render,
+};
 pub use error::{Error, Result};
 pub use ids::{AccountId, DEFAULT_PRINCIPAL, Prefix, Principal};
 pub use kernel::GcReport;

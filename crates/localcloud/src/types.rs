@@ -268,3 +268,373 @@ pub struct CreatePeering {
     /// Defaults to the requester VPC's region.
     pub peer_region: Option<String>,
 }
+
+// ---- PrivateLink: network load balancers, endpoint services, interface endpoints ----
+
+/// `POST /load-balancers`: a network load balancer with one address (ENI) in each subnet.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateLoadBalancer {
+    /// Subnets of one VPC, at most one per availability zone.
+    pub subnet_ids: Vec<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// One address of a load balancer or endpoint: a private IP of a subnet, held on the VPC
+/// router.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkInterface {
+    pub subnet_id: String,
+    pub availability_zone: String,
+    pub private_ip_address: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadBalancer {
+    pub load_balancer_id: String,
+    pub owner_id: String,
+    pub vpc_id: String,
+    pub name: Option<String>,
+    pub availability_zones: Vec<String>,
+    pub addresses: Vec<NetworkInterface>,
+    pub listeners: Vec<Listener>,
+    pub created_at: String,
+}
+
+/// `POST /load-balancers/{id}/listeners`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateListener {
+    pub port: u16,
+    pub target_group_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Listener {
+    pub listener_id: String,
+    pub port: u16,
+    pub protocol: String,
+    pub target_group_id: String,
+}
+
+/// Health check settings (AWS names; times in milliseconds so tests can be fast).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthCheck {
+    /// `TCP` or `HTTP`.
+    #[serde(default = "default_hc_protocol")]
+    pub protocol: String,
+    /// HTTP only: the path (default `/`).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// HTTP only: status codes such as `200`, `200,302`, `200-399` (default `200-399`).
+    #[serde(default)]
+    pub matcher: Option<String>,
+    /// Port to check instead of the traffic port.
+    #[serde(default)]
+    pub port: Option<u16>,
+    #[serde(default = "default_interval")]
+    pub interval_millis: u64,
+    #[serde(default = "default_timeout")]
+    pub timeout_millis: u64,
+    #[serde(default = "default_threshold")]
+    pub healthy_threshold: u32,
+    #[serde(default = "default_threshold")]
+    pub unhealthy_threshold: u32,
+}
+
+fn default_hc_protocol() -> String {
+    "TCP".into()
+}
+fn default_interval() -> u64 {
+    10_000
+}
+fn default_timeout() -> u64 {
+    5_000
+}
+fn default_threshold() -> u32 {
+    3
+}
+
+impl Default for HealthCheck {
+    fn default() -> Self {
+        Self {
+            protocol: default_hc_protocol(),
+            path: None,
+            matcher: None,
+            port: None,
+            interval_millis: default_interval(),
+            timeout_millis: default_timeout(),
+            healthy_threshold: default_threshold(),
+            unhealthy_threshold: default_threshold(),
+        }
+    }
+}
+
+/// `POST /target-groups`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateTargetGroup {
+    pub vpc_id: String,
+    /// The traffic port of targets registered without one.
+    pub port: u16,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub health_check: Option<HealthCheck>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetGroup {
+    pub target_group_id: String,
+    pub owner_id: String,
+    pub vpc_id: String,
+    pub name: Option<String>,
+    pub port: u16,
+    pub protocol: String,
+    pub health_check: HealthCheck,
+    /// The load balancer whose listener uses it (health checks run from its address).
+    pub load_balancer_id: Option<String>,
+    pub created_at: String,
+}
+
+/// One target to register or deregister.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetRef {
+    pub instance_id: String,
+    #[serde(default)]
+    pub port: Option<u16>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Targets {
+    pub targets: Vec<TargetRef>,
+}
+
+/// `GET /target-groups/{id}/health`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetHealth {
+    pub instance_id: String,
+    pub private_ip_address: String,
+    pub port: u16,
+    /// `initial`, `healthy`, `unhealthy`, `draining`, or `unused` (no listener uses the
+    /// group, so nothing checks it).
+    pub state: String,
+    pub active_connections: u64,
+}
+
+/// `POST /endpoint-services`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateEndpointService {
+    pub load_balancer_id: String,
+    #[serde(default = "yes")]
+    pub acceptance_required: bool,
+    #[serde(default)]
+    pub private_dns_name: Option<String>,
+    /// Send a PROXY protocol v2 header with the endpoint id to targets.
+    #[serde(default)]
+    pub proxy_protocol: bool,
+    /// Other regions whose consumers may connect (the service's own region always may).
+    #[serde(default)]
+    pub supported_regions: Vec<String>,
+    /// Principals allowed to create endpoints (`*` for everyone).
+    #[serde(default)]
+    pub allowed_principals: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for CreateEndpointService {
+    fn default() -> Self {
+        Self {
+            load_balancer_id: String::new(),
+            acceptance_required: true,
+            private_dns_name: None,
+            proxy_protocol: false,
+            supported_regions: Vec::new(),
+            allowed_principals: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointService {
+    pub service_id: String,
+    pub service_name: String,
+    pub owner_id: String,
+    pub load_balancer_id: String,
+    pub region: String,
+    pub acceptance_required: bool,
+    pub private_dns_name: Option<String>,
+    pub proxy_protocol: bool,
+    pub supported_regions: Vec<String>,
+    pub availability_zones: Vec<String>,
+    pub allowed_principals: Vec<String>,
+    pub created_at: String,
+}
+
+/// `POST /endpoint-services/{id}/permissions`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ModifyPermissions {
+    #[serde(default)]
+    pub add_allowed_principals: Vec<String>,
+    #[serde(default)]
+    pub remove_allowed_principals: Vec<String>,
+}
+
+/// An endpoint as its service's owner sees it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointConnection {
+    pub vpc_endpoint_id: String,
+    pub vpc_endpoint_owner: String,
+    pub vpc_endpoint_state: String,
+    pub created_at: String,
+}
+
+/// `POST /vpc-endpoints`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateEndpoint {
+    pub vpc_id: String,
+    pub service_name: String,
+    pub subnet_ids: Vec<String>,
+    /// Defaults to the VPC's default security group.
+    #[serde(default)]
+    pub security_group_ids: Vec<String>,
+    /// Resolve the service's private DNS name to this endpoint inside the VPC (default true
+    /// when the service has one).
+    #[serde(default)]
+    pub private_dns_enabled: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DnsEntry {
+    pub dns_name: String,
+    pub availability_zone: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Endpoint {
+    pub vpc_endpoint_id: String,
+    pub owner_id: String,
+    pub vpc_id: String,
+    pub service_name: String,
+    /// `pendingAcceptance`, `available`, `rejected`, `failed` or `deleted`.
+    pub state: String,
+    pub network_interfaces: Vec<NetworkInterface>,
+    pub security_group_ids: Vec<String>,
+    pub dns_entries: Vec<DnsEntry>,
+    pub private_dns_enabled: bool,
+    pub created_at: String,
+}
+
+// ---- DNS: private hosted zones, resolver rules, public records ----
+
+/// `POST /hosted-zones`: a private hosted zone, associated with VPCs of the caller.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateHostedZone {
+    pub name: String,
+    #[serde(default)]
+    pub vpc_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct HostedZone {
+    pub hosted_zone_id: String,
+    pub owner_id: String,
+    pub name: String,
+    pub vpc_ids: Vec<String>,
+    /// VPCs of other accounts the owner has authorized to associate.
+    pub authorized_vpc_ids: Vec<String>,
+    pub record_sets: Vec<RecordSet>,
+    pub created_at: String,
+}
+
+/// A record set: `A`, `AAAA` and `CNAME` with values, or `ALIAS` with one target name
+/// (e.g. an endpoint's DNS name).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordSet {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default = "default_ttl")]
+    pub ttl: u32,
+    pub values: Vec<String>,
+}
+
+fn default_ttl() -> u32 {
+    300
+}
+
+/// `POST /hosted-zones/{id}/records/delete`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordKey {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct VpcRef {
+    pub vpc_id: String,
+}
+
+/// `POST /resolver-rules`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateResolverRule {
+    pub domain_name: String,
+    /// `FORWARD` (to `targetIps`) or `SYSTEM` (resolve normally, overriding a broader
+    /// forward).
+    pub rule_type: String,
+    /// `ip` or `ip:port` (port 53 by default).
+    #[serde(default)]
+    pub target_ips: Vec<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolverRule {
+    pub resolver_rule_id: String,
+    pub owner_id: String,
+    pub domain_name: String,
+    pub rule_type: String,
+    pub target_ips: Vec<String>,
+    pub name: Option<String>,
+    pub vpc_ids: Vec<String>,
+    pub created_at: String,
+}
+
+/// A public DNS name the platform publishes (served from the internet namespace).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PublicRecord {
+    pub name: String,
+    /// IPv4 addresses.
+    pub values: Vec<String>,
+    #[serde(default = "default_ttl")]
+    pub ttl: u32,
+}

@@ -103,17 +103,28 @@ async fn restart_readopts_and_rebuilds() {
     );
     let pid = c.engine.list_processes(&p, &b.instance_id).await.unwrap()[0].pid;
 
-    // Lose kernel state as a crash or reboot would: VPC A's router and instance a.
+    // Lose kernel state as a crash or reboot would: the process's sockets and threads in
+    // the namespaces go (they would keep a deleted namespace alive), then VPC A's router
+    // and instance a.
+    c.engine.shutdown().await;
     ip_netns(&["del", &va.namespace]);
     ip_netns(&["del", &a.namespace]);
     // And leave an orphan under the prefix that belongs to no resource.
     let orphan = format!("{}-v0badf00d", c.prefix);
     ip_netns(&["add", &orphan]);
-    assert_eq!(
-        c.connect(&p, &b, &d.private_ip_address, 7000).await,
-        None,
-        "router gone"
-    );
+    // The namespace goes once the engine's namespace threads have exited (asynchronously).
+    let mut gone = false;
+    for _ in 0..25 {
+        if c.connect(&p, &b, &d.private_ip_address, 7000)
+            .await
+            .is_none()
+        {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(gone, "router gone");
 
     c.reopen().await;
     assert!(

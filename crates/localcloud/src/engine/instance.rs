@@ -99,9 +99,12 @@ impl Engine {
 
     async fn pick_private_ip(&self, s: &SubnetRow, wanted: Option<&str>) -> Result<Ipv4Addr> {
         let used: std::collections::HashSet<String> =
-            sqlx::query_scalar("SELECT private_ip FROM instances WHERE subnet_id = ?")
-                .bind(&s.id)
-                .fetch_all(&self.db)
+            sqlx::query_scalar(
+                "SELECT private_ip FROM instances WHERE subnet_id = ? UNION SELECT ip FROM enis WHERE subnet_id = ?",
+            )
+            .bind(&s.id)
+            .bind(&s.id)
+            .fetch_all(&self.db)
                 .await?
                 .into_iter()
                 .collect();

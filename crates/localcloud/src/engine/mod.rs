@@ -9,13 +9,18 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use crate::error::{Error, Result};
 use crate::ids::{Kind, Prefix, Principal, short};
 
+mod dns;
 mod gateway;
 mod instance;
 mod peering;
+mod privatelink;
 mod reconcile;
 pub mod render;
 mod sg;
 mod vpc;
+
+pub use dns::{LINK_LOCAL_DNS, PUBLIC_DNS};
+pub use privatelink::{DNS_DOMAIN, state as endpoint_state};
 
 /// How to open an engine.
 #[derive(Debug, Clone)]
@@ -43,6 +48,7 @@ pub struct Engine {
     data_dir: PathBuf,
     lock: tokio::sync::Mutex<()>,
     token: crate::token::OperatorToken,
+    rt: std::sync::Mutex<privatelink::Runtime>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -76,8 +82,11 @@ impl Engine {
             data_dir: config.data_dir,
             lock: tokio::sync::Mutex::new(()),
             token,
+            rt: std::sync::Mutex::new(privatelink::Runtime::default()),
         };
         engine.reconcile().await?;
+        engine.restore_privatelink().await?;
+        engine.restore_dns().await?;
         Ok(engine)
     }
 

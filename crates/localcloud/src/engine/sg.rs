@@ -395,14 +395,15 @@ impl Engine {
             .await
     }
 
-    /// Load an instance's whole filter table (its groups' rules, member sets).
-    pub(crate) async fn render_instance_nft(&self, instance_id: &str) -> Result<()> {
-        let inst = self.instance_row(instance_id).await?;
-        let vpc = self.vpc_row(&inst.vpc_id).await?;
+    /// Rules and source-group member sets of `groups`, ready to render.
+    pub(crate) async fn group_filter_rules(
+        &self,
+        groups: &[String],
+    ) -> Result<(Vec<FilterRule>, BTreeMap<String, Vec<Ipv4Addr>>)> {
         let mut rules = Vec::new();
         let mut sets: BTreeMap<String, Vec<Ipv4Addr>> = BTreeMap::new();
-        for g in self.groups_of(instance_id).await? {
-            for r in self.rules_of(&g).await? {
+        for g in groups {
+            for r in self.rules_of(g).await? {
                 if let Some(src) = &r.source_group
                     && !sets.contains_key(src)
                 {
@@ -418,6 +419,16 @@ impl Engine {
                 });
             }
         }
+        Ok((rules, sets))
+    }
+
+    /// Load an instance's whole filter table (its groups' rules, member sets).
+    pub(crate) async fn render_instance_nft(&self, instance_id: &str) -> Result<()> {
+        let inst = self.instance_row(instance_id).await?;
+        let vpc = self.vpc_row(&inst.vpc_id).await?;
+        let (rules, sets) = self
+            .group_filter_rules(&self.groups_of(instance_id).await?)
+            .await?;
         let table = format!("inet {}", self.prefix);
         let script = render::filter_table(
             &table,
@@ -448,7 +459,7 @@ impl Engine {
         for m in members {
             self.render_instance_nft(&m).await?;
         }
-        Ok(())
+        self.rerender_endpoints_of_group(group_id).await
     }
 
     /// An address joined or left `groups`: update the member sets of every instance whose

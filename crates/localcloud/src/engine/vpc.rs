@@ -106,7 +106,7 @@ impl Engine {
         .await?)
     }
 
-    async fn default_group(&self, vpc_id: &str) -> Result<String> {
+    pub(crate) async fn default_group(&self, vpc_id: &str) -> Result<String> {
         let id: Option<String> = sqlx::query_scalar(
             "SELECT id FROM security_groups WHERE vpc_id = ? AND name = 'default'",
         )
@@ -197,6 +197,12 @@ impl Engine {
         tx.commit().await?;
         let row = self.vpc_row(&id).await?;
         if let Err(e) = self.build_router(&row).await {
+            kernel::netns_del(&[self.router_namespace(&id)]).await;
+            self.forget_vpc(&id).await?;
+            return Err(e);
+        }
+        if let Err(e) = self.ensure_vpc_dns(&id).await {
+            self.drop_vpc_dns(&id).await;
             kernel::netns_del(&[self.router_namespace(&id)]).await;
             self.forget_vpc(&id).await?;
             return Err(e);
@@ -321,6 +327,8 @@ impl Engine {
                 blockers.join("; ")
             )));
         }
+        self.forget_vpc_dns(id).await?;
+        self.forget_ns_thread(&self.router_namespace(id));
         kernel::netns_del(&[self.router_namespace(id)]).await;
         let inet = self.internet_namespace();
         if kernel::netns_exists(&inet) {
@@ -467,6 +475,7 @@ impl Engine {
                 .fetch_all(&self.db)
                 .await?;
         blockers.extend(nats);
+        blockers.extend(self.enis_in_subnet(id).await?);
         if !blockers.is_empty() {
             return Err(Error::Conflict(format!(
                 "subnet {id} still has {}; delete them first",

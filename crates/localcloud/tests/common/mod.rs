@@ -34,6 +34,8 @@ impl Cloud {
 
     /// Re-open the engine on the same data dir and prefix (a restart).
     pub async fn reopen(&mut self) {
+        // The old engine's forwarders and resolvers stop, as when a process exits.
+        self.engine.shutdown().await;
         let engine = Engine::open(EngineConfig::new(self.dir.path(), self.prefix.clone()))
             .await
             .expect("reopen engine");
