@@ -347,16 +347,36 @@ async fn validation_is_400_for_shape_and_422_for_rules_naming_fields() {
     )
     .await
     .ok(201);
-    // The peering is a route target now: deleting it is a conflict.
-    let del = s
-        .call(
+    // Routes go with their connection (issue 7: "removed with their connection"); a stale
+    // If-Match refuses first and touches nothing.
+    let second = s.post(&pc, peering_body("10.2.0.0/16")).await;
+    let second_id = second.ok(201)["id"].as_str().unwrap().to_owned();
+    let route = s
+        .post(
+            &rt,
+            json!({"name":"r2","destinationCidr":"10.2.5.0/24","targetId": second_id}),
+        )
+        .await;
+    let route_id = route.ok(201)["id"].as_str().unwrap().to_owned();
+    let token = s.token.clone();
+    let stale_etag = format!("\"{second_id}-g99\"");
+    let stale = s
+        .raw(
             Method::DELETE,
-            &format!("{pc}/{first_id}"),
-            &s.token.clone(),
+            &format!("{pc}/{second_id}"),
+            Some(&token),
+            &[("if-match", &stale_etag)],
             None,
         )
         .await;
-    del.problem(409);
+    stale.problem(412);
+    s.get(&format!("{rt}/{route_id}")).await.ok(200);
+    let del = s
+        .call(Method::DELETE, &format!("{pc}/{second_id}"), &token, None)
+        .await;
+    assert!(del.status.is_success(), "{}", del.text);
+    s.get(&format!("{rt}/{route_id}")).await.problem(404);
+    s.get(&format!("{pc}/{second_id}")).await.problem(404);
     // VPN rules and secrecy.
     let vpn = cpath(&ded, "vpn-connections");
     let r = s

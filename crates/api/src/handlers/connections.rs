@@ -71,17 +71,30 @@ macro_rules! child_reads_and_delete {
             let d = load_child(&state, $kind, &org, &c.id, &id).await?;
             let check: fn(&Document) -> ApiResult<()> = $delete_check;
             check(&d)?;
-            let routes = routes_targeting(&state, &org, &c.id, &d.id).await?;
-            if !routes.is_empty() {
-                return Err(ApiError::Conflict(format!(
-                    "{} {id} is the target of route(s) {}; delete them first",
-                    $kind.title(),
-                    routes.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+            let expected = if_match.generation(&d.id)?;
+            if expected.is_some_and(|g| g != d.generation) {
+                return Err(ApiError::PreconditionFailed(format!(
+                    "{} {id} changed since that ETag; GET it again",
+                    $kind.title()
                 )));
+            }
+            // Routes through this connection go with it (document 002's Routes tab lists
+            // routes *through a connection*): each is deleted, its reconciler withdrawing it
+            // from the route tables, before the connection itself.
+            let now = Utc::now();
+            for route in routes_targeting(&state, &org, &c.id, &d.id).await? {
+                match state
+                    .store
+                    .delete_document(ResourceKind::Route, &org, &route, None, &[], now)
+                    .await
+                {
+                    Ok(_) | Err(linkplane_store::StoreError::NotFound { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
             }
             let out = state
                 .store
-                .delete_document($kind, &org, &d.id, if_match.generation(&d.id)?, &[], Utc::now())
+                .delete_document($kind, &org, &d.id, expected, &[], now)
                 .await?;
             deleted(out, <$view>::of)
         }

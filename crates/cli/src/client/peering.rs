@@ -95,8 +95,8 @@ pub enum PeeringCommand {
     },
     /// Delete a VPC peering connection.
     ///
-    /// Sends DELETE …/clusters/{clusterId}/vpc-peering-connections/{id}. If routes target it
-    /// the server refuses (409) and names them: delete them first.
+    /// Sends DELETE …/clusters/{clusterId}/vpc-peering-connections/{id}. Routes through it
+    /// are deleted with it (and withdrawn from the cluster's route tables).
     #[command(
         after_help = "Example:\n  linkplane peering delete --cluster cl7g2k4m9p3q5r6s2t pcx6b3d5f7h2j4k6mn"
     )]

@@ -113,8 +113,8 @@ pub enum VpnCommand {
     },
     /// Delete a VPN connection.
     ///
-    /// Sends DELETE …/clusters/{clusterId}/vpn-connections/{id}. If routes target it the server
-    /// refuses (409) and names them: delete them first.
+    /// Sends DELETE …/clusters/{clusterId}/vpn-connections/{id}. Routes through it are
+    /// deleted with it (and withdrawn from the cluster's route tables).
     #[command(
         after_help = "Example:\n  linkplane vpn delete --cluster cl7g2k4m9p3q5r6s2t vpn7f3h5j2l4n6p3rs"
     )]
