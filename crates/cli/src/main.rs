@@ -5,10 +5,13 @@
 use clap::{Parser, Subcommand};
 
 mod agent_run;
+mod ca;
 mod client;
 mod cloud;
 mod local;
 mod serve;
+mod up;
+mod verify;
 
 /// Self-service private connectivity for workflow orchestration.
 ///
@@ -36,6 +39,15 @@ enum Command {
     Cloud(cloud::CloudArgs),
     /// Maintain this machine's localcloud installation (garbage collection).
     Local(local::LocalArgs),
+    /// One command to a working private link: control plane, cluster, customer VPC,
+    /// endpoint, DNS, an agent, and verification (as root).
+    Up(up::UpArgs),
+    /// Remove everything `linkplane up` made.
+    Down(up::DownArgs),
+    /// Run document 000's checks from inside a customer instance.
+    Verify(verify::VerifyArgs),
+    /// Print the installation's CA bundle (PEM) that agents and curl trust.
+    Ca(ca::CaArgs),
     #[command(flatten)]
     Client(client::ClientCommand),
 }
@@ -62,6 +74,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Serve(args) => serve::run(args).await,
             Command::Cloud(args) => cloud::run(args).await,
             Command::Local(args) => local::run(args).await,
+            Command::Up(args) => up::up(args).await,
+            Command::Down(args) => up::down(args).await,
+            Command::Verify(args) => verify::run(args).await,
+            Command::Ca(args) => ca::run(args).await,
             Command::Client(cmd) => client::run(cmd).await,
         }
     })
