@@ -198,6 +198,63 @@ impl NsThread {
             .map_err(|source| Error::Io { name, source })
     }
 
+    /// [`NsThread::socket`] without blocking a tokio worker on the namespace round trip.
+    pub async fn socket_async(
+        &self,
+        domain: Domain,
+        ty: Type,
+        protocol: Option<Protocol>,
+    ) -> Result<Socket> {
+        let name = self.name.clone();
+        self.run_async(move || Socket::new(domain, ty, protocol))
+            .await?
+            .and_then(|s| s.set_nonblocking(true).map(|()| s))
+            .map_err(|source| Error::Io { name, source })
+    }
+
+    /// [`NsThread::tcp_listener`] without blocking a tokio worker.
+    pub async fn tcp_listener_async(
+        &self,
+        addr: SocketAddr,
+        backlog: i32,
+    ) -> Result<tokio::net::TcpListener> {
+        let s = self
+            .socket_async(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))
+            .await?;
+        let io = |source| Error::Io {
+            name: self.name.clone(),
+            source,
+        };
+        s.set_reuse_address(true).map_err(io)?;
+        s.bind(&addr.into()).map_err(io)?;
+        s.listen(backlog).map_err(io)?;
+        tokio::net::TcpListener::from_std(s.into()).map_err(io)
+    }
+
+    /// [`NsThread::tcp_socket`] without blocking a tokio worker.
+    pub async fn tcp_socket_async(&self, v6: bool) -> Result<tokio::net::TcpSocket> {
+        let domain = if v6 { Domain::IPV6 } else { Domain::IPV4 };
+        let s = self
+            .socket_async(domain, Type::STREAM, Some(Protocol::TCP))
+            .await?;
+        let std: std::net::TcpStream = s.into();
+        Ok(tokio::net::TcpSocket::from_std_stream(std))
+    }
+
+    /// [`NsThread::udp_socket`] without blocking a tokio worker.
+    pub async fn udp_socket_async(&self, addr: SocketAddr) -> Result<tokio::net::UdpSocket> {
+        let s = self
+            .socket_async(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))
+            .await?;
+        let io = |source| Error::Io {
+            name: self.name.clone(),
+            source,
+        };
+        s.set_reuse_address(true).map_err(io)?;
+        s.bind(&addr.into()).map_err(io)?;
+        tokio::net::UdpSocket::from_std(s.into()).map_err(io)
+    }
+
     /// A tokio TCP listener bound inside the namespace (SO_REUSEADDR set).
     /// Must be called from within a tokio runtime.
     pub fn tcp_listener(&self, addr: SocketAddr, backlog: i32) -> Result<tokio::net::TcpListener> {
@@ -267,5 +324,21 @@ mod tests {
         let (client, server) = tokio::join!(sock.connect(addr), listener.accept());
         client.expect("connect inside namespace");
         server.expect("accept");
+        // The async variants make the same sockets without blocking a worker.
+        let l2 = t
+            .tcp_listener_async("127.0.0.1:0".parse().unwrap(), 16)
+            .await
+            .expect("listen async");
+        let a2 = l2.local_addr().unwrap();
+        assert!(tokio::net::TcpStream::connect(a2).await.is_err());
+        let s2 = t.tcp_socket_async(false).await.expect("socket async");
+        let (c2, s2r) = tokio::join!(s2.connect(a2), l2.accept());
+        c2.expect("connect async inside namespace");
+        s2r.expect("accept async");
+        let u = t
+            .udp_socket_async("127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("udp async");
+        assert!(u.local_addr().unwrap().ip().is_loopback());
     }
 }
