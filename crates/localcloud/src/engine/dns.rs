@@ -30,6 +30,71 @@ pub const PUBLIC_DNS: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 53);
 /// The public DNS server's address on every VPC router (VPC resolvers query it there).
 pub const LINK_LOCAL_DNS: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 253);
 
+/// Priority of the rule that sends the resolver's own queries through a subnet's route
+/// table (after `to <VPC CIDR> lookup main` at 50).
+const RESOLVER_RULE_PRIORITY: u32 = 60;
+
+/// Sockets for a VPC resolver's upstream queries: created in the router namespace and
+/// bound to the resolver's address (base+2), so they follow the route table the
+/// resolver's rule points at (a forwarding rule to a peered VPC needs its route there)
+/// and answers come back to a VPC address.
+struct ResolverSockets {
+    ns: linkplane_netns::NsThread,
+    source: Ipv4Addr,
+}
+
+type SockFuture<T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<T>> + Send>>;
+
+impl linkplane_dataplane::dns::SocketFactory for ResolverSockets {
+    fn udp(&self, bind: SocketAddr) -> SockFuture<tokio::net::UdpSocket> {
+        let ns = self.ns.clone();
+        let at = match bind {
+            SocketAddr::V4(_) => SocketAddr::new(IpAddr::V4(self.source), 0),
+            v6 => v6,
+        };
+        Box::pin(async move {
+            let s = ns
+                .run_async(move || std::net::UdpSocket::bind(at))
+                .await
+                .map_err(|e| std::io::Error::other(e.to_string()))??;
+            s.set_nonblocking(true)?;
+            tokio::net::UdpSocket::from_std(s)
+        })
+    }
+
+    fn tcp(&self, v6: bool) -> SockFuture<tokio::net::TcpSocket> {
+        let ns = self.ns.clone();
+        let source = self.source;
+        Box::pin(async move {
+            let s = ns
+                .run_async(move || ns_tcp(v6))
+                .await
+                .map_err(|e| std::io::Error::other(e.to_string()))??;
+            if !v6 {
+                s.bind(SocketAddr::new(IpAddr::V4(source), 0))?;
+            }
+            Ok(s)
+        })
+    }
+}
+
+fn ns_tcp(v6: bool) -> std::io::Result<tokio::net::TcpSocket> {
+    let sock = socket2::Socket::new(
+        if v6 {
+            socket2::Domain::IPV6
+        } else {
+            socket2::Domain::IPV4
+        },
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    sock.set_nonblocking(true)?;
+    sock.set_cloexec(true)?;
+    let std: std::net::TcpStream = sock.into();
+    Ok(tokio::net::TcpSocket::from_std_stream(std))
+}
+
 /// A running view and the servers answering for it.
 pub(crate) struct VpcDns {
     view: DnsView,
@@ -176,7 +241,10 @@ impl Engine {
             )
             .await?;
             let thread = self.ns_thread(&ns)?;
-            let view = DnsView::new(Arc::new(NsSockets::new(thread.clone())));
+            let view = DnsView::new(Arc::new(ResolverSockets {
+                ns: thread.clone(),
+                source: net::resolver(vpc.net()),
+            }));
             let resolver = SocketAddr::new(IpAddr::V4(net::resolver(vpc.net())), 53);
             let public = SocketAddr::new(IpAddr::V4(LINK_LOCAL_DNS), 53);
             let public_view = self.ensure_public_dns().await?;
@@ -186,8 +254,35 @@ impl Engine {
             self.rt()
                 .dns
                 .insert(vpc_id.to_string(), VpcDns { view, servers });
+            self.sync_resolver_route(vpc_id).await?;
         }
         self.refresh_vpc_dns(vpc_id).await
+    }
+
+    /// Send the resolver's own queries (from base+2) through the route table of the VPC's
+    /// first subnet, so forwarding rules reach what that subnet reaches (peered VPCs …).
+    pub(crate) async fn sync_resolver_route(&self, vpc_id: &str) -> Result<()> {
+        let vpc = self.vpc_row(vpc_id).await?;
+        let ns = self.router_namespace(vpc_id);
+        let from = net::resolver(vpc.net());
+        crate::kernel::ip_batch_force(
+            Some(&ns),
+            &[format!(
+                "rule del from {from}/32 priority {RESOLVER_RULE_PRIORITY}"
+            )],
+        )
+        .await;
+        if let Some(first) = self.subnets_of(vpc_id).await?.first() {
+            crate::kernel::ip_batch(
+                Some(&ns),
+                &[format!(
+                    "rule add from {from}/32 lookup {} priority {RESOLVER_RULE_PRIORITY}",
+                    first.table()
+                )],
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     fn dns_sockets(

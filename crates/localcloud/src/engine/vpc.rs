@@ -402,6 +402,7 @@ impl Engine {
                 .await?;
             return Err(e);
         }
+        self.sync_resolver_route(&vpc.id).await?;
         tracing::info!(subnet = %id, vpc = %vpc.id, %cidr, "subnet created");
         Ok(self.to_subnet(row))
     }
@@ -491,7 +492,7 @@ impl Engine {
             .bind(id)
             .execute(&self.db)
             .await?;
-        Ok(())
+        self.sync_resolver_route(&row.vpc_id).await
     }
 
     /// Where a route target sends packets from `vpc_id`, checking that it may be used there.
