@@ -739,3 +739,225 @@ async fn unhealthy_target_no_traffic_proxy_v2_and_restart() {
     assert_eq!(out.trim(), ip, "endpoint name after restart");
     assert!(c.connect(&cp, &agent, &ip2, 443).await.is_some());
 }
+
+/// A script file (instances share the host's file system).
+fn script(dir: &std::path::Path, name: &str, body: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, body).unwrap();
+    path.display().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_through_private_dns_name_with_http_health_matcher() {
+    let Some(c) = Cloud::new("https_through_private_dns_name_with_http_health_matcher").await
+    else {
+        return;
+    };
+    let pp = principal(PROVIDER);
+    let cp = principal(CONSUMER);
+    let vpc = c.vpc(&pp, "10.50.0.0/16").await;
+    let a = subnet_az(&c, &pp, &vpc, "10.50.1.0/24", "us-east-1a").await;
+    let (sg, _) = open_group(&c, &pp, &vpc, "web", 8443, "10.50.0.0/16").await;
+    rule_tcp(&c, &pp, &sg, 8081).await;
+    let dir = c.dir.path().to_path_buf();
+    let mut targets = Vec::new();
+    for (n, status) in [(0, "302 Found"), (1, "500 Internal Server Error")] {
+        let t = c.instance(&pp, &a, &[&sg]).await;
+        // Health endpoint on 8081 answering `status`; TLS on 8443 with CN=target-<n>.
+        let health = script(
+            &dir,
+            &format!("health{n}.sh"),
+            &format!(
+                "read -r line\nprintf 'HTTP/1.1 {status}\\r\\nContent-Length: 0\\r\\nConnection: close\\r\\n\\r\\n'\n"
+            ),
+        );
+        c.engine
+            .run_process(
+                &pp,
+                &t.instance_id,
+                &[
+                    "socat".into(),
+                    "TCP-LISTEN:8081,fork,reuseaddr".into(),
+                    format!("SYSTEM:bash {health}"),
+                ],
+            )
+            .await
+            .unwrap();
+        let (key, cert) = (dir.join(format!("k{n}.pem")), dir.join(format!("c{n}.pem")));
+        let (code, _, err) = c
+            .sh(
+                &pp,
+                &t,
+                &format!(
+                    "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=target-{n} -addext subjectAltName=DNS:svc.example.internal -keyout {} -out {} 2>&1",
+                    key.display(),
+                    cert.display()
+                ),
+            )
+            .await;
+        assert_eq!(code, 0, "{err}");
+        c.engine
+            .run_process(
+                &pp,
+                &t.instance_id,
+                &[
+                    "openssl".into(),
+                    "s_server".into(),
+                    "-quiet".into(),
+                    "-accept".into(),
+                    "8443".into(),
+                    "-cert".into(),
+                    cert.display().to_string(),
+                    "-key".into(),
+                    key.display().to_string(),
+                    "-www".into(),
+                ],
+            )
+            .await
+            .unwrap();
+        c.wait_listening(&pp, &t, 8443).await;
+        c.wait_listening(&pp, &t, 8081).await;
+        targets.push(t);
+    }
+    let tg = c
+        .engine
+        .create_target_group(
+            &pp,
+            CreateTargetGroup {
+                vpc_id: vpc.vpc_id.clone(),
+                port: 8443,
+                name: Some("web".into()),
+                health_check: Some(HealthCheck {
+                    protocol: "HTTP".into(),
+                    path: Some("/healthz".into()),
+                    matcher: Some("200,302".into()),
+                    port: Some(8081),
+                    ..fast_tcp_check()
+                }),
+            },
+        )
+        .await
+        .unwrap();
+    c.engine
+        .register_targets(
+            &pp,
+            &tg.target_group_id,
+            Targets {
+                targets: targets
+                    .iter()
+                    .map(|t| TargetRef {
+                        instance_id: t.instance_id.clone(),
+                        port: None,
+                    })
+                    .collect(),
+            },
+        )
+        .await
+        .unwrap();
+    let h = c
+        .engine
+        .target_health(&pp, &tg.target_group_id)
+        .await
+        .unwrap();
+    assert!(
+        h.iter().all(|t| t.state == "unused"),
+        "no listener yet: {h:?}"
+    );
+    let lb = c
+        .engine
+        .create_load_balancer(
+            &pp,
+            CreateLoadBalancer {
+                subnet_ids: vec![a.subnet_id.clone()],
+                name: None,
+            },
+        )
+        .await
+        .unwrap();
+    c.engine
+        .create_listener(
+            &pp,
+            &lb.load_balancer_id,
+            CreateListener {
+                port: 443,
+                target_group_id: tg.target_group_id.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    wait_health(
+        &c,
+        &pp,
+        &tg.target_group_id,
+        &[
+            (&targets[0].instance_id, "healthy"),
+            (&targets[1].instance_id, "unhealthy"),
+        ],
+    )
+    .await;
+    let svc = c
+        .engine
+        .create_endpoint_service(
+            &pp,
+            CreateEndpointService {
+                load_balancer_id: lb.load_balancer_id.clone(),
+                acceptance_required: false,
+                private_dns_name: Some("svc.example.internal".into()),
+                allowed_principals: vec![format!("arn:aws:iam::{CONSUMER}:role/agents")],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    // The account root is not the allowed role.
+    let cvpc = c.vpc(&cp, "10.50.0.0/16").await;
+    let cs = subnet_az(&c, &cp, &cvpc, "10.50.1.0/24", "us-east-1a").await;
+    let agent = c.instance(&cp, &cs, &[]).await;
+    let req = CreateEndpoint {
+        vpc_id: cvpc.vpc_id.clone(),
+        service_name: svc.service_name.clone(),
+        subnet_ids: vec![cs.subnet_id.clone()],
+        ..Default::default()
+    };
+    assert!(c.engine.create_endpoint(&cp, req.clone()).await.is_err());
+    let role = Principal::parse(&format!("arn:aws:iam::{CONSUMER}:role/agents")).unwrap();
+    let ep = c.engine.create_endpoint(&role, req).await.unwrap();
+    assert!(ep.private_dns_enabled);
+    assert!(
+        ep.dns_entries
+            .iter()
+            .any(|d| d.dns_name == "svc.example.internal")
+    );
+    // HTTPS by the private DNS name, certificate verified against the target's CA.
+    for _ in 0..4 {
+        let (code, out, err) = c
+            .sh(
+                &cp,
+                &agent,
+                &format!(
+                    "curl -sS --max-time 5 --cacert {} -o /dev/null -w '%{{http_code}}' https://svc.example.internal/",
+                    dir.join("c0.pem").display()
+                ),
+            )
+            .await;
+        assert_eq!((code, out.as_str()), (0, "200"), "{err}");
+    }
+}
+
+async fn rule_tcp(c: &Cloud, p: &Principal, group: &str, port: i32) {
+    c.engine
+        .add_security_group_rule(
+            p,
+            group,
+            CreateSecurityGroupRule {
+                direction: "ingress".into(),
+                ip_protocol: "tcp".into(),
+                from_port: Some(port),
+                to_port: Some(port),
+                cidr_ip: Some("10.50.0.0/16".into()),
+                source_security_group_id: None,
+            },
+        )
+        .await
+        .unwrap();
+}
