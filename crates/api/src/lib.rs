@@ -40,6 +40,28 @@ pub async fn healthz() -> axum::Json<views::Health> {
     })
 }
 
+/// The installation CA's certificate (no auth: agents fetch it to pin the gateway's TLS).
+#[utoipa::path(get, path = "/v1/ca.pem", tag = "organizations",
+    responses((status = 200, content_type = "application/x-pem-file", body = String),
+              (status = 404, description = "this server runs without a CA")))]
+pub async fn ca_pem(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<Response, ApiError> {
+    use axum::response::IntoResponse;
+    let pem = state.config.ca_pem.clone().ok_or_else(|| {
+        ApiError::NotFound(
+            "this server has no CA (it runs without its data directory's ca.pem); \
+             start it with `linkplane serve`"
+                .into(),
+        )
+    })?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/x-pem-file")],
+        pem,
+    )
+        .into_response())
+}
+
 async fn not_found() -> ApiError {
     ApiError::NotFound("no such path; see /openapi.json or /docs".into())
 }
@@ -166,6 +188,7 @@ pub fn router(state: AppState) -> Router {
             &p("/deployments/{deploymentId}/agents"),
             get(deployments::list_agents),
         )
+        .route("/ca.pem", get(ca_pem))
         .route("/agents/register", post(agents::register))
         .route("/agents/{agentId}/heartbeat", post(agents::heartbeat));
 

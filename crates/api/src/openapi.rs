@@ -34,7 +34,7 @@ impl Modify for BearerAuth {
     ),
     modifiers(&BearerAuth),
     paths(
-        crate::healthz,
+        crate::healthz, crate::ca_pem,
         organizations::list_organizations, organizations::get_organization,
         organizations::list_api_tokens, organizations::create_api_token,
         organizations::get_api_token, organizations::revoke_api_token,

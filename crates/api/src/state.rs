@@ -13,6 +13,8 @@ pub struct Config {
     pub base_domain: DomainName,
     /// How often agents heartbeat; HEALTHY means a heartbeat within two intervals.
     pub heartbeat_interval: std::time::Duration,
+    /// The installation CA's certificate (PEM), served at `GET /v1/ca.pem` when set.
+    pub ca_pem: Option<String>,
 }
 
 /// Default base domain.
@@ -24,6 +26,7 @@ impl Default for Config {
             base_domain: DomainName::parse(DEFAULT_BASE_DOMAIN)
                 .unwrap_or_else(|_| unreachable!("the default base domain is valid")),
             heartbeat_interval: std::time::Duration::from_secs(30),
+            ca_pem: None,
         }
     }
 }

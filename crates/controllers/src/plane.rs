@@ -37,6 +37,18 @@ pub enum PlaneError {
         #[source]
         source: linkplane_api::SetupError,
     },
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot load or create the installation CA in {path}: {source}")]
+    Ca {
+        path: String,
+        #[source]
+        source: linkplane_ingress::ca::CaError,
+    },
     #[error("cannot open localcloud in {path}: {source}")]
     Localcloud {
         path: String,
@@ -49,6 +61,7 @@ pub enum PlaneError {
 pub struct Plane {
     state: AppState,
     bootstrap: Bootstrap,
+    ca: Arc<linkplane_ingress::Ca>,
     engine: Option<Arc<Engine>>,
     disabled: Option<String>,
     controllers: Option<Controllers>,
@@ -60,7 +73,20 @@ impl Plane {
     /// provider are disabled and LOCAL clusters fail with the reason.
     pub async fn start(config: PlaneConfig) -> Result<Self, PlaneError> {
         let path = config.data_dir.display().to_string();
-        let (state, bootstrap) = linkplane_api::open(&config.data_dir, config.api.clone())
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| PlaneError::DataDir {
+            path: path.clone(),
+            source,
+        })?;
+        let ca = linkplane_ingress::Ca::load_or_create(&config.data_dir).map_err(|source| {
+            PlaneError::Ca {
+                path: path.clone(),
+                source,
+            }
+        })?;
+        let mut api_config = config.api.clone();
+        api_config.ca_pem = Some(ca.cert_pem().to_owned());
+        let ca = Arc::new(ca);
+        let (state, bootstrap) = linkplane_api::open(&config.data_dir, api_config)
             .await
             .map_err(|source| PlaneError::Api {
                 path: path.clone(),
@@ -80,6 +106,7 @@ impl Plane {
         Ok(Self {
             state,
             bootstrap,
+            ca,
             engine,
             disabled,
             controllers,
@@ -122,6 +149,11 @@ impl Plane {
 
     pub fn bootstrap(&self) -> &Bootstrap {
         &self.bootstrap
+    }
+
+    /// The installation CA (`<data-dir>/ca.pem`, created on first start).
+    pub fn ca(&self) -> &Arc<linkplane_ingress::Ca> {
+        &self.ca
     }
 
     pub fn store(&self) -> Arc<dyn Store> {

@@ -125,3 +125,47 @@ async fn without_localcloud_local_clusters_fail_with_the_reason_and_the_api_runs
     server.abort();
     plane.shutdown().await;
 }
+
+/// `serve` creates the installation CA on first start and serves it without auth at
+/// `GET /v1/ca.pem`; a restart keeps the same CA.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ca_is_created_on_first_start_served_without_auth_and_kept() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let start = || {
+        Plane::start(PlaneConfig {
+            data_dir: data_dir.clone(),
+            api: linkplane_api::Config::default(),
+            prefix: linkplane_localcloud::Prefix::parse("tzzzz").unwrap(),
+            controllers: ControllersConfig::default(),
+            disable_localcloud: true,
+        })
+    };
+    let mut pems = Vec::new();
+    for _ in 0..2 {
+        let plane = start().await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(axum::serve(listener, plane.router()).into_future());
+        let r = reqwest::get(format!("{base}/v1/ca.pem")).await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        assert_eq!(
+            r.headers()["content-type"].to_str().unwrap(),
+            "application/x-pem-file"
+        );
+        let pem = r.text().await.unwrap();
+        assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
+        assert_eq!(pem, plane.ca().cert_pem());
+        assert_eq!(
+            pem,
+            std::fs::read_to_string(data_dir.join("ca.pem")).unwrap()
+        );
+        // The key never leaves the data directory.
+        assert!(!pem.contains("PRIVATE KEY"));
+        pems.push(pem);
+        server.abort();
+        plane.shutdown().await;
+    }
+    assert_eq!(pems[0], pems[1], "a restart must keep the CA");
+}
