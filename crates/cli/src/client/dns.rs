@@ -1,12 +1,12 @@
 //! `linkplane dns create|list|get|delete`: DNS resolutions of a cluster.
 
-use reqwest::Method;
 use serde_json::{Value, json};
 
+use super::child::ClusterChild;
 use super::common::{Body, IdempotencyArgs, PageArgs, wire};
 use super::options::{Ctx, GlobalArgs};
 use super::private_link::ClusterSel;
-use super::render::{self, Column};
+use super::render::Column;
 use super::wait::{self, WaitArgs};
 
 pub const ABOUT_LONG: &str = "\
@@ -164,8 +164,6 @@ fn parse_record(s: &str) -> Result<Record, String> {
     })
 }
 
-const COLLECTION: &str = "dns-resolutions";
-
 const COLUMNS: &[Column] = &[
     ("ID", "/id"),
     ("NAME", "/name"),
@@ -184,6 +182,14 @@ const FIELDS: &[Column] = &[
     ("records", "/records"),
     ("status", "/status"),
 ];
+
+const KIND: ClusterChild = ClusterChild {
+    collection: "dns-resolutions",
+    noun: "DNS resolution",
+    empty: "No DNS resolutions on this cluster.",
+    columns: COLUMNS,
+    fields: FIELDS,
+};
 
 pub async fn run(args: DnsArgs) -> anyhow::Result<()> {
     let ctx = Ctx::new(&args.global)?;
@@ -210,56 +216,27 @@ pub async fn run(args: DnsArgs) -> anyhow::Result<()> {
             if !records.is_empty() {
                 body = body.set("records", records);
             }
-            let path = ctx
-                .org_path(&["clusters", &sel.cluster, COLLECTION])
-                .await?;
-            let reply = ctx
-                .api
-                .call(Method::POST, &path)
-                .json(body.build())
-                .idempotency_key(idempotency.idempotency_key)
-                .send()
-                .await?;
-            let reply = wait::after_create(
-                &ctx.api,
-                reply,
-                &path,
-                "DNS resolution",
+            KIND.create(
+                &ctx,
+                &sel.cluster,
+                body.build(),
+                idempotency.idempotency_key,
                 &wait::PROVISIONED,
                 &wait,
             )
             .await?;
-            render::print_object(ctx.output, &reply, FIELDS);
         }
-        DnsCommand::List { sel, page } => {
-            let path = ctx
-                .org_path(&["clusters", &sel.cluster, COLLECTION])
-                .await?;
-            let reply = ctx.api.get(&path, &page.query()).await?;
-            render::print_list(
-                ctx.output,
-                &reply,
-                COLUMNS,
-                "No DNS resolutions on this cluster.",
-            );
-        }
+        DnsCommand::List { sel, page } => KIND.list(&ctx, &sel.cluster, &page).await?,
         DnsCommand::Get { sel, resolution_id } => {
-            let path = ctx
-                .org_path(&["clusters", &sel.cluster, COLLECTION, &resolution_id])
-                .await?;
-            let reply = ctx.api.get(&path, &[]).await?;
-            render::print_object(ctx.output, &reply, FIELDS);
+            KIND.get(&ctx, &sel.cluster, &resolution_id).await?
         }
         DnsCommand::Delete {
             sel,
             resolution_id,
             wait,
         } => {
-            let path = ctx
-                .org_path(&["clusters", &sel.cluster, COLLECTION, &resolution_id])
-                .await?;
-            let what = format!("DNS resolution {resolution_id}");
-            super::delete(&ctx, &path, &what, &wait).await?;
+            KIND.delete(&ctx, &sel.cluster, &resolution_id, &wait)
+                .await?
         }
     }
     Ok(())

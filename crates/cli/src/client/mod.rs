@@ -7,6 +7,7 @@
 
 mod agent;
 mod api_token;
+mod child;
 mod cluster;
 mod common;
 mod deployment;

@@ -1,11 +1,10 @@
 //! `linkplane outbound-endpoint create|list|get|delete`.
 
-use reqwest::Method;
-
+use super::child::ClusterChild;
 use super::common::{Body, IdempotencyArgs, PageArgs, wire};
 use super::options::{Ctx, GlobalArgs};
 use super::private_link::ClusterSel;
-use super::render::{self, Column};
+use super::render::Column;
 use super::wait::{self, WaitArgs};
 
 pub const ABOUT_LONG: &str = "\
@@ -115,8 +114,6 @@ pub enum OutboundCommand {
     },
 }
 
-const COLLECTION: &str = "outbound-endpoints";
-
 const COLUMNS: &[Column] = &[
     ("ID", "/id"),
     ("NAME", "/name"),
@@ -138,6 +135,14 @@ const FIELDS: &[Column] = &[
     ("status", "/status"),
 ];
 
+const KIND: ClusterChild = ClusterChild {
+    collection: "outbound-endpoints",
+    noun: "outbound endpoint",
+    empty: "No outbound endpoints on this cluster.",
+    columns: COLUMNS,
+    fields: FIELDS,
+};
+
 pub async fn run(args: OutboundArgs) -> anyhow::Result<()> {
     let ctx = Ctx::new(&args.global)?;
     match args.command {
@@ -158,57 +163,25 @@ pub async fn run(args: OutboundArgs) -> anyhow::Result<()> {
                 .opt("privateDnsEnabled", private_dns_enabled)
                 .opt("dnsName", dns_name)
                 .build();
-            let path = ctx
-                .org_path(&["clusters", &sel.cluster, COLLECTION])
-                .await?;
-            let reply = ctx
-                .api
-                .call(Method::POST, &path)
-                .json(body)
-                .idempotency_key(idempotency.idempotency_key)
-                .send()
-                .await?;
-            let reply = wait::after_create(
-                &ctx.api,
-                reply,
-                &path,
-                "outbound endpoint",
+            KIND.create(
+                &ctx,
+                &sel.cluster,
+                body,
+                idempotency.idempotency_key,
                 &wait::PROVISIONED,
                 &wait,
             )
             .await?;
-            render::print_object(ctx.output, &reply, FIELDS);
         }
-        OutboundCommand::List { sel, page } => {
-            let path = ctx
-                .org_path(&["clusters", &sel.cluster, COLLECTION])
-                .await?;
-            let reply = ctx.api.get(&path, &page.query()).await?;
-            render::print_list(
-                ctx.output,
-                &reply,
-                COLUMNS,
-                "No outbound endpoints on this cluster.",
-            );
-        }
+        OutboundCommand::List { sel, page } => KIND.list(&ctx, &sel.cluster, &page).await?,
         OutboundCommand::Get { sel, endpoint_id } => {
-            let path = ctx
-                .org_path(&["clusters", &sel.cluster, COLLECTION, &endpoint_id])
-                .await?;
-            let reply = ctx.api.get(&path, &[]).await?;
-            render::print_object(ctx.output, &reply, FIELDS);
+            KIND.get(&ctx, &sel.cluster, &endpoint_id).await?
         }
         OutboundCommand::Delete {
             sel,
             endpoint_id,
             wait,
-        } => {
-            let path = ctx
-                .org_path(&["clusters", &sel.cluster, COLLECTION, &endpoint_id])
-                .await?;
-            let what = format!("outbound endpoint {endpoint_id}");
-            super::delete(&ctx, &path, &what, &wait).await?;
-        }
+        } => KIND.delete(&ctx, &sel.cluster, &endpoint_id, &wait).await?,
     }
     Ok(())
 }

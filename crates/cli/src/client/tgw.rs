@@ -1,11 +1,10 @@
 //! `linkplane tgw create|list|get|delete`: transit gateway attachments.
 
-use reqwest::Method;
-
+use super::child::ClusterChild;
 use super::common::{Body, IdempotencyArgs, PageArgs};
 use super::options::{Ctx, GlobalArgs};
 use super::private_link::ClusterSel;
-use super::render::{self, Column};
+use super::render::Column;
 use super::wait::{self, WaitArgs};
 
 pub const ABOUT_LONG: &str = "\
@@ -100,8 +99,6 @@ pub enum TgwCommand {
     },
 }
 
-const COLLECTION: &str = "transit-gateway-attachments";
-
 const COLUMNS: &[Column] = &[
     ("ID", "/id"),
     ("NAME", "/name"),
@@ -119,6 +116,14 @@ const FIELDS: &[Column] = &[
     ("cidrs", "/cidrs"),
     ("status", "/status"),
 ];
+
+const KIND: ClusterChild = ClusterChild {
+    collection: "transit-gateway-attachments",
+    noun: "transit gateway attachment",
+    empty: "No transit gateway attachments on this cluster.",
+    columns: COLUMNS,
+    fields: FIELDS,
+};
 
 pub async fn run(args: TgwArgs) -> anyhow::Result<()> {
     let ctx = Ctx::new(&args.global)?;
@@ -138,56 +143,27 @@ pub async fn run(args: TgwArgs) -> anyhow::Result<()> {
                 .set("peerAccountId", peer_account_id)
                 .set("cidrs", cidrs)
                 .build();
-            let path = ctx
-                .org_path(&["clusters", &sel.cluster, COLLECTION])
-                .await?;
-            let reply = ctx
-                .api
-                .call(Method::POST, &path)
-                .json(body)
-                .idempotency_key(idempotency.idempotency_key)
-                .send()
-                .await?;
-            let reply = wait::after_create(
-                &ctx.api,
-                reply,
-                &path,
-                "transit gateway attachment",
+            KIND.create(
+                &ctx,
+                &sel.cluster,
+                body,
+                idempotency.idempotency_key,
                 &wait::PROVISIONED,
                 &wait,
             )
             .await?;
-            render::print_object(ctx.output, &reply, FIELDS);
         }
-        TgwCommand::List { sel, page } => {
-            let path = ctx
-                .org_path(&["clusters", &sel.cluster, COLLECTION])
-                .await?;
-            let reply = ctx.api.get(&path, &page.query()).await?;
-            render::print_list(
-                ctx.output,
-                &reply,
-                COLUMNS,
-                "No transit gateway attachments on this cluster.",
-            );
-        }
+        TgwCommand::List { sel, page } => KIND.list(&ctx, &sel.cluster, &page).await?,
         TgwCommand::Get { sel, attachment_id } => {
-            let path = ctx
-                .org_path(&["clusters", &sel.cluster, COLLECTION, &attachment_id])
-                .await?;
-            let reply = ctx.api.get(&path, &[]).await?;
-            render::print_object(ctx.output, &reply, FIELDS);
+            KIND.get(&ctx, &sel.cluster, &attachment_id).await?
         }
         TgwCommand::Delete {
             sel,
             attachment_id,
             wait,
         } => {
-            let path = ctx
-                .org_path(&["clusters", &sel.cluster, COLLECTION, &attachment_id])
-                .await?;
-            let what = format!("transit gateway attachment {attachment_id}");
-            super::delete(&ctx, &path, &what, &wait).await?;
+            KIND.delete(&ctx, &sel.cluster, &attachment_id, &wait)
+                .await?
         }
     }
     Ok(())

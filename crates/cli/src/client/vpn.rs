@@ -2,12 +2,11 @@
 
 use std::path::PathBuf;
 
-use reqwest::Method;
-
+use super::child::ClusterChild;
 use super::common::{Body, IdempotencyArgs, PageArgs, read_secret};
 use super::options::{Ctx, GlobalArgs};
 use super::private_link::ClusterSel;
-use super::render::{self, Column};
+use super::render::Column;
 use super::wait::{self, WaitArgs};
 
 pub const ABOUT_LONG: &str = "\
@@ -128,8 +127,6 @@ pub enum VpnCommand {
     },
 }
 
-const COLLECTION: &str = "vpn-connections";
-
 const COLUMNS: &[Column] = &[
     ("ID", "/id"),
     ("NAME", "/name"),
@@ -148,6 +145,14 @@ const FIELDS: &[Column] = &[
     ("insideCidr", "/insideCidr"),
     ("status", "/status"),
 ];
+
+const KIND: ClusterChild = ClusterChild {
+    collection: "vpn-connections",
+    noun: "VPN connection",
+    empty: "No VPN connections on this cluster.",
+    columns: COLUMNS,
+    fields: FIELDS,
+};
 
 pub async fn run(args: VpnArgs) -> anyhow::Result<()> {
     let ctx = Ctx::new(&args.global)?;
@@ -179,52 +184,20 @@ pub async fn run(args: VpnArgs) -> anyhow::Result<()> {
                 .list("staticPrefixes", &static_prefixes)
                 .opt("insideCidr", inside_cidr)
                 .build();
-            let path = ctx
-                .org_path(&["clusters", &sel.cluster, COLLECTION])
-                .await?;
-            let reply = ctx
-                .api
-                .call(Method::POST, &path)
-                .json(body)
-                .idempotency_key(idempotency.idempotency_key)
-                .send()
-                .await?;
-            let reply = wait::after_create(
-                &ctx.api,
-                reply,
-                &path,
-                "VPN connection",
+            KIND.create(
+                &ctx,
+                &sel.cluster,
+                body,
+                idempotency.idempotency_key,
                 &wait::PROVISIONED,
                 &wait,
             )
             .await?;
-            render::print_object(ctx.output, &reply, FIELDS);
         }
-        VpnCommand::List { sel, page } => {
-            let path = ctx
-                .org_path(&["clusters", &sel.cluster, COLLECTION])
-                .await?;
-            let reply = ctx.api.get(&path, &page.query()).await?;
-            render::print_list(
-                ctx.output,
-                &reply,
-                COLUMNS,
-                "No VPN connections on this cluster.",
-            );
-        }
-        VpnCommand::Get { sel, vpn_id } => {
-            let path = ctx
-                .org_path(&["clusters", &sel.cluster, COLLECTION, &vpn_id])
-                .await?;
-            let reply = ctx.api.get(&path, &[]).await?;
-            render::print_object(ctx.output, &reply, FIELDS);
-        }
+        VpnCommand::List { sel, page } => KIND.list(&ctx, &sel.cluster, &page).await?,
+        VpnCommand::Get { sel, vpn_id } => KIND.get(&ctx, &sel.cluster, &vpn_id).await?,
         VpnCommand::Delete { sel, vpn_id, wait } => {
-            let path = ctx
-                .org_path(&["clusters", &sel.cluster, COLLECTION, &vpn_id])
-                .await?;
-            let what = format!("VPN connection {vpn_id}");
-            super::delete(&ctx, &path, &what, &wait).await?;
+            KIND.delete(&ctx, &sel.cluster, &vpn_id, &wait).await?
         }
     }
     Ok(())
