@@ -41,9 +41,30 @@ Peering two accounts' VPCs:
   linkplane cloud --as arn:aws:iam::222222222222:root peering accept pcx-…
   (then a route to the peer's CIDR with --target pcx-… on both sides)
 
+PrivateLink (provider 111111111111 publishes, consumer 222222222222 connects):
+  linkplane cloud --as arn:aws:iam::111111111111:root tg create --vpc vpc-P --port 8443 \\
+      --check HTTP --path /healthz --matcher 200,302
+  linkplane cloud --as arn:aws:iam::111111111111:root tg register tg-… --instance i-…
+  linkplane cloud --as arn:aws:iam::111111111111:root lb create --subnet subnet-P1 --subnet subnet-P2
+  linkplane cloud --as arn:aws:iam::111111111111:root lb listen nlb-… --port 443 --target-group tg-…
+  linkplane cloud --as arn:aws:iam::111111111111:root service create --lb nlb-… \\
+      --allow arn:aws:iam::222222222222:root --private-dns-name api.example.internal
+  linkplane cloud --as arn:aws:iam::222222222222:root endpoint create --vpc vpc-C \\
+      --service com.linkplane.vpce.us-east-1.vpce-svc-… --subnet subnet-C1 --sg sg-…
+  linkplane cloud --as arn:aws:iam::111111111111:root service accept vpce-svc-… vpce-…
+  linkplane cloud --as arn:aws:iam::222222222222:root exec i-… -- curl https://api.example.internal/
+
+VPC DNS (the resolver is base+2 in every VPC; try `dig` from an instance):
+  linkplane cloud zone create --name corp.internal --vpc vpc-…
+  linkplane cloud zone set hz-… --name db.corp.internal --type A --value 10.0.1.5
+  linkplane cloud rule create --domain onprem.example --forward 10.1.0.10
+  linkplane cloud rule associate rslvr-rr-… --vpc vpc-…
+  linkplane cloud exec i-… -- dig +short db.corp.internal
+
 More: docs/LOCALCLOUD.md.";
 
-/// Drive localcloud: VPCs, subnets, routes, instances, security groups, gateways, peering.
+/// Drive localcloud: VPCs, subnets, routes, instances, security groups, gateways, peering,
+/// PrivateLink (load balancers, endpoint services, endpoints) and VPC DNS.
 #[derive(Debug, Args)]
 #[command(after_help = CLOUD_EXAMPLES)]
 pub struct CloudArgs {
@@ -129,6 +150,319 @@ pub enum CloudCommand {
     /// The internet namespace: run test servers and clients on the "public internet".
     #[command(subcommand)]
     Internet(InternetCmd),
+    /// Network load balancers: an address per subnet, TCP listeners → target groups.
+    ///
+    ///   linkplane cloud lb create --subnet subnet-A --subnet subnet-B --name agents
+    ///   linkplane cloud lb listen nlb-… --port 443 --target-group tg-…
+    #[command(subcommand, name = "lb", verbatim_doc_comment)]
+    LoadBalancer(LbCmd),
+    /// Target groups: instance:port targets with TCP or HTTP health checks.
+    ///
+    ///   linkplane cloud tg create --vpc vpc-… --port 8443 --check HTTP --path /healthz --matcher 200,302
+    ///   linkplane cloud tg register tg-… --instance i-… --instance i-…
+    ///   linkplane cloud tg health tg-…      # initial / healthy / unhealthy / draining
+    #[command(subcommand, name = "tg", verbatim_doc_comment)]
+    TargetGroup(TgCmd),
+    /// Endpoint services (PrivateLink provider side) and their endpoint connections.
+    ///
+    ///   linkplane cloud service create --lb nlb-… --allow arn:aws:iam::222222222222:root
+    ///   linkplane cloud service connections vpce-svc-…
+    ///   linkplane cloud service accept vpce-svc-… vpce-…
+    #[command(subcommand, name = "service", verbatim_doc_comment)]
+    Service(ServiceCmd),
+    /// Interface endpoints (PrivateLink consumer side).
+    ///
+    ///   linkplane cloud --as arn:aws:iam::222222222222:root endpoint create --vpc vpc-… \
+    ///       --service com.linkplane.vpce.us-east-1.vpce-svc-… --subnet subnet-… --sg sg-…
+    #[command(subcommand, name = "endpoint", verbatim_doc_comment)]
+    Endpoint(EndpointCmd),
+    /// Private hosted zones: records resolvable in associated VPCs (authoritative).
+    ///
+    ///   linkplane cloud zone create --name corp.internal --vpc vpc-…
+    ///   linkplane cloud zone set hz-… --name db.corp.internal --type A --value 10.0.1.5
+    ///   linkplane cloud zone set hz-… --name api.corp.internal --type ALIAS --value vpce-….vpce.linkplane.test
+    #[command(subcommand, name = "zone", verbatim_doc_comment)]
+    Zone(ZoneCmd),
+    /// Resolver rules: forward a domain to DNS servers (from inside the VPC), or SYSTEM.
+    ///
+    ///   linkplane cloud rule create --domain onprem.example --forward 10.1.0.10 --forward 10.1.0.11:53
+    ///   linkplane cloud rule associate rslvr-rr-… --vpc vpc-…
+    #[command(subcommand, name = "rule", verbatim_doc_comment)]
+    Rule(RuleCmd),
+    /// Public DNS records served from the internet namespace (the platform's names).
+    ///
+    ///   linkplane cloud public-dns publish --name c0ffee.external.linkplane.test --value 198.51.100.7
+    #[command(subcommand, name = "public-dns", verbatim_doc_comment)]
+    PublicDns(PublicDnsCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LbCmd {
+    /// Create a load balancer with an address in each subnet (one subnet per AZ).
+    Create {
+        #[arg(long = "subnet", required = true)]
+        subnets: Vec<String>,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    List,
+    Show {
+        lb_id: String,
+    },
+    /// Add a TCP listener forwarding a port to a target group.
+    Listen {
+        lb_id: String,
+        #[arg(long)]
+        port: u16,
+        #[arg(long)]
+        target_group: String,
+    },
+    /// Remove a listener.
+    Unlisten {
+        lb_id: String,
+        listener_id: String,
+    },
+    Delete {
+        lb_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TgCmd {
+    /// Create a target group (health checks run from the load balancer's address).
+    Create {
+        #[arg(long)]
+        vpc: String,
+        /// Traffic port of targets registered without one.
+        #[arg(long)]
+        port: u16,
+        #[arg(long)]
+        name: Option<String>,
+        /// TCP or HTTP.
+        #[arg(long, default_value = "TCP")]
+        check: String,
+        /// HTTP: path to GET.
+        #[arg(long)]
+        path: Option<String>,
+        /// HTTP: status codes, e.g. 200,302 or 200-399.
+        #[arg(long)]
+        matcher: Option<String>,
+        /// Check this port instead of the traffic port.
+        #[arg(long)]
+        check_port: Option<u16>,
+        #[arg(long, default_value_t = 10_000)]
+        interval_ms: u64,
+        #[arg(long, default_value_t = 5_000)]
+        timeout_ms: u64,
+        #[arg(long, default_value_t = 3)]
+        healthy_threshold: u32,
+        #[arg(long, default_value_t = 3)]
+        unhealthy_threshold: u32,
+    },
+    List,
+    Show {
+        tg_id: String,
+    },
+    /// Register instances (instance or instance:port).
+    Register {
+        tg_id: String,
+        #[arg(long = "instance", required = true)]
+        instances: Vec<String>,
+    },
+    Deregister {
+        tg_id: String,
+        #[arg(long = "instance", required = true)]
+        instances: Vec<String>,
+    },
+    /// Target health states as the load balancer sees them.
+    Health {
+        tg_id: String,
+    },
+    Delete {
+        tg_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServiceCmd {
+    /// Create an endpoint service for a load balancer.
+    Create {
+        #[arg(long)]
+        lb: String,
+        /// Accept new endpoints without the owner's approval.
+        #[arg(long)]
+        no_acceptance: bool,
+        /// Principals allowed to create endpoints (ARN or *), repeatable.
+        #[arg(long = "allow")]
+        allow: Vec<String>,
+        /// Other regions whose consumers may connect, repeatable.
+        #[arg(long = "region-supported")]
+        regions: Vec<String>,
+        #[arg(long)]
+        private_dns_name: Option<String>,
+        /// Send PROXY protocol v2 (with the endpoint id) to targets.
+        #[arg(long)]
+        proxy_protocol: bool,
+    },
+    List,
+    Show {
+        service_id: String,
+    },
+    /// Add or remove allowed principals.
+    Permissions {
+        service_id: String,
+        #[arg(long = "add")]
+        add: Vec<String>,
+        #[arg(long = "remove")]
+        remove: Vec<String>,
+    },
+    /// Endpoint connections with the consumer account and state.
+    Connections {
+        service_id: String,
+    },
+    Accept {
+        service_id: String,
+        #[arg(required = true)]
+        endpoint_ids: Vec<String>,
+    },
+    Reject {
+        service_id: String,
+        #[arg(required = true)]
+        endpoint_ids: Vec<String>,
+    },
+    Delete {
+        service_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EndpointCmd {
+    /// Create an interface endpoint: one address per subnet, in the caller's VPC.
+    Create {
+        #[arg(long)]
+        vpc: String,
+        /// com.linkplane.vpce.<region>.vpce-svc-…
+        #[arg(long)]
+        service: String,
+        #[arg(long = "subnet", required = true)]
+        subnets: Vec<String>,
+        /// Security groups (default: the VPC's default group).
+        #[arg(long = "sg")]
+        groups: Vec<String>,
+        /// Do not resolve the service's private DNS name to this endpoint.
+        #[arg(long)]
+        no_private_dns: bool,
+    },
+    List,
+    Show {
+        endpoint_id: String,
+    },
+    Delete {
+        endpoint_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ZoneCmd {
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long = "vpc")]
+        vpcs: Vec<String>,
+    },
+    List,
+    Show {
+        zone_id: String,
+    },
+    /// Create or replace a record set (A, AAAA, CNAME, ALIAS).
+    Set {
+        zone_id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long = "type")]
+        kind: String,
+        #[arg(long = "value", required = true)]
+        values: Vec<String>,
+        #[arg(long, default_value_t = 300)]
+        ttl: u32,
+    },
+    /// Delete a record set.
+    Unset {
+        zone_id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long = "type")]
+        kind: String,
+    },
+    /// (Zone owner) allow another account's VPC to be associated.
+    Authorize {
+        zone_id: String,
+        #[arg(long)]
+        vpc: String,
+    },
+    /// Associate a VPC (another account's after the owner authorized it).
+    Associate {
+        zone_id: String,
+        #[arg(long)]
+        vpc: String,
+    },
+    Disassociate {
+        zone_id: String,
+        #[arg(long)]
+        vpc: String,
+    },
+    Delete {
+        zone_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RuleCmd {
+    /// Create a FORWARD rule (--forward IP[:PORT], repeatable) or a SYSTEM rule (--system).
+    Create {
+        #[arg(long)]
+        domain: String,
+        #[arg(long = "forward", conflicts_with = "system")]
+        targets: Vec<String>,
+        #[arg(long)]
+        system: bool,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    List,
+    Show {
+        rule_id: String,
+    },
+    Associate {
+        rule_id: String,
+        #[arg(long)]
+        vpc: String,
+    },
+    Disassociate {
+        rule_id: String,
+        #[arg(long)]
+        vpc: String,
+    },
+    Delete {
+        rule_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PublicDnsCmd {
+    /// Publish (or replace) a public A record.
+    Publish {
+        #[arg(long)]
+        name: String,
+        #[arg(long = "value", required = true)]
+        values: Vec<String>,
+        #[arg(long, default_value_t = 300)]
+        ttl: u32,
+    },
+    List,
+    Unpublish {
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -639,6 +973,311 @@ fn ports(port: Option<&str>) -> anyhow::Result<(Option<i64>, Option<i64>)> {
     })
 }
 
+/// `i-…` or `i-…:port` → a target reference.
+fn target_ref(s: &str) -> anyhow::Result<Value> {
+    match s.split_once(':') {
+        Some((i, p)) => {
+            let port: u16 = p
+                .parse()
+                .map_err(|_| anyhow::anyhow!("--instance {s}: the port must be 1-65535"))?;
+            Ok(json!({"instanceId": i, "port": port}))
+        }
+        None => Ok(json!({"instanceId": s})),
+    }
+}
+
+async fn lb(c: &Client, cmd: &LbCmd) -> anyhow::Result<Outcome> {
+    match cmd {
+        LbCmd::Create { subnets, name } => {
+            c.post(
+                "/load-balancers",
+                json!({"subnetIds": subnets, "name": name}),
+            )
+            .await
+        }
+        LbCmd::List => c.get("/load-balancers").await,
+        LbCmd::Show { lb_id } => c.get(&format!("/load-balancers/{lb_id}")).await,
+        LbCmd::Listen {
+            lb_id,
+            port,
+            target_group,
+        } => {
+            c.post(
+                &format!("/load-balancers/{lb_id}/listeners"),
+                json!({"port": port, "targetGroupId": target_group}),
+            )
+            .await
+        }
+        LbCmd::Unlisten { lb_id, listener_id } => {
+            c.delete(
+                &format!("/load-balancers/{lb_id}/listeners/{listener_id}"),
+                listener_id,
+            )
+            .await
+        }
+        LbCmd::Delete { lb_id } => c.delete(&format!("/load-balancers/{lb_id}"), lb_id).await,
+    }
+}
+
+async fn tg(c: &Client, cmd: &TgCmd) -> anyhow::Result<Outcome> {
+    match cmd {
+        TgCmd::Create {
+            vpc,
+            port,
+            name,
+            check,
+            path,
+            matcher,
+            check_port,
+            interval_ms,
+            timeout_ms,
+            healthy_threshold,
+            unhealthy_threshold,
+        } => {
+            c.post(
+                "/target-groups",
+                json!({"vpcId": vpc, "port": port, "name": name, "healthCheck": {
+                    "protocol": check, "path": path, "matcher": matcher, "port": check_port,
+                    "intervalMillis": interval_ms, "timeoutMillis": timeout_ms,
+                    "healthyThreshold": healthy_threshold, "unhealthyThreshold": unhealthy_threshold,
+                }}),
+            )
+            .await
+        }
+        TgCmd::List => c.get("/target-groups").await,
+        TgCmd::Show { tg_id } => c.get(&format!("/target-groups/{tg_id}")).await,
+        TgCmd::Register { tg_id, instances } | TgCmd::Deregister { tg_id, instances } => {
+            let targets = instances
+                .iter()
+                .map(|i| target_ref(i))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let method = if matches!(cmd, TgCmd::Register { .. }) {
+                reqwest::Method::POST
+            } else {
+                reqwest::Method::DELETE
+            };
+            Ok(Outcome::Value(
+                c.call(
+                    method,
+                    &format!("/target-groups/{tg_id}/targets"),
+                    Some(json!({ "targets": targets })),
+                )
+                .await?,
+            ))
+        }
+        TgCmd::Health { tg_id } => c.get(&format!("/target-groups/{tg_id}/health")).await,
+        TgCmd::Delete { tg_id } => c.delete(&format!("/target-groups/{tg_id}"), tg_id).await,
+    }
+}
+
+async fn service(c: &Client, cmd: &ServiceCmd) -> anyhow::Result<Outcome> {
+    match cmd {
+        ServiceCmd::Create {
+            lb,
+            no_acceptance,
+            allow,
+            regions,
+            private_dns_name,
+            proxy_protocol,
+        } => {
+            c.post(
+                "/endpoint-services",
+                json!({"loadBalancerId": lb, "acceptanceRequired": !no_acceptance,
+                    "allowedPrincipals": allow, "supportedRegions": regions,
+                    "privateDnsName": private_dns_name, "proxyProtocol": proxy_protocol}),
+            )
+            .await
+        }
+        ServiceCmd::List => c.get("/endpoint-services").await,
+        ServiceCmd::Show { service_id } => c.get(&format!("/endpoint-services/{service_id}")).await,
+        ServiceCmd::Permissions {
+            service_id,
+            add,
+            remove,
+        } => {
+            c.post(
+                &format!("/endpoint-services/{service_id}/permissions"),
+                json!({"addAllowedPrincipals": add, "removeAllowedPrincipals": remove}),
+            )
+            .await
+        }
+        ServiceCmd::Connections { service_id } => {
+            c.get(&format!("/endpoint-services/{service_id}/connections"))
+                .await
+        }
+        ServiceCmd::Accept {
+            service_id,
+            endpoint_ids,
+        } => {
+            c.post(
+                &format!("/endpoint-services/{service_id}/connections/accept"),
+                json!({ "vpcEndpointIds": endpoint_ids }),
+            )
+            .await
+        }
+        ServiceCmd::Reject {
+            service_id,
+            endpoint_ids,
+        } => {
+            c.post(
+                &format!("/endpoint-services/{service_id}/connections/reject"),
+                json!({ "vpcEndpointIds": endpoint_ids }),
+            )
+            .await
+        }
+        ServiceCmd::Delete { service_id } => {
+            c.delete(&format!("/endpoint-services/{service_id}"), service_id)
+                .await
+        }
+    }
+}
+
+async fn endpoint(c: &Client, cmd: &EndpointCmd) -> anyhow::Result<Outcome> {
+    match cmd {
+        EndpointCmd::Create {
+            vpc,
+            service,
+            subnets,
+            groups,
+            no_private_dns,
+        } => {
+            let private_dns = if *no_private_dns { Some(false) } else { None };
+            c.post(
+                "/vpc-endpoints",
+                json!({"vpcId": vpc, "serviceName": service, "subnetIds": subnets,
+                    "securityGroupIds": groups, "privateDnsEnabled": private_dns}),
+            )
+            .await
+        }
+        EndpointCmd::List => c.get("/vpc-endpoints").await,
+        EndpointCmd::Show { endpoint_id } => c.get(&format!("/vpc-endpoints/{endpoint_id}")).await,
+        EndpointCmd::Delete { endpoint_id } => {
+            c.delete(&format!("/vpc-endpoints/{endpoint_id}"), endpoint_id)
+                .await
+        }
+    }
+}
+
+async fn zone(c: &Client, cmd: &ZoneCmd) -> anyhow::Result<Outcome> {
+    let vpc_call = |m: reqwest::Method, path: String, vpc: &str| {
+        let body = json!({ "vpcId": vpc });
+        async move { Ok(Outcome::Value(c.call(m, &path, Some(body)).await?)) }
+    };
+    match cmd {
+        ZoneCmd::Create { name, vpcs } => {
+            c.post("/hosted-zones", json!({"name": name, "vpcIds": vpcs}))
+                .await
+        }
+        ZoneCmd::List => c.get("/hosted-zones").await,
+        ZoneCmd::Show { zone_id } => c.get(&format!("/hosted-zones/{zone_id}")).await,
+        ZoneCmd::Set {
+            zone_id,
+            name,
+            kind,
+            values,
+            ttl,
+        } => {
+            c.post(
+                &format!("/hosted-zones/{zone_id}/records"),
+                json!({"name": name, "type": kind, "values": values, "ttl": ttl}),
+            )
+            .await
+        }
+        ZoneCmd::Unset {
+            zone_id,
+            name,
+            kind,
+        } => Ok(Outcome::Value(
+            c.call(
+                reqwest::Method::DELETE,
+                &format!("/hosted-zones/{zone_id}/records"),
+                Some(json!({"name": name, "type": kind})),
+            )
+            .await?,
+        )),
+        ZoneCmd::Authorize { zone_id, vpc } => {
+            vpc_call(
+                reqwest::Method::POST,
+                format!("/hosted-zones/{zone_id}/authorizations"),
+                vpc,
+            )
+            .await
+        }
+        ZoneCmd::Associate { zone_id, vpc } => {
+            vpc_call(
+                reqwest::Method::POST,
+                format!("/hosted-zones/{zone_id}/vpcs"),
+                vpc,
+            )
+            .await
+        }
+        ZoneCmd::Disassociate { zone_id, vpc } => {
+            vpc_call(
+                reqwest::Method::DELETE,
+                format!("/hosted-zones/{zone_id}/vpcs"),
+                vpc,
+            )
+            .await
+        }
+        ZoneCmd::Delete { zone_id } => c.delete(&format!("/hosted-zones/{zone_id}"), zone_id).await,
+    }
+}
+
+async fn rule(c: &Client, cmd: &RuleCmd) -> anyhow::Result<Outcome> {
+    match cmd {
+        RuleCmd::Create {
+            domain,
+            targets,
+            system,
+            name,
+        } => {
+            let kind = if *system { "SYSTEM" } else { "FORWARD" };
+            c.post(
+                "/resolver-rules",
+                json!({"domainName": domain, "ruleType": kind, "targetIps": targets, "name": name}),
+            )
+            .await
+        }
+        RuleCmd::List => c.get("/resolver-rules").await,
+        RuleCmd::Show { rule_id } => c.get(&format!("/resolver-rules/{rule_id}")).await,
+        RuleCmd::Associate { rule_id, vpc } => {
+            c.post(
+                &format!("/resolver-rules/{rule_id}/vpcs"),
+                json!({ "vpcId": vpc }),
+            )
+            .await
+        }
+        RuleCmd::Disassociate { rule_id, vpc } => Ok(Outcome::Value(
+            c.call(
+                reqwest::Method::DELETE,
+                &format!("/resolver-rules/{rule_id}/vpcs"),
+                Some(json!({ "vpcId": vpc })),
+            )
+            .await?,
+        )),
+        RuleCmd::Delete { rule_id } => {
+            c.delete(&format!("/resolver-rules/{rule_id}"), rule_id)
+                .await
+        }
+    }
+}
+
+async fn public_dns(c: &Client, cmd: &PublicDnsCmd) -> anyhow::Result<Outcome> {
+    match cmd {
+        PublicDnsCmd::Publish { name, values, ttl } => {
+            c.post(
+                "/public-records",
+                json!({"name": name, "values": values, "ttl": ttl}),
+            )
+            .await
+        }
+        PublicDnsCmd::List => c.get("/public-records").await,
+        PublicDnsCmd::Unpublish { name } => {
+            c.delete(&format!("/public-records/{name}"), name).await
+        }
+    }
+}
+
 /// Run one `cloud` command and return what it produced (printing is separate).
 pub async fn execute(args: &CloudArgs) -> anyhow::Result<Outcome> {
     let c = Client::new(&args.url, &args.principal, operator_token(args)?)?;
@@ -768,6 +1407,13 @@ pub async fn execute(args: &CloudArgs) -> anyhow::Result<Outcome> {
                     .await
             }
         },
+        C::LoadBalancer(cmd) => lb(&c, cmd).await,
+        C::TargetGroup(cmd) => tg(&c, cmd).await,
+        C::Service(cmd) => service(&c, cmd).await,
+        C::Endpoint(cmd) => endpoint(&c, cmd).await,
+        C::Zone(cmd) => zone(&c, cmd).await,
+        C::Rule(cmd) => rule(&c, cmd).await,
+        C::PublicDns(cmd) => public_dns(&c, cmd).await,
         C::Internet(cmd) => match cmd {
             InternetCmd::Show => c.get("/internet").await,
             InternetCmd::Exec {
@@ -1117,6 +1763,55 @@ mod tests {
     }
 
     #[test]
+    fn privatelink_and_dns_commands_parse() {
+        let t = Top::try_parse_from([
+            "cloud",
+            "tg",
+            "register",
+            "tg-12345678",
+            "--instance",
+            "i-12345678:8443",
+            "--instance",
+            "i-87654321",
+        ])
+        .unwrap();
+        assert!(
+            matches!(t.cloud.command, CloudCommand::TargetGroup(TgCmd::Register { ref instances, .. }) if instances.len() == 2)
+        );
+        assert_eq!(
+            target_ref("i-12345678:8443").unwrap(),
+            json!({"instanceId": "i-12345678", "port": 8443})
+        );
+        assert!(target_ref("i-12345678:http").is_err());
+        assert!(
+            Top::try_parse_from([
+                "cloud",
+                "rule",
+                "create",
+                "--domain",
+                "x.example",
+                "--system",
+                "--forward",
+                "10.0.0.2"
+            ])
+            .is_err(),
+            "--system and --forward conflict"
+        );
+        assert!(
+            Top::try_parse_from([
+                "cloud",
+                "endpoint",
+                "create",
+                "--vpc",
+                "vpc-1",
+                "--service",
+                "s"
+            ])
+            .is_err()
+        );
+    }
+
+    #[test]
     fn tables_render() {
         let v = json!([{"vpcId": "vpc-12345678", "cidrBlock": "10.0.0.0/16", "region": "us-east-1", "ownerId": "000000000001", "name": null}]);
         let t = render_table(&v);
@@ -1246,6 +1941,83 @@ mod tests {
             "{}\n{list}",
             render_table(&list)
         );
+        // VPC DNS through the CLI: a private zone, a record, and dig from the instance.
+        let z = value(
+            execute(&parse(
+                &url,
+                &tok,
+                &["zone", "create", "--name", "corp.internal", "--vpc", vpc_id],
+            ))
+            .await
+            .unwrap(),
+        );
+        let zid = z["hostedZoneId"].as_str().unwrap();
+        execute(&parse(
+            &url,
+            &tok,
+            &[
+                "zone",
+                "set",
+                zid,
+                "--name",
+                "db.corp.internal",
+                "--type",
+                "A",
+                "--value",
+                "10.90.1.77",
+                "--ttl",
+                "30",
+            ],
+        ))
+        .await
+        .unwrap();
+        match execute(&parse(
+            &url,
+            &tok,
+            &[
+                "exec",
+                "--via-api",
+                inst_id,
+                "--",
+                "dig",
+                "+short",
+                "+time=2",
+                "db.corp.internal",
+            ],
+        ))
+        .await
+        .unwrap()
+        {
+            Outcome::Exec { code, stdout, .. } => {
+                assert_eq!(code, 0);
+                assert_eq!(String::from_utf8_lossy(&stdout).trim(), "10.90.1.77");
+            }
+            other => panic!("{other:?}"),
+        }
+        // A bad health check matcher is refused with the reason.
+        let e = execute(&parse(
+            &url,
+            &tok,
+            &[
+                "tg",
+                "create",
+                "--vpc",
+                vpc_id,
+                "--port",
+                "443",
+                "--check",
+                "HTTP",
+                "--matcher",
+                "200,999",
+            ],
+        ))
+        .await
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("400") && e.contains("matcher"), "{e}");
+        execute(&parse(&url, &tok, &["zone", "delete", zid]))
+            .await
+            .unwrap();
         // Attached exec is authorized by the API first.
         let e = execute(&parse(
             &url,
