@@ -248,3 +248,210 @@ async fn cloud_api_end_to_end() {
     assert_eq!(s, 204);
     server.abort();
 }
+
+/// PrivateLink and DNS routes over HTTP: created resources, problem documents for the
+/// refusals (AZ, principal, pending), owner-only decisions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn privatelink_and_dns_over_http() {
+    let Some(c) = Cloud::new("privatelink_and_dns_over_http").await else {
+        return;
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = linkplane_localcloud::api::router(c.engine.clone());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let token = std::fs::read_to_string(c.engine.operator_token_path()).unwrap();
+    let api = Api {
+        base: format!("http://{addr}"),
+        http: reqwest::Client::new(),
+        token: Some(token.trim().to_string()),
+    };
+    let post = |path: &'static str, who: &'static str, body: Value| {
+        let api = &api;
+        async move { api.call("POST", path, Some(who), Some(body)).await }
+    };
+    let (s, _, vpc) = post("/cloud/v1/vpcs", ALICE, json!({"cidrBlock": "10.0.0.0/16"})).await;
+    assert_eq!(s, 201);
+    let vpc_id = vpc["vpcId"].as_str().unwrap().to_string();
+    let (s, _, sub) = api
+        .call(
+            "POST",
+            "/cloud/v1/subnets",
+            Some(ALICE),
+            Some(json!({"vpcId": vpc_id, "cidrBlock": "10.0.1.0/24", "availabilityZone": "us-east-1a"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{sub}");
+    let subnet_id = sub["subnetId"].as_str().unwrap().to_string();
+    let (s, _, lb) = api
+        .call(
+            "POST",
+            "/cloud/v1/load-balancers",
+            Some(ALICE),
+            Some(json!({"subnetIds": [subnet_id]})),
+        )
+        .await;
+    assert_eq!(s, 201, "{lb}");
+    assert_eq!(lb["availabilityZones"], json!(["us-east-1a"]));
+    let lb_id = lb["loadBalancerId"].as_str().unwrap().to_string();
+    let (s, ct, p) = api
+        .call(
+            "POST",
+            "/cloud/v1/target-groups",
+            Some(ALICE),
+            Some(json!({"vpcId": vpc_id, "port": 80, "healthCheck": {"protocol": "HTTP", "matcher": "200,,302"}})),
+        )
+        .await;
+    assert_eq!((s, ct.as_str()), (400, "application/problem+json"), "{p}");
+    let (s, _, svc) = api
+        .call(
+            "POST",
+            "/cloud/v1/endpoint-services",
+            Some(ALICE),
+            Some(json!({"loadBalancerId": lb_id, "allowedPrincipals": [BOB]})),
+        )
+        .await;
+    assert_eq!(s, 201, "{svc}");
+    let svc_id = svc["serviceId"].as_str().unwrap().to_string();
+    let name = svc["serviceName"].as_str().unwrap().to_string();
+    // Bob's VPC in another AZ: 400 naming the supported AZ.
+    let (_, _, bvpc) = api
+        .call(
+            "POST",
+            "/cloud/v1/vpcs",
+            Some(BOB),
+            Some(json!({"cidrBlock": "10.0.0.0/16"})),
+        )
+        .await;
+    let bvpc_id = bvpc["vpcId"].as_str().unwrap().to_string();
+    let (_, _, bsub) = api
+        .call(
+            "POST",
+            "/cloud/v1/subnets",
+            Some(BOB),
+            Some(json!({"vpcId": bvpc_id, "cidrBlock": "10.0.2.0/24", "availabilityZone": "us-east-1b"})),
+        )
+        .await;
+    let body = json!({"vpcId": bvpc_id, "serviceName": name, "subnetIds": [bsub["subnetId"]]});
+    let (s, _, p) = api
+        .call("POST", "/cloud/v1/vpc-endpoints", Some(BOB), Some(body))
+        .await;
+    assert_eq!(s, 400, "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("us-east-1a"), "{p}");
+    let (_, _, bsub) = api
+        .call(
+            "POST",
+            "/cloud/v1/subnets",
+            Some(BOB),
+            Some(json!({"vpcId": bvpc_id, "cidrBlock": "10.0.1.0/24", "availabilityZone": "us-east-1a"})),
+        )
+        .await;
+    let body = json!({"vpcId": bvpc_id, "serviceName": name, "subnetIds": [bsub["subnetId"]]});
+    let (s, _, ep) = api
+        .call("POST", "/cloud/v1/vpc-endpoints", Some(BOB), Some(body))
+        .await;
+    assert_eq!(s, 201, "{ep}");
+    assert_eq!(ep["state"], "pendingAcceptance");
+    let ep_id = ep["vpcEndpointId"].as_str().unwrap().to_string();
+    // Only the service owner accepts; Bob gets 403, Alice 200.
+    let accept = format!("/cloud/v1/endpoint-services/{svc_id}/connections/accept");
+    let (s, _, _) = api
+        .call(
+            "POST",
+            &accept,
+            Some(BOB),
+            Some(json!({"vpcEndpointIds": [ep_id]})),
+        )
+        .await;
+    assert_eq!(s, 403);
+    let (s, _, conns) = api
+        .call(
+            "POST",
+            &accept,
+            Some(ALICE),
+            Some(json!({"vpcEndpointIds": [ep_id]})),
+        )
+        .await;
+    assert_eq!(s, 200, "{conns}");
+    assert_eq!(conns[0]["vpcEndpointState"], "available");
+    assert_eq!(conns[0]["vpcEndpointOwner"], "222222222222");
+    // A principal that is not allowed: 403.
+    let (s, _, p) = api
+        .call(
+            "POST",
+            "/cloud/v1/vpc-endpoints",
+            Some("arn:aws:iam::333333333333:root"),
+            Some(json!({"vpcId": bvpc_id, "serviceName": name, "subnetIds": [bsub["subnetId"]]})),
+        )
+        .await;
+    assert_eq!(s, 403, "{p}");
+
+    // DNS routes.
+    let (s, _, z) = api
+        .call(
+            "POST",
+            "/cloud/v1/hosted-zones",
+            Some(ALICE),
+            Some(json!({"name": "corp.internal", "vpcIds": [vpc_id]})),
+        )
+        .await;
+    assert_eq!(s, 201, "{z}");
+    let zid = z["hostedZoneId"].as_str().unwrap().to_string();
+    let (s, _, z) = api
+        .call(
+            "POST",
+            &format!("/cloud/v1/hosted-zones/{zid}/records"),
+            Some(ALICE),
+            Some(json!({"name": "db.corp.internal", "type": "A", "values": ["10.0.1.9"]})),
+        )
+        .await;
+    assert_eq!(s, 200, "{z}");
+    assert_eq!(z["recordSets"][0]["ttl"], 300);
+    let (s, _, _) = api
+        .call(
+            "GET",
+            &format!("/cloud/v1/hosted-zones/{zid}"),
+            Some(BOB),
+            None,
+        )
+        .await;
+    assert_eq!(s, 403);
+    let (s, _, r) = api
+        .call(
+            "POST",
+            "/cloud/v1/resolver-rules",
+            Some(ALICE),
+            Some(json!({"domainName": "onprem.example", "ruleType": "FORWARD", "targetIps": ["10.0.1.53"]})),
+        )
+        .await;
+    assert_eq!(s, 201, "{r}");
+    assert_eq!(r["targetIps"], json!(["10.0.1.53:53"]));
+    let (s, _, _) = api
+        .call(
+            "POST",
+            "/cloud/v1/public-records",
+            Some(ALICE),
+            Some(json!({"name": "x.external.linkplane.test", "values": ["198.51.100.9"]})),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let (s, _, _) = api
+        .call(
+            "GET",
+            "/cloud/v1/target-groups/tg-00000000/health",
+            Some(ALICE),
+            None,
+        )
+        .await;
+    assert_eq!(s, 404);
+    let (s, _, _) = api
+        .call(
+            "DELETE",
+            &format!("/cloud/v1/vpc-endpoints/{ep_id}"),
+            Some(BOB),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    server.abort();
+}
