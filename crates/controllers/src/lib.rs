@@ -23,6 +23,8 @@ use tokio::task::JoinSet;
 pub mod cluster;
 pub mod context;
 pub mod deployment;
+pub mod front_door;
+pub mod gateway;
 pub mod layout;
 pub mod local;
 pub mod peering;

@@ -31,6 +31,8 @@ pub struct LocalProvider {
     /// Serializes "find a free elastic IP or allocate one, then create the NAT gateway", so
     /// two clusters never pick the same unattached elastic IP.
     nat_lock: tokio::sync::Mutex<()>,
+    /// Ingress gateways (absent: clusters get no gateway, e.g. provider-only tests).
+    pub(crate) ingress: Option<crate::gateway::Ingress>,
 }
 
 impl std::fmt::Debug for LocalProvider {
@@ -72,15 +74,28 @@ fn observation(p: PeeringConnection) -> PeeringObservation {
     }
 }
 
+/// The principal the `local` provider acts as, parsed.
+pub fn platform_principal() -> Principal {
+    Principal::parse(PLATFORM_PRINCIPAL)
+        .unwrap_or_else(|_| unreachable!("the platform principal is a valid ARN"))
+}
+
 impl LocalProvider {
     pub fn new(engine: Arc<Engine>) -> Self {
-        let principal = Principal::parse(PLATFORM_PRINCIPAL)
-            .unwrap_or_else(|_| unreachable!("the platform principal is a valid ARN"));
+        let principal = platform_principal();
         Self {
             engine,
             principal,
             nat_lock: tokio::sync::Mutex::new(()),
+            ingress: None,
         }
+    }
+
+    /// A provider that also builds and runs each cluster's ingress gateway.
+    pub fn with_ingress(engine: Arc<Engine>, setup: crate::gateway::IngressSetup) -> Self {
+        let mut p = Self::new(engine);
+        p.ingress = Some(crate::gateway::Ingress::new(setup));
+        p
     }
 
     pub fn engine(&self) -> &Arc<Engine> {
@@ -373,7 +388,11 @@ impl Provider for LocalProvider {
             self.ensure_subnet_route(&s.subnet_id, "0.0.0.0/0", &nat.nat_gateway_id)
                 .await?;
         }
-        self.network_of(&req.cluster_id, &vpc_id).await
+        let net = self.network_of(&req.cluster_id, &vpc_id).await?;
+        if let Some(ingress) = &self.ingress {
+            self.ensure_gateway(ingress, &req.cluster_id, &net).await?;
+        }
+        Ok(net)
     }
 
     async fn find_cluster(
@@ -391,6 +410,8 @@ impl Provider for LocalProvider {
             return Ok(());
         };
         let p = &self.principal;
+        self.delete_gateway(self.ingress.as_ref(), cluster_id)
+            .await?;
         for i in self
             .engine
             .list_instances(p, Some(&vpc_id))

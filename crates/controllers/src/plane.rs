@@ -13,7 +13,9 @@ use linkplane_localcloud::{Engine, EngineConfig, Prefix};
 use linkplane_store::Store;
 
 use crate::context::{Context, ControllersConfig};
-use crate::local::LocalProvider;
+use crate::front_door::{FrontDoor, cluster_router};
+use crate::gateway::IngressSetup;
+use crate::local::{LocalProvider, platform_principal};
 use crate::{Controllers, Provider};
 
 /// How to start a plane.
@@ -62,6 +64,7 @@ pub struct Plane {
     state: AppState,
     bootstrap: Bootstrap,
     ca: Arc<linkplane_ingress::Ca>,
+    local: Option<Arc<LocalProvider>>,
     engine: Option<Arc<Engine>>,
     disabled: Option<String>,
     controllers: Option<Controllers>,
@@ -93,9 +96,21 @@ impl Plane {
                 source,
             })?;
         let (engine, disabled) = open_localcloud(&config).await?;
-        let provider: Option<Arc<dyn Provider>> = engine
-            .as_ref()
-            .map(|e| Arc::new(LocalProvider::new(Arc::clone(e))) as Arc<dyn Provider>);
+        let local: Option<Arc<LocalProvider>> = engine.as_ref().map(|e| {
+            let door = FrontDoor {
+                store: Arc::clone(&state.store),
+                api: linkplane_api::router(state.clone()),
+                engine: Arc::clone(e),
+                principal: platform_principal(),
+            };
+            let setup = IngressSetup {
+                ca: Arc::clone(&ca),
+                base_domain: config.api.base_domain.to_string(),
+                routes: Arc::new(move |site| cluster_router(door.clone(), site)),
+            };
+            Arc::new(LocalProvider::with_ingress(Arc::clone(e), setup))
+        });
+        let provider = local.clone().map(|l| l as Arc<dyn Provider>);
         let ctx = Context {
             store: Arc::clone(&state.store),
             provider,
@@ -107,6 +122,7 @@ impl Plane {
             state,
             bootstrap,
             ca,
+            local,
             engine,
             disabled,
             controllers,
@@ -156,6 +172,11 @@ impl Plane {
         &self.ca
     }
 
+    /// The `local` provider, when localcloud runs.
+    pub fn local_provider(&self) -> Option<&Arc<LocalProvider>> {
+        self.local.as_ref()
+    }
+
     pub fn store(&self) -> Arc<dyn Store> {
         Arc::clone(&self.state.store)
     }
@@ -175,6 +196,9 @@ impl Plane {
     pub async fn shutdown(mut self) {
         if let Some(c) = self.controllers.take() {
             c.stop().await;
+        }
+        if let Some(l) = self.local.take() {
+            l.stop_gateways().await;
         }
         self.state.store.close().await;
     }

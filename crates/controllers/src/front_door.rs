@@ -1,0 +1,254 @@
+//! What a cluster's ingress gateway answers: the orchestration plane's policy on top of
+//! `linkplane-ingress` (which only moves requests and says how each arrived).
+//!
+//! - `/` and anything unknown → `404 page not found` (document 000's check).
+//! - `/v1/agents/…` and `/<deploymentId>/v1/agents/…` → the control plane's agent routes,
+//!   in-process.
+//! - `/<deploymentId>/<rest>` → the deployment's `airflowApiUrl` (prefix stripped, headers
+//!   and body intact), from inside the cluster's VPC; without one, 404 page not found.
+//! - `privateOnly` clusters refuse (403) every request that did not arrive through an
+//!   *accepted* endpoint of *their* endpoint service; deployments'
+//!   `remoteExecution.allowedIpAddressRanges` restrict the public path by source address.
+
+// The error side of these helpers is the finished HTTP answer, returned once per request.
+#![allow(clippy::result_large_err)]
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use linkplane_ingress::{Arrival, Connector, Upstream, arrival_of, not_found};
+use linkplane_localcloud::{Engine, Principal};
+use linkplane_model::{ClusterSpec, DeploymentSpec, ResourceId, ResourceKind};
+use linkplane_store::Store;
+use tower::ServiceExt;
+
+/// What every gateway shares: the store, the `/v1` router, localcloud.
+#[derive(Clone)]
+pub struct FrontDoor {
+    pub store: Arc<dyn Store>,
+    pub api: Router,
+    pub engine: Arc<Engine>,
+    pub principal: Principal,
+}
+
+/// One cluster's gateway: which cluster, how to reach its VPC, its load balancer.
+#[derive(Clone)]
+pub struct GatewaySite {
+    pub cluster_id: ResourceId,
+    /// Opens connections from inside the gateway instance (the cluster's VPC).
+    pub connector: Connector,
+    /// The ingress load balancer (its endpoint service, if any, is this cluster's).
+    pub load_balancer_id: String,
+}
+
+/// The router of one cluster's gateway.
+pub fn cluster_router(door: FrontDoor, site: GatewaySite) -> Router {
+    let door = Arc::new(door);
+    let site = Arc::new(site);
+    Router::new().fallback(move |req: Request<Body>| {
+        let (door, site) = (Arc::clone(&door), Arc::clone(&site));
+        async move { handle(&door, &site, req).await }
+    })
+}
+
+fn refuse(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+fn unavailable(what: &str) -> Response {
+    refuse(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("503 service unavailable: {what}; try again shortly\n"),
+    )
+}
+
+async fn handle(door: &FrontDoor, site: &GatewaySite, req: Request<Body>) -> Response {
+    let arrival = arrival_of(&req).cloned();
+    let cluster = match door.store.get_document_by_id(&site.cluster_id).await {
+        Ok(Some(d)) => d.spec_as::<ClusterSpec>().ok(),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "gateway cannot read its cluster");
+            return unavailable("the control plane's database is unavailable");
+        }
+    };
+    let Some(cluster) = cluster else {
+        return not_found().await;
+    };
+    if cluster.private_only {
+        match private_arrival(door, site, arrival.as_ref()).await {
+            Ok(()) => {}
+            Err(resp) => return resp,
+        }
+    }
+    let path = req.uri().path().to_owned();
+    let mut segments = path.trim_start_matches('/').splitn(2, '/');
+    let first = segments.next().unwrap_or_default();
+    let rest = format!("/{}", segments.next().unwrap_or_default());
+    if first.is_empty() {
+        return not_found().await;
+    }
+    if first == "v1" {
+        return agent_route(door, req, &path).await;
+    }
+    let Some(deployment) = deployment_of(door, &site.cluster_id, first).await else {
+        return not_found().await;
+    };
+    if let (Some(Arrival::Public { client }), false) = (
+        arrival.as_ref(),
+        deployment
+            .remote_execution
+            .allowed_ip_address_ranges
+            .is_empty(),
+    ) && !allowed(&deployment, client.ip())
+    {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            format!(
+                "403 forbidden: {} is not in the deployment's remoteExecution.allowedIpAddressRanges; \
+                 add the address's range to the deployment or connect through the cluster's PrivateLink endpoint\n",
+                client.ip()
+            ),
+        );
+    }
+    if rest.starts_with("/v1/agents/") {
+        return agent_route(door, req, &rest).await;
+    }
+    let Some(url) = deployment.airflow_api_url.as_ref() else {
+        return not_found().await;
+    };
+    let upstream = match Upstream::parse(url.as_str()) {
+        Ok(u) => u,
+        Err(e) => {
+            return refuse(
+                StatusCode::BAD_GATEWAY,
+                format!("502 bad gateway: {e}; set the deployment's airflowApiUrl to one\n"),
+            );
+        }
+    };
+    match with_path(req, &rest) {
+        Ok(req) => linkplane_ingress::forward(&site.connector, &upstream, req).await,
+        Err(resp) => resp,
+    }
+}
+
+fn allowed(d: &DeploymentSpec, ip: IpAddr) -> bool {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map(IpAddr::V4)
+            .unwrap_or(IpAddr::V6(v6)),
+        v4 => v4,
+    };
+    d.remote_execution
+        .allowed_ip_address_ranges
+        .iter()
+        .any(|c| match ip {
+            IpAddr::V4(v4) => c.net().contains(&v4),
+            IpAddr::V6(_) => false,
+        })
+}
+
+/// Ok when the request came through an accepted endpoint of this cluster's service.
+async fn private_arrival(
+    door: &FrontDoor,
+    site: &GatewaySite,
+    arrival: Option<&Arrival>,
+) -> Result<(), Response> {
+    let forbidden = |why: &str| {
+        refuse(
+            StatusCode::FORBIDDEN,
+            format!(
+                "403 forbidden: this cluster is privateOnly and accepts requests only through an \
+                 accepted PrivateLink endpoint of its endpoint service; {why}\n"
+            ),
+        )
+    };
+    let Some(Arrival::Endpoint { endpoint_id, .. }) = arrival else {
+        return Err(forbidden(
+            "this request came over the public path; connect through your interface endpoint",
+        ));
+    };
+    let services = door
+        .engine
+        .list_endpoint_services(&door.principal)
+        .await
+        .map_err(|_| unavailable("localcloud cannot list endpoint services"))?;
+    let Some(service) = services
+        .into_iter()
+        .find(|s| s.load_balancer_id == site.load_balancer_id)
+    else {
+        return Err(forbidden("the cluster has no endpoint service"));
+    };
+    let conns = door
+        .engine
+        .list_endpoint_connections(&door.principal, &service.service_id)
+        .await
+        .map_err(|_| unavailable("localcloud cannot list endpoint connections"))?;
+    match conns.iter().find(|c| &c.vpc_endpoint_id == endpoint_id) {
+        Some(c) if c.vpc_endpoint_state == "available" => Ok(()),
+        Some(c) => Err(forbidden(&format!(
+            "endpoint {endpoint_id} is {}, not accepted",
+            c.vpc_endpoint_state
+        ))),
+        None => Err(forbidden(&format!(
+            "endpoint {endpoint_id} is not an endpoint of this cluster's service"
+        ))),
+    }
+}
+
+async fn deployment_of(
+    door: &FrontDoor,
+    cluster_id: &ResourceId,
+    segment: &str,
+) -> Option<DeploymentSpec> {
+    let id = ResourceId::parse(segment).ok()?;
+    if id.kind() != Some(ResourceKind::Deployment) {
+        return None;
+    }
+    let doc = door.store.get_document_by_id(&id).await.ok()??;
+    if doc.deletion_requested_at.is_some() {
+        return None;
+    }
+    let spec: DeploymentSpec = doc.spec_as().ok()?;
+    (&spec.cluster_id == cluster_id).then_some(spec)
+}
+
+fn with_path(mut req: Request<Body>, path: &str) -> Result<Request<Body>, Response> {
+    let pq = match req.uri().query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_owned(),
+    };
+    let uri: Uri = pq.parse().map_err(|_| {
+        refuse(
+            StatusCode::BAD_REQUEST,
+            "400 bad request: bad path\n".into(),
+        )
+    })?;
+    *req.uri_mut() = uri;
+    Ok(req)
+}
+
+/// `/v1/agents/…` only; every other control-plane path is not the gateway's.
+async fn agent_route(door: &FrontDoor, req: Request<Body>, path: &str) -> Response {
+    if !path.starts_with("/v1/agents/") {
+        return not_found().await;
+    }
+    let req = match with_path(req, path) {
+        Ok(r) => r,
+        Err(resp) => return resp,
+    };
+    match door.api.clone().oneshot(req).await {
+        Ok(resp) => resp,
+        Err(never) => match never {},
+    }
+}
