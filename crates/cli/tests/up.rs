@@ -1,0 +1,319 @@
+//! `linkplane up` / `linkplane down` with the real binary (issue 6): document 000 from
+//! nothing to a verified private link, twice (idempotent), then nothing left behind.
+//! Each test has its own prefix, data directory and port; `down` runs in a Drop guard so a
+//! failing test leaves no namespace, process or directory.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use support::{Run, free_port, linkplane, run};
+
+const CUSTOMER: &str = "arn:aws:iam::111122223333:root";
+
+/// An installation made by `up`; dropping it runs `down` (and a gc of the prefix).
+struct Playground {
+    prefix: String,
+    dir: tempfile::TempDir,
+    data_dir: PathBuf,
+    listen: String,
+}
+
+impl Playground {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().join("state");
+        Self {
+            prefix: linkplane_netns::testing::unique_prefix(),
+            dir,
+            data_dir,
+            listen: format!("127.0.0.1:{}", free_port()),
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.listen)
+    }
+
+    fn up(&self) -> Run {
+        let mut cmd = linkplane();
+        cmd.current_dir(self.dir.path()).args([
+            "up",
+            "--prefix",
+            &self.prefix,
+            "--data-dir",
+            self.data_dir.to_str().unwrap(),
+            "--listen",
+            &self.listen,
+            "--output",
+            "json",
+            "--timeout",
+            "120",
+        ]);
+        run(cmd, None)
+    }
+
+    fn down(&self) -> Run {
+        let mut cmd = linkplane();
+        cmd.args([
+            "down",
+            "--prefix",
+            &self.prefix,
+            "--data-dir",
+            self.data_dir.to_str().unwrap(),
+        ]);
+        run(cmd, None)
+    }
+
+    /// A client command against this installation's control plane.
+    fn client(&self, args: &[&str]) -> Value {
+        let mut cmd = linkplane();
+        cmd.args(args)
+            .env("LINKPLANE_URL", self.url())
+            .env("LINKPLANE_DATA_DIR", &self.data_dir)
+            .args(["--output", "json"]);
+        serde_json::from_str(&run(cmd, None).ok().stdout).unwrap()
+    }
+
+    /// A localcloud command as the customer; its standard output.
+    fn cloud_raw(&self, args: &[&str]) -> String {
+        let mut cmd = linkplane();
+        cmd.args([
+            "cloud",
+            "--url",
+            &self.url(),
+            "--as",
+            CUSTOMER,
+            "-o",
+            "json",
+        ])
+        .arg("--cloud-token-file")
+        .arg(self.data_dir.join("cloud.token"))
+        .args(args);
+        run(cmd, None).ok().stdout
+    }
+
+    /// A localcloud command as the customer, its JSON answer.
+    fn cloud(&self, args: &[&str]) -> Value {
+        serde_json::from_str(&self.cloud_raw(args)).unwrap()
+    }
+
+    fn namespaces(&self) -> Vec<String> {
+        our_namespaces(&self.prefix)
+    }
+}
+
+impl Drop for Playground {
+    fn drop(&mut self) {
+        let _ = self.down();
+    }
+}
+
+fn our_namespaces(prefix: &str) -> Vec<String> {
+    let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| n.starts_with(&format!("{prefix}-")))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn pid_of(data_dir: &Path) -> i32 {
+    std::fs::read_to_string(data_dir.join("serve.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+fn alive(pid: i32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .contains(") Z ")
+}
+
+fn summary(r: &Run) -> Value {
+    serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("up did not print one JSON object ({e}): {r:#?}"))
+}
+
+fn s<'a>(v: &'a Value, key: &str) -> &'a str {
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} missing: {v}"))
+}
+
+#[test]
+#[ignore = "until issue 5 lands the cluster's PrivateLink service, ingress and verify"]
+fn up_verifies_document_000_and_down_leaves_nothing() {
+    if !linkplane_netns::testing::require_root("up_verifies_document_000_and_down_leaves_nothing") {
+        return;
+    }
+    let pg = Playground::new();
+    let r = pg.up();
+    let out = summary(&r);
+    assert_eq!(r.code, Some(0), "up failed: {r:#?}");
+    // Progress: one line per step with a timing.
+    assert!(r.stderr.contains("[ 1/13] control plane"), "{}", r.stderr);
+    assert!(r.stderr.contains("[13/13] verify"), "{}", r.stderr);
+
+    // The summary names real objects.
+    assert_eq!(s(&out, "controlPlaneUrl"), pg.url());
+    let cluster = s(&out, "clusterId");
+    assert!(cluster.starts_with("cl"), "{out}");
+    assert!(s(&out, "deploymentId").starts_with("dep"), "{out}");
+    assert!(
+        s(&out, "apiUrl").starts_with(&format!("https://{cluster}.external.")),
+        "{out}"
+    );
+    assert!(s(&out, "customerInstance").starts_with("i-"), "{out}");
+    assert!(!s(&out, "organizationId").is_empty());
+    let ips: Vec<&str> = out["endpointIps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(ips.len(), 2, "one endpoint address per subnet: {out}");
+    assert!(ips.iter().all(|ip| ip.starts_with("10.1.")), "{out}");
+    assert!(Path::new(s(&out, "caFile")).exists());
+    assert!(Path::new(s(&out, "tokenFile")).exists());
+
+    // The verification passed, with real checks.
+    assert_eq!(out["verify"]["passed"], Value::Bool(true), "{out}");
+    let checks = out["verify"]["checks"].as_array().unwrap();
+    assert!(!checks.is_empty());
+    assert!(checks.iter().all(|c| c["passed"] == Value::Bool(true)));
+
+    // The agent token file is private.
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(s(&out, "agentTokenFile"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    // The agent in the customer's VPC is heartbeating through the endpoint.
+    let agents = pg.client(&["agent", "list", "--deployment", s(&out, "deploymentId")]);
+    assert!(
+        agents["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["status"] == "HEALTHY"),
+        "{agents}"
+    );
+
+    // The host name resolves to the endpoint's private IPs inside the customer's VPC.
+    let host = format!("{cluster}.external.linkplane.test");
+    let answer = pg.cloud_raw(&[
+        "exec",
+        "--via-api",
+        s(&out, "customerInstance"),
+        "--",
+        "dig",
+        "+short",
+        &host,
+    ]);
+    for ip in &ips {
+        assert!(answer.contains(ip), "dig {host} gave {answer}");
+    }
+
+    // down: nothing of ours is left.
+    let pid = pid_of(&pg.data_dir);
+    assert!(!pg.namespaces().is_empty());
+    pg.down().ok();
+    assert!(pg.namespaces().is_empty(), "{:?}", pg.namespaces());
+    assert!(!alive(pid), "serve (pid {pid}) still runs after down");
+    assert!(!pg.data_dir.exists(), "down left {}", pg.data_dir.display());
+}
+
+#[test]
+#[ignore = "until issue 5 lands the cluster's PrivateLink service, ingress and verify"]
+fn up_twice_changes_nothing() {
+    if !linkplane_netns::testing::require_root("up_twice_changes_nothing") {
+        return;
+    }
+    let pg = Playground::new();
+    let first = pg.up();
+    assert_eq!(first.code, Some(0), "first up failed: {first:#?}");
+    let pid = pid_of(&pg.data_dir);
+    let second = pg.up();
+    assert_eq!(second.code, Some(0), "second up failed: {second:#?}");
+    assert!(
+        second.stderr.contains("reusing"),
+        "the running control plane is reused: {}",
+        second.stderr
+    );
+    assert_eq!(pid_of(&pg.data_dir), pid);
+    let (a, b) = (summary(&first), summary(&second));
+    for key in [
+        "organizationId",
+        "clusterId",
+        "deploymentId",
+        "apiUrl",
+        "customerVpc",
+        "customerInstance",
+        "endpointId",
+        "endpointIps",
+        "serviceName",
+    ] {
+        assert_eq!(a[key], b[key], "{key} changed between two runs");
+    }
+    assert_eq!(b["verify"]["passed"], Value::Bool(true), "{b}");
+    let count = |v: Value| v.as_array().map(Vec::len).unwrap_or(usize::MAX);
+    assert_eq!(count(pg.client(&["cluster", "list"])["items"].clone()), 1);
+    assert_eq!(
+        count(pg.client(&["deployment", "list"])["items"].clone()),
+        1
+    );
+    let dep = s(&b, "deploymentId");
+    assert_eq!(
+        count(pg.client(&["agent-token", "list", "--deployment", dep])["items"].clone()),
+        1
+    );
+    assert_eq!(
+        count(pg.client(&["agent", "list", "--deployment", dep])["items"].clone()),
+        1
+    );
+    assert_eq!(count(pg.cloud(&["vpc", "list"])), 1);
+    assert_eq!(count(pg.cloud(&["subnet", "list"])), 2);
+    assert_eq!(count(pg.cloud(&["instance", "list"])), 1);
+    assert_eq!(count(pg.cloud(&["endpoint", "list"])), 1);
+    let processes = pg.cloud(&["instance", "processes", s(&b, "customerInstance")]);
+    assert_eq!(count(processes), 1, "one agent process");
+}
+
+#[test]
+fn bad_arguments_fail_with_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = linkplane();
+    cmd.args(["up", "--prefix", "Bad-Prefix", "--data-dir"])
+        .arg(dir.path().join("x"));
+    let r = run(cmd, None).failed();
+    assert!(r.stderr.contains("--prefix"), "{r:#?}");
+    assert_eq!(r.stderr.trim().lines().count(), 1, "{r:#?}");
+    assert!(!dir.path().join("x").exists(), "nothing is created");
+}
+
+#[test]
+fn down_keeps_a_directory_up_did_not_make() {
+    if !linkplane_netns::testing::require_root("down_keeps_a_directory_up_did_not_make") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("precious"), "keep me").unwrap();
+    let prefix = linkplane_netns::testing::unique_prefix();
+    let mut cmd = linkplane();
+    cmd.args(["down", "--prefix", &prefix, "--data-dir"])
+        .arg(dir.path());
+    let r = run(cmd, None).ok();
+    assert!(r.stderr.contains("kept"), "{r:#?}");
+    assert!(dir.path().join("precious").exists());
+}
