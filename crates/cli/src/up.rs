@@ -88,6 +88,12 @@ pub struct Check {
     pub name: String,
     pub passed: bool,
     pub detail: String,
+    /// Which troubleshooting case of the document a failure matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diagnosis: Option<Value>,
+    /// What to do about a failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
@@ -585,6 +591,9 @@ fn print_summary(s: &Summary, host: &str, took: Duration) {
             c.name,
             c.detail
         );
+        if let Some(fix) = c.fix.as_deref().filter(|_| !c.passed) {
+            println!("         fix: {fix}");
+        }
     }
     println!();
     println!(
@@ -1116,6 +1125,8 @@ async fn verify(url: &str, data_dir: &Path, org: &str, s: &State) -> Verificatio
             name: "verify".into(),
             passed: false,
             detail,
+            diagnosis: None,
+            fix: None,
         }],
     };
     let exe = match std::env::current_exe() {

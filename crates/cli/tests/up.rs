@@ -317,3 +317,31 @@ fn down_keeps_a_directory_up_did_not_make() {
     assert!(r.stderr.contains("kept"), "{r:#?}");
     assert!(dir.path().join("precious").exists());
 }
+
+#[test]
+fn up_without_root_says_so_in_one_line() {
+    if !linkplane_netns::testing::require_root("up_without_root_says_so_in_one_line") {
+        return;
+    }
+    // Drop to an unprivileged user (nobody) for this one command.
+    // A copy of the binary nobody can run, wherever the build directory is.
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = dir.path().join("linkplane");
+    std::fs::copy(support::BIN, &bin).unwrap();
+    let data_dir = dir.path().join("state");
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(&bin)
+        .args(["up", "--prefix", "tzzzz", "--data-dir"])
+        .arg(&data_dir)
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("needs root"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(!data_dir.exists(), "nothing is created");
+}
