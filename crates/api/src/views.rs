@@ -200,11 +200,20 @@ pub struct PrivateLink {
 impl PrivateLink {
     pub fn of(d: &Document, cluster: &ClusterSpec, base: &DomainName) -> StoreResult<Self> {
         let c = ClusterRef::of(d)?;
+        // A provider that runs the service records its real name and zones in the status.
+        let provided_name = d.status.get("serviceName").and_then(|v| v.as_str());
+        let provided_zones: Option<Vec<String>> = d
+            .status
+            .get("availabilityZones")
+            .and_then(|v| serde_json::from_value(v.clone()).ok());
         Ok(Self {
             meta: Meta::of(d),
-            service_name: private_link_service_name(&c.cluster_id, cluster, base),
+            service_name: provided_name
+                .map(str::to_owned)
+                .unwrap_or_else(|| private_link_service_name(&c.cluster_id, cluster, base)),
             service_region: cluster.region.clone(),
-            availability_zones: cluster.region.availability_zones(),
+            availability_zones: provided_zones
+                .unwrap_or_else(|| cluster.region.availability_zones()),
             cluster: c,
             spec: d.spec_as()?,
             observed: d.status_as()?,

@@ -273,7 +273,7 @@ impl LocalProvider {
                             path: None,
                             matcher: None,
                             port: None,
-                            interval_millis: 2000,
+                            interval_millis: 1000,
                             timeout_millis: 1000,
                             healthy_threshold: 2,
                             unhealthy_threshold: 2,
@@ -525,4 +525,133 @@ impl Drop for Running {
 async fn stop(mut r: Running) {
     let _ = r.shutdown.send(true);
     let _ = (&mut r.task).await;
+}
+
+impl LocalProvider {
+    /// The endpoint service in front of the cluster's ingress load balancer.
+    pub async fn cluster_endpoint_service(
+        &self,
+        cluster_id: &ResourceId,
+    ) -> Result<Option<linkplane_localcloud::types::EndpointService>, ProviderError> {
+        let Some(lb) = self.ingress_load_balancer(cluster_id).await? else {
+            return Ok(None);
+        };
+        Ok(self
+            .engine()
+            .list_endpoint_services(self.principal())
+            .await
+            .map_err(map_err)?
+            .into_iter()
+            .find(|s| s.load_balancer_id == lb.load_balancer_id))
+    }
+
+    pub(crate) async fn put_endpoint_service(
+        &self,
+        req: &crate::provider::EndpointServiceRequest,
+    ) -> Result<crate::provider::EndpointServiceInfo, ProviderError> {
+        use linkplane_localcloud::types::{CreateEndpointService, ModifyPermissions};
+        let p = self.principal();
+        let lb = self
+            .ingress_load_balancer(&req.cluster_id)
+            .await?
+            .ok_or_else(|| unavailable("the cluster's ingress load balancer does not exist yet"))?;
+        let service = match self.cluster_endpoint_service(&req.cluster_id).await? {
+            Some(s) => {
+                let add: Vec<String> = req
+                    .allowed_principals
+                    .iter()
+                    .filter(|a| !s.allowed_principals.contains(a))
+                    .cloned()
+                    .collect();
+                let remove: Vec<String> = s
+                    .allowed_principals
+                    .iter()
+                    .filter(|a| !req.allowed_principals.contains(a))
+                    .cloned()
+                    .collect();
+                if add.is_empty() && remove.is_empty() {
+                    s
+                } else {
+                    self.engine()
+                        .modify_service_permissions(
+                            p,
+                            &s.service_id,
+                            ModifyPermissions {
+                                add_allowed_principals: add,
+                                remove_allowed_principals: remove,
+                            },
+                        )
+                        .await
+                        .map_err(map_err)?
+                }
+            }
+            None => self
+                .engine()
+                .create_endpoint_service(
+                    p,
+                    CreateEndpointService {
+                        load_balancer_id: lb.load_balancer_id.clone(),
+                        acceptance_required: !req.auto_accept,
+                        private_dns_name: None,
+                        proxy_protocol: true,
+                        supported_regions: req.regions.clone(),
+                        allowed_principals: req.allowed_principals.clone(),
+                    },
+                )
+                .await
+                .map_err(map_err)?,
+        };
+        Ok(crate::provider::EndpointServiceInfo {
+            service_name: service.service_name,
+            availability_zones: service.availability_zones,
+        })
+    }
+
+    pub(crate) async fn service_connections(
+        &self,
+        cluster_id: &ResourceId,
+    ) -> Result<Vec<crate::provider::EndpointConnectionInfo>, ProviderError> {
+        let Some(s) = self.cluster_endpoint_service(cluster_id).await? else {
+            return Ok(Vec::new());
+        };
+        Ok(self
+            .engine()
+            .list_endpoint_connections(self.principal(), &s.service_id)
+            .await
+            .map_err(map_err)?
+            .into_iter()
+            .map(|c| crate::provider::EndpointConnectionInfo {
+                endpoint_id: c.vpc_endpoint_id,
+                owner: c.vpc_endpoint_owner,
+                state: c.vpc_endpoint_state,
+            })
+            .collect())
+    }
+
+    pub(crate) async fn decide(
+        &self,
+        cluster_id: &ResourceId,
+        ids: &[String],
+        accept: bool,
+    ) -> Result<(), ProviderError> {
+        let s = self
+            .cluster_endpoint_service(cluster_id)
+            .await?
+            .ok_or_else(|| ProviderError::NotFound("the cluster has no endpoint service".into()))?;
+        self.engine()
+            .decide_endpoint_connections(self.principal(), &s.service_id, ids, accept)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    pub(crate) async fn remove_endpoint_service(
+        &self,
+        cluster_id: &ResourceId,
+    ) -> Result<(), ProviderError> {
+        match self.cluster_endpoint_service(cluster_id).await? {
+            Some(s) => self.delete_service_and_endpoints(&s.service_id).await,
+            None => Ok(()),
+        }
+    }
 }

@@ -29,6 +29,7 @@ pub mod layout;
 pub mod local;
 pub mod peering;
 pub mod plane;
+pub mod privatelink;
 pub mod provider;
 pub mod route;
 
@@ -86,6 +87,15 @@ impl Controllers {
             "route",
             ResourceKind::Route,
             route::RouteController { ctx: ctx.clone() },
+            rt.clone(),
+        );
+        spawn(
+            &mut tasks,
+            &rx,
+            &ctx,
+            "private-link",
+            ResourceKind::PrivateLink,
+            privatelink::PrivateLinkController { ctx: ctx.clone() },
             rt,
         );
         Self { shutdown, tasks }

@@ -395,6 +395,33 @@ impl Provider for LocalProvider {
         Ok(net)
     }
 
+    async fn ensure_endpoint_service(
+        &self,
+        req: &EndpointServiceRequest,
+    ) -> Result<EndpointServiceInfo, ProviderError> {
+        self.put_endpoint_service(req).await
+    }
+
+    async fn endpoint_connections(
+        &self,
+        cluster_id: &ResourceId,
+    ) -> Result<Vec<EndpointConnectionInfo>, ProviderError> {
+        self.service_connections(cluster_id).await
+    }
+
+    async fn decide_endpoints(
+        &self,
+        cluster_id: &ResourceId,
+        endpoint_ids: &[String],
+        accept: bool,
+    ) -> Result<(), ProviderError> {
+        self.decide(cluster_id, endpoint_ids, accept).await
+    }
+
+    async fn delete_endpoint_service(&self, cluster_id: &ResourceId) -> Result<(), ProviderError> {
+        self.remove_endpoint_service(cluster_id).await
+    }
+
     async fn find_cluster(
         &self,
         cluster_id: &ResourceId,

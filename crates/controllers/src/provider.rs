@@ -85,6 +85,42 @@ pub struct PeeringObservation {
     pub state: PeeringState,
 }
 
+/// A cluster's PrivateLink endpoint service, as the customer asked for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointServiceRequest {
+    pub cluster_id: ResourceId,
+    /// `*` or principal ARNs.
+    pub allowed_principals: Vec<String>,
+    /// Extra consumer regions.
+    pub regions: Vec<String>,
+    pub auto_accept: bool,
+}
+
+/// The endpoint service as the provider runs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointServiceInfo {
+    /// What customers give when they create their endpoint.
+    pub service_name: String,
+    pub availability_zones: Vec<String>,
+}
+
+/// One consumer endpoint of a cluster's service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointConnectionInfo {
+    /// `vpce-…`.
+    pub endpoint_id: String,
+    /// The consumer's account.
+    pub owner: String,
+    /// `pendingAcceptance`, `available`, `rejected`, `failed`, `deleted`.
+    pub state: String,
+}
+
+fn unsupported<T>(what: &str) -> Result<T, ProviderError> {
+    Err(ProviderError::Refused(format!(
+        "{what} is not supported by this provider"
+    )))
+}
+
 /// A cloud the controllers drive.
 #[async_trait::async_trait]
 pub trait Provider: Send + Sync + 'static {
@@ -143,6 +179,37 @@ pub trait Provider: Send + Sync + 'static {
         destination: &Cidr,
         target: Option<&str>,
     ) -> Result<(), ProviderError>;
+
+    /// Put (or update) the cluster's endpoint service in front of its ingress load balancer.
+    async fn ensure_endpoint_service(
+        &self,
+        _req: &EndpointServiceRequest,
+    ) -> Result<EndpointServiceInfo, ProviderError> {
+        unsupported("PrivateLink")
+    }
+
+    /// The consumer endpoints of the cluster's service (empty without a service).
+    async fn endpoint_connections(
+        &self,
+        _cluster_id: &ResourceId,
+    ) -> Result<Vec<EndpointConnectionInfo>, ProviderError> {
+        unsupported("PrivateLink")
+    }
+
+    /// Accept or reject pending endpoints of the cluster's service.
+    async fn decide_endpoints(
+        &self,
+        _cluster_id: &ResourceId,
+        _endpoint_ids: &[String],
+        _accept: bool,
+    ) -> Result<(), ProviderError> {
+        unsupported("PrivateLink")
+    }
+
+    /// Remove the cluster's endpoint service (its endpoints are rejected). Idempotent.
+    async fn delete_endpoint_service(&self, _cluster_id: &ResourceId) -> Result<(), ProviderError> {
+        unsupported("PrivateLink")
+    }
 
     /// The customer's steps to complete activation of a peering ("accept the connection from
     /// your external VPC and create routes from the external VPC to Astro"), as commands.

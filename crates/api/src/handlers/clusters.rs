@@ -465,8 +465,31 @@ pub async fn get_endpoint_connection(
 ) -> ApiResult<Response> {
     let org = p.org(&org)?;
     let (c, _) = load_cluster(&state, &org, &cid).await?;
-    let d = load_child(&state, ResourceKind::EndpointConnection, &org, &c.id, &eid).await?;
+    let d = load_connection(&state, &org, &c.id, &eid).await?;
     ok_doc(&views::EndpointConnection::of(&d)?, &d)
+}
+
+/// A connection by its id, or by the consumer's endpoint id (`vpce-…`).
+async fn load_connection(
+    state: &AppState,
+    org: &ResourceId,
+    cluster: &ResourceId,
+    eid: &str,
+) -> ApiResult<Document> {
+    if !eid.starts_with("vpce-") {
+        return load_child(state, ResourceKind::EndpointConnection, org, cluster, eid).await;
+    }
+    state
+        .store
+        .list_children(org, cluster)
+        .await?
+        .into_iter()
+        .find(|d| {
+            d.kind == ResourceKind::EndpointConnection
+                && d.spec_as::<linkplane_model::EndpointConnectionSpec>()
+                    .is_ok_and(|s| s.cloud_endpoint_id == eid)
+        })
+        .ok_or_else(|| ApiError::not_found(format!("endpoint connection {eid}")))
 }
 
 async fn decide(
@@ -478,7 +501,7 @@ async fn decide(
     let org = p.org(&org)?;
     p.require_owner()?;
     let (c, _) = load_cluster(&state, &org, &cid).await?;
-    let d = load_child(&state, ResourceKind::EndpointConnection, &org, &c.id, &eid).await?;
+    let d = load_connection(&state, &org, &c.id, &eid).await?;
     let mut observed: EndpointConnectionObserved = d.status_as()?;
     let next = endpoint_connection_transition(observed.status, event)
         .map_err(|e| ApiError::Conflict(format!("endpoint connection {eid}: {e}")))?;
