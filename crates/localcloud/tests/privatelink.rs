@@ -423,6 +423,14 @@ async fn endpoint_acceptance_security_groups_dns_overlap_and_delete() {
         .unwrap();
     assert!(c.connect(&cp, &agent, &ip, 443).await.is_some());
 
+    // A group in use by an endpoint cannot be deleted.
+    let e = c
+        .engine
+        .delete_security_group(&cp, &epsg)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains(&ep.vpc_endpoint_id), "{e}");
+
     // The provider VPC is not reachable from the consumer: no route joins them (the
     // overlapping 10.0.1.x of the target is a different, non-existent host here).
     let target_ip = &prov.targets[0].private_ip_address;
@@ -958,6 +966,162 @@ async fn rule_tcp(c: &Cloud, p: &Principal, group: &str, port: i32) {
                 source_security_group_id: None,
             },
         )
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_region_needs_a_supported_region_and_validation() {
+    let Some(c) = Cloud::new("cross_region_needs_a_supported_region_and_validation").await else {
+        return;
+    };
+    let pp = principal(PROVIDER);
+    let cp = principal(CONSUMER);
+    let pv = c.vpc(&pp, "10.80.0.0/16").await;
+    let ps = subnet_az(&c, &pp, &pv, "10.80.1.0/24", "us-east-1a").await;
+    let lb = |name: &str| CreateLoadBalancer {
+        subnet_ids: vec![ps.subnet_id.clone()],
+        name: Some(name.into()),
+    };
+    let lb1 = c.engine.create_load_balancer(&pp, lb("one")).await.unwrap();
+    let lb2 = c.engine.create_load_balancer(&pp, lb("two")).await.unwrap();
+    assert_ne!(
+        lb1.addresses[0].private_ip_address,
+        lb2.addresses[0].private_ip_address
+    );
+    let svc = |lb: &LoadBalancer, regions: Vec<String>| CreateEndpointService {
+        load_balancer_id: lb.load_balancer_id.clone(),
+        acceptance_required: false,
+        allowed_principals: vec!["*".into()],
+        supported_regions: regions,
+        ..Default::default()
+    };
+    let local_only = c
+        .engine
+        .create_endpoint_service(&pp, svc(&lb1, vec![]))
+        .await
+        .unwrap();
+    let west = c
+        .engine
+        .create_endpoint_service(&pp, svc(&lb2, vec!["us-west-2".into()]))
+        .await
+        .unwrap();
+    assert_eq!(west.supported_regions, vec!["us-west-2"]);
+    // Bad inputs.
+    let e = c
+        .engine
+        .create_endpoint_service(&pp, svc(&lb1, vec![]))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("already fronts"), "{e}");
+    let e = c
+        .engine
+        .create_endpoint_service(&pp, svc(&lb1, vec!["mars-1".into()]))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("not a region"), "{e}");
+    let e = c
+        .engine
+        .modify_service_permissions(
+            &pp,
+            &west.service_id,
+            ModifyPermissions {
+                add_allowed_principals: vec!["bob".into()],
+                remove_allowed_principals: vec![],
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("allowedPrincipals"), "{e}");
+    assert!(
+        c.engine
+            .create_load_balancer(
+                &pp,
+                CreateLoadBalancer {
+                    subnet_ids: vec![],
+                    name: None,
+                }
+            )
+            .await
+            .is_err()
+    );
+
+    // A consumer VPC in us-west-2.
+    let cv = c
+        .engine
+        .create_vpc(
+            &cp,
+            CreateVpc {
+                cidr_block: "10.80.0.0/16".into(),
+                region: Some("us-west-2".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let cs = subnet_az(&c, &cp, &cv, "10.80.1.0/24", "us-west-2a").await;
+    let req = |name: &str| CreateEndpoint {
+        vpc_id: cv.vpc_id.clone(),
+        service_name: name.into(),
+        subnet_ids: vec![cs.subnet_id.clone()],
+        ..Default::default()
+    };
+    let e = c
+        .engine
+        .create_endpoint(&cp, req(&local_only.service_name))
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("us-west-2") && e.to_string().contains("supported regions"),
+        "{e}"
+    );
+    let ep = c
+        .engine
+        .create_endpoint(&cp, req(&west.service_name))
+        .await
+        .unwrap();
+    assert_eq!(ep.state, "available");
+    // Removing the allowed principals does not cut existing endpoints, but new ones fail.
+    c.engine
+        .modify_service_permissions(
+            &pp,
+            &west.service_id,
+            ModifyPermissions {
+                add_allowed_principals: vec![],
+                remove_allowed_principals: vec!["*".into()],
+            },
+        )
+        .await
+        .unwrap();
+    let e = c
+        .engine
+        .create_endpoint(&cp, req(&west.service_name))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Forbidden { .. }), "{e}");
+    // Another account cannot see or delete the endpoint.
+    assert!(
+        c.engine
+            .get_endpoint(&pp, &ep.vpc_endpoint_id)
+            .await
+            .is_err()
+    );
+    assert!(
+        c.engine
+            .delete_endpoint(&pp, &ep.vpc_endpoint_id)
+            .await
+            .is_err()
+    );
+    c.engine
+        .delete_endpoint(&cp, &ep.vpc_endpoint_id)
+        .await
+        .unwrap();
+    c.engine
+        .delete_endpoint_service(&pp, &west.service_id)
+        .await
+        .unwrap();
+    c.engine
+        .delete_load_balancer(&pp, &lb2.load_balancer_id)
         .await
         .unwrap();
 }

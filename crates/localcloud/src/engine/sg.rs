@@ -239,11 +239,18 @@ impl Engine {
             )));
         }
         let _g = self.lock.lock().await;
-        let users: Vec<String> =
+        let mut users: Vec<String> =
             sqlx::query_scalar("SELECT instance_id FROM instance_groups WHERE group_id = ?")
                 .bind(id)
                 .fetch_all(&self.db)
                 .await?;
+        let endpoints: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM endpoints WHERE state IN ('pendingAcceptance', 'available') AND (',' || security_groups || ',') LIKE ('%,' || ? || ',%')",
+        )
+        .bind(id)
+        .fetch_all(&self.db)
+        .await?;
+        users.extend(endpoints);
         let refs: Vec<String> = sqlx::query_scalar(
             "SELECT DISTINCT group_id FROM sg_rules WHERE source_group = ? AND group_id != ?",
         )
@@ -253,7 +260,7 @@ impl Engine {
         .await?;
         if !users.is_empty() || !refs.is_empty() {
             return Err(Error::Conflict(format!(
-                "security group {id} is still used by instances [{}] and referenced by groups [{}]",
+                "security group {id} is still used by instances or endpoints [{}] and referenced by groups [{}]",
                 users.join(", "),
                 refs.join(", ")
             )));
