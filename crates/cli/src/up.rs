@@ -324,6 +324,13 @@ async fn ensure_serve(
 ) -> anyhow::Result<(String, String)> {
     let url = format!("http://{}", args.listen);
     if healthy(http, &url).await {
+        if !data_dir.join("admin.token").exists() {
+            bail!(
+                "a control plane already answers at {url}, but {} has none of its files: give its \
+                 --data-dir, or another --listen for a new one",
+                data_dir.display()
+            );
+        }
         return Ok((url.clone(), format!("reusing {url}")));
     }
     std::fs::create_dir_all(data_dir)
@@ -571,8 +578,8 @@ fn print_summary(s: &Summary, host: &str, took: Duration) {
         s.customer_instance
     );
     println!(
-        "  {cloud} exec {} -- curl -sS --cacert {} {}",
-        s.customer_instance, s.ca_file, s.api_url
+        "  {cloud} exec {} -- curl -sS --cacert {} https://{host}/    # 404 page not found",
+        s.customer_instance, s.ca_file
     );
     println!(
         "  export LINKPLANE_URL={} LINKPLANE_TOKEN_FILE={}",
@@ -740,8 +747,12 @@ async fn private_link(
             )
             .await?;
     }
+    let plane_last = std::sync::Mutex::new(Value::Null);
     let pl = until("PrivateLink service AVAILABLE", timeout, || async {
         let pl = plane.get(&path).await?;
+        if let Ok(mut last) = plane_last.lock() {
+            *last = pl.clone();
+        }
         match pl.get("status").and_then(Value::as_str) {
             Some("AVAILABLE") => Ok(Some(pl)),
             Some("FAILED") => bail!(
@@ -753,7 +764,11 @@ async fn private_link(
             _ => Ok(None),
         }
     })
-    .await?;
+    .await
+    .map_err(|e| match last_status(&plane_last) {
+        Some(st) => e.context(format!("the control plane reports it {st}")),
+        None => e,
+    })?;
     s.service_name = text(&pl, "serviceName")?;
     s.zones = pl
         .get("availabilityZones")
@@ -854,6 +869,16 @@ async fn endpoint_sg(cloud: &Api, s: &mut State) -> anyhow::Result<((), String)>
         (),
         format!("{} {}, tcp/443 from {agents}", s.sg_id, made(created)),
     ))
+}
+
+/// `STATUS (reason)` of the last answer seen, if any.
+fn last_status(last: &std::sync::Mutex<Value>) -> Option<String> {
+    let v = last.lock().ok()?.clone();
+    let status = v.get("status")?.as_str()?.to_owned();
+    Some(match v.get("statusReason").and_then(Value::as_str) {
+        Some(r) => format!("{status} ({r})"),
+        None => status,
+    })
 }
 
 fn endpoint_facts(s: &mut State, e: &Value) -> anyhow::Result<()> {
