@@ -30,6 +30,10 @@ pub struct ServeArgs {
     /// 002: "Wait 5 minutes"), e.g. 300s, 5m, 500ms.
     #[arg(long, default_value = "5m", value_parser = parse_duration, env = "LINKPLANE_PEERING_RETRY_AFTER")]
     pub peering_retry_after: Duration,
+    /// How often agents heartbeat (returned to them in every response); an agent is HEALTHY
+    /// with a heartbeat within two intervals, e.g. 30s, 2s, 500ms.
+    #[arg(long, default_value = "30s", value_parser = parse_duration, env = "LINKPLANE_AGENT_HEARTBEAT_INTERVAL")]
+    pub agent_heartbeat_interval: Duration,
     /// Run the API only, without localcloud (also what happens when not running as root):
     /// LOCAL clusters then go CREATE_FAILED with the reason.
     #[arg(long, env = "LINKPLANE_NO_LOCALCLOUD")]
@@ -61,8 +65,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .try_init();
     let base_domain = DomainName::parse(&args.base_domain)
         .map_err(|e| anyhow::anyhow!("--base-domain {:?}: {e}", args.base_domain))?;
+    if args.agent_heartbeat_interval < Duration::from_secs(1) {
+        anyhow::bail!(
+            "--agent-heartbeat-interval {:?} is too short: agents heartbeat in whole seconds; use 1s or more",
+            args.agent_heartbeat_interval
+        );
+    }
     let config = linkplane_api::Config {
         base_domain,
+        heartbeat_interval: args.agent_heartbeat_interval,
         ..Default::default()
     };
     let prefix = linkplane_localcloud::Prefix::parse(&args.prefix)

@@ -37,6 +37,8 @@ pub enum Diagnosis {
     ZoneMissing,
     RecordMissing,
     RecordPointsElsewhere,
+    // serde's kebab-case does not split before digits.
+    #[serde(rename = "security-group-without-443")]
     SecurityGroupWithout443,
     SubnetAzNotSupported,
     CertificateNotTrusted,

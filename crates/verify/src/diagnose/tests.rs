@@ -232,3 +232,23 @@ fn report_serializes_as_up_prints_it() {
     assert_eq!(v["checks"][0]["name"], "endpoint-accepted");
     assert!(v["checks"][0].get("fix").is_none());
 }
+
+#[test]
+fn json_names_are_the_printed_names() {
+    use Diagnosis::*;
+    for d in [
+        EndpointPendingAcceptance,
+        EndpointRejected,
+        ZoneNotAssociated,
+        ZoneMissing,
+        RecordMissing,
+        RecordPointsElsewhere,
+        SecurityGroupWithout443,
+        SubnetAzNotSupported,
+        CertificateNotTrusted,
+        NoAgents,
+        AgentsNotHealthy,
+    ] {
+        assert_eq!(serde_json::to_value(d).unwrap(), d.as_str());
+    }
+}
