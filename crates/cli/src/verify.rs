@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use linkplane_localcloud::types::{Endpoint, HostedZone, Instance, SecurityGroup, Subnet};
-use linkplane_verify::diagnose::{AgentFacts, EndpointFacts, Facts, Report, ZoneFacts, evaluate};
+use linkplane_verify::diagnose::{
+    AgentFacts, Check, Diagnosis, EndpointFacts, Facts, Report, ZoneFacts, evaluate,
+};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -307,7 +309,43 @@ async fn verify(args: &VerifyArgs) -> anyhow::Result<Report> {
     let seen = linkplane_verify::probe::run(&probe)
         .await
         .with_context(|| format!("cannot probe from {} (run verify as root)", inst.namespace))?;
-    Ok(evaluate(&facts, &seen, chrono::Utc::now()))
+    let no_endpoint = facts.endpoint.is_none();
+    let mut report = evaluate(&facts, &seen, chrono::Utc::now());
+    if let (true, Some(pl)) = (no_endpoint, &pl)
+        && let Some(check) = instance_zone_check(pl, &subnet)
+    {
+        report.passed = false;
+        report.checks.insert(0, check);
+    }
+    Ok(report)
+}
+
+/// Without an endpoint in the instance's VPC: is the instance's subnet in a zone the
+/// service supports? (An endpoint cannot be placed in a subnet of another zone.)
+fn instance_zone_check(pl: &Value, subnet: &Subnet) -> Option<Check> {
+    let supported: Vec<&str> = pl["availabilityZones"]
+        .as_array()?
+        .iter()
+        .filter_map(|z| z.as_str())
+        .collect();
+    if supported.contains(&subnet.availability_zone.as_str()) {
+        return None;
+    }
+    Some(Check {
+        name: "instance-subnet-az",
+        passed: false,
+        detail: format!(
+            "the instance's subnet {} is in {}, which the endpoint service does not support ({})",
+            subnet.subnet_id,
+            subnet.availability_zone,
+            supported.join(", ")
+        ),
+        diagnosis: Some(Diagnosis::SubnetAzNotSupported),
+        fix: Some(format!(
+            "create subnet(s) in {} for the endpoint (and the agents), then create the endpoint there",
+            supported.join(" or ")
+        )),
+    })
 }
 
 async fn endpoint_facts(

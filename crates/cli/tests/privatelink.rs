@@ -188,6 +188,36 @@ async fn agents_heartbeat_through_privatelink_and_verify_names_each_case() {
         )
         .await;
     let iid = inst["instanceId"].as_str().unwrap().to_owned();
+    // A subnet in a zone the service does not support: no endpoint can go there, and
+    // verify from an instance in it names the case.
+    let subnet_c = api
+        .post(
+            "/cloud/v1/subnets",
+            json!({"vpcId": vpc_id, "cidrBlock": "10.42.3.0/24", "availabilityZone": "us-east-1c"}),
+        )
+        .await;
+    let subnet_c = subnet_c["subnetId"].as_str().unwrap().to_owned();
+    let (s, v) = api
+        .call(
+            reqwest::Method::POST,
+            "/cloud/v1/vpc-endpoints",
+            Some(json!({"vpcId": vpc_id, "serviceName": service, "subnetIds": [subnet_c]})),
+        )
+        .await;
+    assert!((400..500).contains(&s), "{s} {v}");
+    let inst_c = api
+        .post(
+            "/cloud/v1/instances",
+            json!({"subnetId": subnet_c, "name": "agents-c"}),
+        )
+        .await;
+    let (code, r) = verify(&server, &did, inst_c["instanceId"].as_str().unwrap());
+    assert_eq!(code, Some(1));
+    assert!(
+        diagnoses(&r).contains(&"subnet-az-not-supported".to_owned()),
+        "{r:#}"
+    );
+
     let sg = api
         .post(
             "/cloud/v1/security-groups",
