@@ -458,6 +458,79 @@ async fn endpoint_acceptance_security_groups_dns_overlap_and_delete() {
         .unwrap_err();
     assert!(e.to_string().contains(&ep.vpc_endpoint_id), "{e}");
 
+    // A listener added while the endpoint exists (port 7000, targets that never answer, so
+    // connections stay open) is forwarded at once.
+    let tsg = prov.targets[0].security_group_ids[0].clone();
+    open_rule(&c, &pp, &tsg, 7000, "10.0.0.0/16").await;
+    open_rule(&c, &cp, &epsg, 7000, "10.0.1.0/24").await;
+    for t in &prov.targets {
+        c.engine
+            .run_process(
+                &pp,
+                &t.instance_id,
+                &[
+                    "socat".into(),
+                    "TCP-LISTEN:7000,fork,reuseaddr".into(),
+                    "SYSTEM:sleep 60".into(),
+                ],
+            )
+            .await
+            .unwrap();
+        c.wait_listening(&pp, t, 7000).await;
+    }
+    let tg7 = c
+        .engine
+        .create_target_group(
+            &pp,
+            CreateTargetGroup {
+                vpc_id: prov.vpc.vpc_id.clone(),
+                port: 7000,
+                health_check: Some(fast_tcp_check()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    c.engine
+        .register_targets(
+            &pp,
+            &tg7.target_group_id,
+            Targets {
+                targets: prov
+                    .targets
+                    .iter()
+                    .map(|t| TargetRef {
+                        instance_id: t.instance_id.clone(),
+                        port: None,
+                    })
+                    .collect(),
+            },
+        )
+        .await
+        .unwrap();
+    c.engine
+        .create_listener(
+            &pp,
+            &prov.lb.load_balancer_id,
+            CreateListener {
+                port: 7000,
+                target_group_id: tg7.target_group_id.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    wait_health(
+        &c,
+        &pp,
+        &tg7.target_group_id,
+        &[
+            (&prov.targets[0].instance_id, "healthy"),
+            (&prov.targets[1].instance_id, "healthy"),
+        ],
+    )
+    .await;
+    assert_eq!(c.engine.endpoint_forwarders(&ep.vpc_endpoint_id).len(), 2);
+
     // Delete: a live connection is closed, the address and names go away.
     let hold = c
         .engine
@@ -467,13 +540,12 @@ async fn endpoint_acceptance_security_groups_dns_overlap_and_delete() {
             &[
                 "socat".into(),
                 "-u".into(),
-                format!("TCP:{ip}:443"),
+                format!("TCP:{ip}:7000"),
                 "SYSTEM:sleep 60".into(),
             ],
         )
         .await
         .unwrap();
-    let _ = hold;
     let start = Instant::now();
     while c
         .engine
@@ -495,6 +567,22 @@ async fn endpoint_acceptance_security_groups_dns_overlap_and_delete() {
         .await
         .unwrap();
     assert_eq!(gone.state, "deleted");
+    // The held connection was reset: its client exits long before its 60 s.
+    let start = Instant::now();
+    while c
+        .engine
+        .list_processes(&cp, &agent.instance_id)
+        .await
+        .unwrap()
+        .iter()
+        .any(|p| p.process_id == hold.process_id && p.running)
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "held connection survived the delete"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert!(c.engine.endpoint_forwarders(&ep.vpc_endpoint_id).is_empty());
     assert_eq!(c.connect(&cp, &agent, &ip, 443).await, None);
     let (_, out, _) = c
@@ -1122,6 +1210,24 @@ async fn cross_region_needs_a_supported_region_and_validation() {
         .unwrap();
     c.engine
         .delete_load_balancer(&pp, &lb2.load_balancer_id)
+        .await
+        .unwrap();
+}
+
+async fn open_rule(c: &Cloud, p: &Principal, group: &str, port: i32, cidr: &str) {
+    c.engine
+        .add_security_group_rule(
+            p,
+            group,
+            CreateSecurityGroupRule {
+                direction: "ingress".into(),
+                ip_protocol: "tcp".into(),
+                from_port: Some(port),
+                to_port: Some(port),
+                cidr_ip: Some(cidr.into()),
+                source_security_group_id: None,
+            },
+        )
         .await
         .unwrap();
 }

@@ -30,6 +30,10 @@ use crate::types::*;
 /// The DNS domain of endpoint names: `vpce-….vpce-svc-….<region>.vpce.<DNS_DOMAIN>`.
 pub const DNS_DOMAIN: &str = "linkplane.test";
 
+/// How long a deregistered target keeps its live connections (AWS's deregistration delay,
+/// shortened).
+pub const DEREGISTRATION_DELAY: Duration = Duration::from_secs(30);
+
 /// Endpoint states (AWS's `State` values, camelCase as the API shows them).
 pub mod state {
     pub const PENDING: &str = "pendingAcceptance";
@@ -856,29 +860,61 @@ impl Engine {
         let r = self.tg_row(id).await?;
         authorize(p, &r.account, "describe target health of", id)?;
         let rows = self.target_rows(id).await?;
-        let rt = self.rt();
-        let g = rt.groups.get(id);
-        Ok(rows
-            .into_iter()
-            .map(|(instance_id, ip, port)| {
-                let addr = SocketAddr::new(
-                    ip.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
-                    port as u16,
-                );
-                let t = g.and_then(|g| g.targets.get(addr));
-                let checked = g.is_some_and(|g| g.checker.is_some());
-                TargetHealth {
-                    instance_id,
-                    private_ip_address: ip,
-                    port: port as u16,
-                    state: match (&t, checked) {
-                        (Some(t), true) => t.state().as_str().to_string(),
-                        _ => "unused".into(),
-                    },
-                    active_connections: t.map(|t| t.active_connections()).unwrap_or(0),
-                }
-            })
-            .collect())
+        let (mut out, draining) = {
+            let rt = self.rt();
+            let g = rt.groups.get(id);
+            let checked = g.is_some_and(|g| g.checker.is_some());
+            let mut listed = BTreeSet::new();
+            let out: Vec<TargetHealth> = rows
+                .into_iter()
+                .map(|(instance_id, ip, port)| {
+                    let addr = SocketAddr::new(
+                        ip.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+                        port as u16,
+                    );
+                    listed.insert(addr);
+                    let t = g.and_then(|g| g.targets.get(addr));
+                    TargetHealth {
+                        instance_id,
+                        private_ip_address: ip,
+                        port: port as u16,
+                        state: match (&t, checked) {
+                            (Some(t), true) => t.state().as_str().to_string(),
+                            _ => "unused".into(),
+                        },
+                        active_connections: t.map(|t| t.active_connections()).unwrap_or(0),
+                    }
+                })
+                .collect();
+            // Deregistered targets still draining their connections.
+            let draining: Vec<(SocketAddr, u64)> = g
+                .map(|g| {
+                    g.targets
+                        .targets()
+                        .iter()
+                        .filter(|t| !listed.contains(&t.addr()))
+                        .map(|t| (t.addr(), t.active_connections()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            (out, draining)
+        };
+        for (addr, active) in draining {
+            let instance: Option<String> =
+                sqlx::query_scalar("SELECT id FROM instances WHERE vpc_id = ? AND private_ip = ?")
+                    .bind(&r.vpc_id)
+                    .bind(addr.ip().to_string())
+                    .fetch_optional(&self.db)
+                    .await?;
+            out.push(TargetHealth {
+                instance_id: instance.unwrap_or_default(),
+                private_ip_address: addr.ip().to_string(),
+                port: addr.port(),
+                state: "draining".into(),
+                active_connections: active,
+            });
+        }
+        Ok(out)
     }
 
     /// Make the group's runtime match the database: its targets, and a health checker
@@ -905,13 +941,20 @@ impl Engine {
                     checker: None,
                 });
             for t in g.targets.targets().iter() {
-                if !want.contains(&t.addr()) {
-                    g.targets.remove(t.addr());
+                if !want.contains(&t.addr()) && t.state() != TargetState::Draining {
+                    // No new connections; removed when its last one ends (or the delay).
+                    g.targets.deregister(t.addr(), DEREGISTRATION_DELAY);
                 }
             }
             for a in &want {
-                if g.targets.get(*a).is_none() {
-                    g.targets.register_with_state(*a, TargetState::Initial);
+                match g.targets.get(*a) {
+                    None => {
+                        g.targets.register_with_state(*a, TargetState::Initial);
+                    }
+                    Some(t) if t.state() == TargetState::Draining => {
+                        g.targets.set_state(*a, TargetState::Initial);
+                    }
+                    Some(_) => {}
                 }
             }
             g.targets.clone()
