@@ -344,7 +344,7 @@ async fn ensure_serve(
         .create(true)
         .append(true)
         .open(&log_path)?;
-    let exe = std::env::current_exe().context("cannot find the linkplane binary")?;
+    let exe = linkplane_exe()?;
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("serve")
         .arg("--listen")
@@ -391,6 +391,15 @@ async fn ensure_serve(
     )
 }
 
+/// This binary's path, read once: a rebuild that replaces the file while `up` runs must not
+/// leave later steps with `/proc/self/exe`'s "(deleted)" name.
+fn linkplane_exe() -> anyhow::Result<PathBuf> {
+    static EXE: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    EXE.get_or_init(|| std::env::current_exe().ok())
+        .clone()
+        .ok_or_else(|| anyhow!("cannot find the linkplane binary (/proc/self/exe)"))
+}
+
 fn read_secret(path: &Path) -> anyhow::Result<String> {
     let t = std::fs::read_to_string(path).with_context(|| {
         format!(
@@ -427,6 +436,7 @@ struct State {
 pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     linkplane_localcloud::Prefix::parse(&args.prefix).map_err(|e| anyhow!("--prefix: {e}"))?;
     preflight()?;
+    linkplane_exe()?;
     let data_dir = absolute(&args.data_dir)?;
     let timeout = Duration::from_secs(args.timeout);
     let http = reqwest::Client::builder()
@@ -1097,7 +1107,7 @@ async fn instance(
                 .is_some_and(|c| c.iter().any(|a| a.as_str() == Some("agent")))
     });
     if !agent_running {
-        let exe = std::env::current_exe()?.display().to_string();
+        let exe = linkplane_exe()?.display().to_string();
         let command = json!([
             exe,
             "agent",
@@ -1154,7 +1164,7 @@ async fn verify(url: &str, data_dir: &Path, org: &str, s: &State) -> Verificatio
             fix: None,
         }],
     };
-    let exe = match std::env::current_exe() {
+    let exe = match linkplane_exe() {
         Ok(e) => e,
         Err(e) => return failed(format!("cannot find the linkplane binary: {e}")),
     };
