@@ -834,6 +834,47 @@ async fn unhealthy_target_no_traffic_proxy_v2_and_restart() {
         .await;
     assert_eq!(out.trim(), ip, "endpoint name after restart");
     assert!(c.connect(&cp, &agent, &ip2, 443).await.is_some());
+
+    // The owner rejects an available endpoint: connections fail at once from then on.
+    c.engine
+        .decide_endpoint_connections(
+            &pp,
+            &svc2.service_id,
+            std::slice::from_ref(&ep2.vpc_endpoint_id),
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        c.engine
+            .get_endpoint(&cp, &ep2.vpc_endpoint_id)
+            .await
+            .unwrap()
+            .state,
+        "rejected"
+    );
+    let t = Instant::now();
+    assert_eq!(c.connect(&cp, &agent, &ip2, 443).await, None);
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    assert!(
+        c.engine
+            .endpoint_forwarders(&ep2.vpc_endpoint_id)
+            .iter()
+            .all(|f| !f.1),
+        "gate closed"
+    );
+    // A rejected connection cannot be accepted again.
+    assert!(
+        c.engine
+            .decide_endpoint_connections(
+                &pp,
+                &svc2.service_id,
+                std::slice::from_ref(&ep2.vpc_endpoint_id),
+                true,
+            )
+            .await
+            .is_err()
+    );
 }
 
 /// A script file (instances share the host's file system).
