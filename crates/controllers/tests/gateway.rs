@@ -238,3 +238,100 @@ async fn the_gateway_serves_404_agents_and_the_airflow_api_over_the_internet() {
             .is_empty()
     );
 }
+
+/// A restart (graceful, then as after `kill -9`) re-adopts the gateway's objects and
+/// listens again: same instance, same public IP, one load balancer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_listens_again_after_a_restart_without_duplicates() {
+    if !linkplane_netns::testing::require_root("gateway-restart") {
+        return;
+    }
+    let h = Harness::start(fast_config(Duration::from_secs(300))).await;
+    let cluster = h.created_cluster("10.34.0.0/16").await;
+    let cid = cluster["id"].as_str().unwrap().to_owned();
+    let host = format!("{cid}.external.linkplane.test");
+    let ip = public_ip_of(&h, &host).await;
+    assert_eq!(curl_internet(&h, &host, &ip, "/", &[]).await.0, 404);
+    let (gc, dir) = h.stop().await;
+    // Stopped: nothing listens on the gateway any more.
+    let out = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &format!("{}-inet", gc.0),
+            "curl",
+            "-sk",
+            "--max-time",
+            "3",
+        ])
+        .arg(format!("https://{ip}/"))
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "the gateway still answers after shutdown"
+    );
+    let h = Harness::start_in(gc, dir, fast_config(Duration::from_secs(300))).await;
+    let mut answered = (0, String::new());
+    for _ in 0..100 {
+        answered = curl_internet_status(&h, &host, &ip).await;
+        if answered.0 == 404 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(answered, (404, "404 page not found".to_owned()));
+    let (gc, dir) = h.crash();
+    let h = Harness::start_in(gc, dir, fast_config(Duration::from_secs(300))).await;
+    for _ in 0..100 {
+        answered = curl_internet_status(&h, &host, &ip).await;
+        if answered.0 == 404 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(answered, (404, "404 page not found".to_owned()));
+    assert_eq!(public_ip_of(&h, &host).await, ip);
+    let lbs = h.engine().list_load_balancers(&platform()).await.unwrap();
+    assert_eq!(lbs.len(), 1, "{lbs:?}");
+    let vpc = h.cluster_vpc(&cid).await;
+    let gws: Vec<_> = h
+        .engine()
+        .list_instances(&platform(), Some(&vpc.vpc_id))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.name.as_deref() == Some(&format!("linkplane/{cid}/gateway")))
+        .collect();
+    assert_eq!(gws.len(), 1);
+}
+
+/// Like [`curl_internet`] but a failed connection is status 0 (the listener may not be
+/// back yet).
+async fn curl_internet_status(h: &Harness, host: &str, ip: &str) -> (u16, String) {
+    let ca = h.dir.path().join("ca.pem");
+    let cmd: Vec<String> = vec![
+        "curl".into(),
+        "-sS".into(),
+        "--max-time".into(),
+        "5".into(),
+        "--cacert".into(),
+        ca.display().to_string(),
+        "--resolve".into(),
+        format!("{host}:443:{ip}"),
+        "-w".into(),
+        "\n%{http_code}".into(),
+        format!("https://{host}/"),
+    ];
+    let out = h
+        .engine()
+        .internet_exec(&cmd, b"", Duration::from_secs(10))
+        .await
+        .unwrap();
+    if out.exit_code != 0 {
+        return (0, String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap();
+    (code.trim().parse().unwrap(), body.to_owned())
+}
