@@ -49,7 +49,7 @@ async fn rule(c: &Cloud, p: &Principal, group: &str, proto: &str, port: i32, cid
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn private_zones_public_names_and_cross_account_association() {
-    let Some(c) = Cloud::new("private_zones_public_names_and_cross_account_association").await
+    let Some(mut c) = Cloud::new("private_zones_public_names_and_cross_account_association").await
     else {
         return;
     };
@@ -225,6 +225,10 @@ async fn private_zones_public_names_and_cross_account_association() {
         .disassociate_zone(&q, &zid, &vb.vpc_id)
         .await
         .unwrap();
+    assert_eq!(short(&c, &q, &b, name).await, "198.51.100.7");
+    // Restart: resolvers and the public DNS are rebuilt from the database.
+    c.reopen().await;
+    assert_eq!(short(&c, &p, &a, name).await, "10.20.1.251");
     assert_eq!(short(&c, &q, &b, name).await, "198.51.100.7");
     // Deleting the zone leaves VPC A with the public answer.
     c.engine.delete_hosted_zone(&p, &zid).await.unwrap();
