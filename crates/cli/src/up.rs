@@ -74,9 +74,10 @@ pub struct UpArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct DownArgs {
-    /// Installation prefix `up` used.
-    #[arg(long, default_value = "lp", env = "LINKPLANE_PREFIX")]
-    pub prefix: String,
+    /// Installation prefix `up` used [default: the one recorded in <data-dir>/up.json, else
+    /// lp].
+    #[arg(long, env = "LINKPLANE_PREFIX")]
+    pub prefix: Option<String>,
     /// Data directory `up` used; deleted (only when `up` made it).
     #[arg(long, default_value = "./.linkplane")]
     pub data_dir: PathBuf,
@@ -1202,13 +1203,25 @@ async fn verify(url: &str, data_dir: &Path, org: &str, s: &State) -> Verificatio
 
 // ------------------------------------------------------------------------------ down
 
+/// The prefix `up` recorded in the data directory, if any.
+fn recorded_prefix(data_dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(data_dir.join(MARKER)).ok()?;
+    let v: Value = serde_json::from_str(&text).ok()?;
+    v.get("prefix")?.as_str().map(str::to_owned)
+}
+
 pub async fn down(args: DownArgs) -> anyhow::Result<()> {
+    let data_dir = absolute(&args.data_dir)?;
+    let prefix_name = args
+        .prefix
+        .clone()
+        .or_else(|| recorded_prefix(&data_dir))
+        .unwrap_or_else(|| "lp".to_owned());
     let prefix =
-        linkplane_localcloud::Prefix::parse(&args.prefix).map_err(|e| anyhow!("--prefix: {e}"))?;
+        linkplane_localcloud::Prefix::parse(&prefix_name).map_err(|e| anyhow!("--prefix: {e}"))?;
     if !linkplane_localcloud::running_as_root() {
         bail!("linkplane down needs root (it deletes network namespaces): run it as root");
     }
-    let data_dir = absolute(&args.data_dir)?;
     match read_pid(&data_dir) {
         Some(pid) if pid_alive(pid) && is_serve(pid) => {
             stop(pid).await;
@@ -1224,7 +1237,7 @@ pub async fn down(args: DownArgs) -> anyhow::Result<()> {
         "removed {} namespaces, killed {} processes (prefix {})",
         report.namespaces.len(),
         report.processes_killed,
-        args.prefix
+        prefix_name
     );
     if data_dir.join(MARKER).exists() {
         std::fs::remove_dir_all(&data_dir)

@@ -69,6 +69,14 @@ impl Playground {
         run(cmd, None)
     }
 
+    /// `down` with only the data directory: the prefix comes from what `up` recorded there.
+    fn down_by_data_dir(&self) -> Run {
+        let mut cmd = linkplane();
+        cmd.args(["down", "--data-dir", self.data_dir.to_str().unwrap()])
+            .env_remove("LINKPLANE_PREFIX");
+        run(cmd, None)
+    }
+
     /// A client command against this installation's control plane.
     fn client(&self, args: &[&str]) -> Value {
         let mut cmd = linkplane();
@@ -150,7 +158,6 @@ fn s<'a>(v: &'a Value, key: &str) -> &'a str {
 }
 
 #[test]
-#[ignore = "until issue 5 lands the cluster's PrivateLink service, ingress and verify"]
 fn up_verifies_document_000_and_down_leaves_nothing() {
     if !linkplane_netns::testing::require_root("up_verifies_document_000_and_down_leaves_nothing") {
         return;
@@ -228,14 +235,17 @@ fn up_verifies_document_000_and_down_leaves_nothing() {
     // down: nothing of ours is left.
     let pid = pid_of(&pg.data_dir);
     assert!(!pg.namespaces().is_empty());
-    pg.down().ok();
+    let down = pg.down_by_data_dir().ok();
+    assert!(
+        down.stderr.contains(&format!("prefix {}", pg.prefix)),
+        "{down:#?}"
+    );
     assert!(pg.namespaces().is_empty(), "{:?}", pg.namespaces());
     assert!(!alive(pid), "serve (pid {pid}) still runs after down");
     assert!(!pg.data_dir.exists(), "down left {}", pg.data_dir.display());
 }
 
 #[test]
-#[ignore = "until issue 5 lands the cluster's PrivateLink service, ingress and verify"]
 fn up_twice_changes_nothing() {
     if !linkplane_netns::testing::require_root("up_twice_changes_nothing") {
         return;
