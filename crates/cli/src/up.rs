@@ -67,6 +67,10 @@ pub struct UpArgs {
     /// Output format of the summary (progress lines always go to stderr).
     #[arg(long, short = 'o', value_enum, default_value_t = Output::Table)]
     pub output: Output,
+    /// How often agents heartbeat, for a control plane `up` starts (`serve
+    /// --agent-heartbeat-interval`): short, so the agent shows HEALTHY within seconds.
+    #[arg(long, default_value = "5s")]
+    pub agent_heartbeat_interval: String,
     /// Seconds to wait for each step that converges (cluster, endpoint, agent).
     #[arg(long, default_value_t = 300)]
     pub timeout: u64,
@@ -354,6 +358,8 @@ async fn ensure_serve(
         .arg(data_dir)
         .arg("--prefix")
         .arg(&args.prefix)
+        .arg("--agent-heartbeat-interval")
+        .arg(&args.agent_heartbeat_interval)
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);
