@@ -53,6 +53,8 @@ const UPSTREAM_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_
 
 pub(crate) struct Running {
     instance_id: String,
+    /// The load balancer whose addresses are trusted (a new one means new addresses).
+    load_balancer_id: String,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -343,7 +345,10 @@ impl LocalProvider {
     ) -> Result<(), ProviderError> {
         let mut running = ingress.running.lock().await;
         if let Some(r) = running.get(cluster_id) {
-            if r.instance_id == instance.instance_id && !r.task.is_finished() {
+            if r.instance_id == instance.instance_id
+                && r.load_balancer_id == lb.load_balancer_id
+                && !r.task.is_finished()
+            {
                 return Ok(());
             }
             if let Some(old) = running.remove(cluster_id) {
@@ -406,6 +411,7 @@ impl LocalProvider {
             cluster_id.clone(),
             Running {
                 instance_id: instance.instance_id.clone(),
+                load_balancer_id: lb.load_balancer_id.clone(),
                 shutdown: tx,
                 task,
             },

@@ -472,4 +472,39 @@ async fn auto_accept_accepts_an_allowed_principal_at_once() {
         |s, v| s == 200 && v["status"] == "AVAILABLE",
     )
     .await;
+
+    // Deleting the private link removes the endpoint service (its endpoint is rejected).
+    let (s, v) = h.delete(&format!("/clusters/{cid}/private-link")).await;
+    assert!(s == 202 || s == 204, "{s} {v}");
+    h.wait_for(&format!("/clusters/{cid}/private-link"), MIN, |s, _| {
+        s == 404
+    })
+    .await;
+    assert!(
+        h.engine()
+            .list_endpoint_services(&platform())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // (localcloud cannot describe an endpoint whose service is gone: its connection is
+    // over either way.)
+    let out = h
+        .engine()
+        .exec(
+            &customer(),
+            &net.instances[0].instance_id,
+            &[
+                "curl".into(),
+                "-sk".into(),
+                "--max-time".into(),
+                "3".into(),
+                format!("https://{eip}/"),
+            ],
+            b"",
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    assert_ne!(out.exit_code, 0, "the endpoint still carries traffic");
 }
