@@ -355,3 +355,23 @@ fn up_without_root_says_so_in_one_line() {
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(!data_dir.exists(), "nothing is created");
 }
+
+#[test]
+fn up_without_the_network_tools_names_the_package() {
+    if !linkplane_netns::testing::require_root("up_without_the_network_tools_names_the_package") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty-path");
+    std::fs::create_dir(&empty).unwrap();
+    let data_dir = dir.path().join("state");
+    let mut cmd = linkplane();
+    cmd.env("PATH", &empty)
+        .args(["up", "--prefix", "tzzzz", "--data-dir"])
+        .arg(&data_dir);
+    let r = run(cmd, None).failed();
+    assert!(r.stderr.contains("`ip` is missing"), "{r:#?}");
+    assert!(r.stderr.contains("iproute2"), "{r:#?}");
+    assert_eq!(r.stderr.trim().lines().count(), 1, "{r:#?}");
+    assert!(!data_dir.exists(), "nothing is created");
+}
