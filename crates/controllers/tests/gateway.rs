@@ -98,6 +98,23 @@ async fn the_gateway_serves_404_agents_and_the_airflow_api_over_the_internet() {
         .unwrap();
     assert_eq!(gw.public_ip_address.as_deref(), Some(ip.as_str()));
 
+    // The name resolves publicly (localcloud's public DNS in the internet namespace).
+    let dig = h
+        .engine()
+        .internet_exec(
+            &[
+                "dig".into(),
+                "+short".into(),
+                "@203.0.113.53".into(),
+                host.clone(),
+            ],
+            b"",
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&dig.stdout).trim(), ip);
+
     let (code, body) = curl_internet(&h, &host, &ip, "/", &[]).await;
     assert_eq!((code, body.as_str()), (404, "404 page not found"));
     // Another organization's (or a made-up) deployment is the same 404.
