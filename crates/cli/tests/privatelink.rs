@@ -289,6 +289,10 @@ async fn agents_heartbeat_through_privatelink_and_verify_names_each_case() {
         json!({"vpcId": vpc_id}),
     )
     .await;
+    // Associated, but no record for the cluster yet.
+    verify_until(&server, &did, &iid, "record missing", |_, v| {
+        diagnoses(v).contains(&"record-missing".to_owned())
+    });
     // A record pointing elsewhere (the public IP path's address, say).
     api.post(
         &format!("/cloud/v1/hosted-zones/{zid}/records"),
@@ -360,4 +364,14 @@ async fn agents_heartbeat_through_privatelink_and_verify_names_each_case() {
         c == Some(1) && diagnoses(v) == ["agents-not-healthy"]
     });
     assert_eq!(r["passed"], false);
+
+    // Rejected by the provider: verify says so.
+    api.post(
+        &format!("/clusters/{cid}/private-link/connections/{ep_id}/reject"),
+        json!({}),
+    )
+    .await;
+    verify_until(&server, &did, &iid, "endpoint rejected", |c, v| {
+        c == Some(1) && diagnoses(v).contains(&"endpoint-rejected".to_owned())
+    });
 }
