@@ -51,10 +51,16 @@ pub const GATEWAY_PORT: u16 = 443;
 /// How long the gateway waits for a deployment's API server to accept a connection.
 const UPSTREAM_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// A gateway is restarted with a fresh certificate (valid for a year) after this long; the
+/// cluster controller's periodic resync gets it there.
+const CERT_RENEW_AFTER: std::time::Duration = std::time::Duration::from_secs(180 * 24 * 3600);
+
 pub(crate) struct Running {
     instance_id: String,
     /// The load balancer whose addresses are trusted (a new one means new addresses).
     load_balancer_id: String,
+    /// When its certificate (valid for a year) was issued.
+    started: std::time::Instant,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -347,6 +353,7 @@ impl LocalProvider {
         if let Some(r) = running.get(cluster_id) {
             if r.instance_id == instance.instance_id
                 && r.load_balancer_id == lb.load_balancer_id
+                && r.started.elapsed() < CERT_RENEW_AFTER
                 && !r.task.is_finished()
             {
                 return Ok(());
@@ -412,6 +419,7 @@ impl LocalProvider {
             Running {
                 instance_id: instance.instance_id.clone(),
                 load_balancer_id: lb.load_balancer_id.clone(),
+                started: std::time::Instant::now(),
                 shutdown: tx,
                 task,
             },
