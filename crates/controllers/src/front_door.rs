@@ -252,3 +252,52 @@ async fn agent_route(door: &FrontDoor, req: Request<Body>, path: &str) -> Respon
         Err(never) => match never {},
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deployment(ranges: &[&str]) -> DeploymentSpec {
+        serde_json::from_value(serde_json::json!({
+            "name": "etl",
+            "clusterId": "cl0000000000000000",
+            "remoteExecution": {"enabled": true, "allowedIpAddressRanges": ranges},
+            "airflowApiUrl": null,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn allowed_ranges_match_v4_and_v4_mapped_sources_only() {
+        let d = deployment(&["203.0.113.0/24", "198.51.100.7/32"]);
+        for ok in [
+            "203.0.113.1",
+            "203.0.113.255",
+            "198.51.100.7",
+            "::ffff:203.0.113.9",
+        ] {
+            assert!(allowed(&d, ok.parse().unwrap()), "{ok}");
+        }
+        for bad in [
+            "203.0.114.1",
+            "198.51.100.8",
+            "10.0.0.1",
+            "2001:db8::1",
+            "::1",
+        ] {
+            assert!(!allowed(&d, bad.parse().unwrap()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn with_path_keeps_the_query_and_refuses_a_bad_path() {
+        let req = Request::get("/dep1/api/v1/dags?limit=2&x=%20")
+            .body(Body::empty())
+            .unwrap();
+        let req = with_path(req, "/api/v1/dags").unwrap();
+        assert_eq!(req.uri().to_string(), "/api/v1/dags?limit=2&x=%20");
+        let req = Request::get("/x").body(Body::empty()).unwrap();
+        let resp = with_path(req, "/a b").unwrap_err();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    }
+}
