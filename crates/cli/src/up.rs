@@ -118,7 +118,10 @@ pub struct Summary {
     pub cluster_id: String,
     pub deployment_id: String,
     pub api_url: String,
+    /// The cluster's ingress address on the public path (its public DNS record).
     pub public_ip: Option<String>,
+    /// The cluster's external (egress) IPs that customers allowlist.
+    pub external_ips: Vec<String>,
     pub customer_principal: String,
     pub customer_vpc: String,
     pub customer_instance: String,
@@ -426,6 +429,7 @@ fn read_secret(path: &Path) -> anyhow::Result<String> {
 struct State {
     cluster_id: String,
     public_ip: Option<String>,
+    external_ips: Vec<String>,
     deployment_id: String,
     api_url: String,
     host: String,
@@ -524,6 +528,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         })
         .await?;
 
+    s.public_ip = public_ip(&cloud, &s.host).await;
     let summary = Summary {
         control_plane_url: url,
         data_dir: data_dir.display().to_string(),
@@ -533,6 +538,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         deployment_id: s.deployment_id,
         api_url: s.api_url,
         public_ip: s.public_ip,
+        external_ips: s.external_ips,
         customer_principal: CUSTOMER_PRINCIPAL.to_owned(),
         customer_vpc: s.vpc_id,
         customer_instance: s.instance_id,
@@ -565,9 +571,10 @@ fn print_summary(s: &Summary, host: &str, took: Duration) {
     );
     println!("  organization      {}", s.organization_id);
     println!(
-        "  cluster           {}  (public IP {})",
+        "  cluster           {}  public IP {}, external IPs {}",
         s.cluster_id,
-        s.public_ip.as_deref().unwrap_or("-")
+        s.public_ip.as_deref().unwrap_or("-"),
+        s.external_ips.join(", ")
     );
     println!(
         "  deployment        {}  API URL {}",
@@ -598,6 +605,18 @@ fn print_summary(s: &Summary, host: &str, took: Duration) {
         "  {cloud} exec {} -- curl -sS --cacert {} https://{host}/    # 404 page not found",
         s.customer_instance, s.ca_file
     );
+    if let Some(ip) = &s.public_ip {
+        println!();
+        println!(
+            "The public path (from the internet namespace; refused once the cluster is --private-only):"
+        );
+        println!(
+            "  {cloud} internet exec -- curl -sS --cacert {} --resolve {host}:443:{ip} https://{host}/",
+            s.ca_file
+        );
+    }
+    println!();
+    println!("The control plane, with the CLI:");
     println!(
         "  export LINKPLANE_URL={} LINKPLANE_TOKEN_FILE={}",
         s.control_plane_url, s.token_file
@@ -656,11 +675,16 @@ async fn cluster(plane: &Api, s: &mut State, timeout: Duration) -> anyhow::Resul
         }
     })
     .await?;
-    s.public_ip = c
+    s.external_ips = c
         .get("externalIps")
-        .and_then(|v| v.get(0))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
     s.cluster_id = id;
     Ok(((), format!("{} {} CREATED", s.cluster_id, made(created))))
 }
@@ -886,6 +910,18 @@ async fn endpoint_sg(cloud: &Api, s: &mut State) -> anyhow::Result<((), String)>
         (),
         format!("{} {}, tcp/443 from {agents}", s.sg_id, made(created)),
     ))
+}
+
+/// The address the platform publishes for the host name on the public path, if any.
+async fn public_ip(cloud: &Api, host: &str) -> Option<String> {
+    let records = cloud.list("/public-records").await.ok()?;
+    let record = records.iter().find(|r| {
+        r.get("name")
+            .and_then(Value::as_str)
+            .map(|n| n.trim_end_matches('.'))
+            == Some(host)
+    })?;
+    record.get("values")?.get(0)?.as_str().map(str::to_owned)
 }
 
 /// `STATUS (reason)` of the last answer seen, if any.

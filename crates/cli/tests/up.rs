@@ -232,6 +232,25 @@ fn up_verifies_document_000_and_down_leaves_nothing() {
         assert!(answer.contains(ip), "dig {host} gave {answer}");
     }
 
+    // The public IP in the summary is the cluster's ingress on the public path.
+    let public_ip = s(&out, "publicIp");
+    assert!(public_ip.starts_with("198.51.100."), "{out}");
+    assert!(!out["externalIps"].as_array().unwrap().is_empty(), "{out}");
+    let public = pg.cloud_raw(&[
+        "internet",
+        "exec",
+        "--via-api",
+        "--",
+        "curl",
+        "-sS",
+        "--cacert",
+        s(&out, "caFile"),
+        "--resolve",
+        &format!("{host}:443:{public_ip}"),
+        &format!("https://{host}/"),
+    ]);
+    assert!(public.contains("404 page not found"), "{public}");
+
     // down: nothing of ours is left.
     let pid = pid_of(&pg.data_dir);
     assert!(!pg.namespaces().is_empty());
