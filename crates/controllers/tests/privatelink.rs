@@ -84,6 +84,43 @@ async fn curl_n(
     (code.trim().parse().unwrap(), body.to_owned())
 }
 
+/// Wall time of 100 `GET /` on one kept-alive TLS connection (curl, from an instance or
+/// the internet), each answered 404.
+async fn keepalive_100(h: &Harness, instance: Option<&str>, host: &str, ip: &str) -> Duration {
+    let ca = h.dir.path().join("ca.pem");
+    let mut cmd: Vec<String> = vec![
+        "curl".into(),
+        "-s".into(),
+        "-w".into(),
+        "%{http_code}\n".into(),
+        "--cacert".into(),
+        ca.display().to_string(),
+        "--resolve".into(),
+        format!("{host}:443:{ip}"),
+    ];
+    for _ in 0..100 {
+        cmd.extend(["-o".into(), "/dev/null".into(), format!("https://{host}/")]);
+    }
+    let start = std::time::Instant::now();
+    let out = match instance {
+        Some(i) => {
+            h.engine()
+                .exec(&customer(), i, &cmd, b"", Duration::from_secs(60))
+                .await
+        }
+        None => {
+            h.engine()
+                .internet_exec(&cmd, b"", Duration::from_secs(60))
+                .await
+        }
+    }
+    .unwrap();
+    let took = start.elapsed();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().filter(|l| *l == "404").count(), 100, "{text}");
+    took
+}
+
 async fn endpoint_sg(h: &Harness, p: &Principal, vpc: &str, from: &str, port: i32) -> String {
     let sg = h
         .engine()
@@ -288,6 +325,11 @@ async fn agents_reach_the_plane_through_an_accepted_endpoint_and_private_only_re
     .await;
     let (code, body) = curl(&h, Some(&agent_vm), &host, &eip, "/", &[]).await;
     assert_eq!((code, body.as_str()), (404, "404 page not found"));
+    eprintln!(
+        "measured: 100 GET / on one TLS connection through the endpoint: {:?}; through the public path: {:?}",
+        keepalive_100(&h, Some(&agent_vm), &host, &eip).await,
+        keepalive_100(&h, None, &host, &public_ip).await,
+    );
 
     // privateOnly: the public path is refused with a clear body; the endpoint path works.
     let (s, v) = h
