@@ -121,6 +121,10 @@ async fn handle(door: &FrontDoor, site: &GatewaySite, req: Request<Body>) -> Res
         );
     }
     if rest.starts_with("/v1/agents/") {
+        let bearer = bearer_of(&req);
+        if let Some(resp) = token_of_other_deployment(door, bearer, first).await {
+            return resp;
+        }
         return agent_route(door, req, &rest).await;
     }
     let Some(url) = deployment.airflow_api_url.as_ref() else {
@@ -139,6 +143,40 @@ async fn handle(door: &FrontDoor, site: &GatewaySite, req: Request<Body>) -> Res
         Ok(req) => linkplane_ingress::forward(&site.connector, &upstream, req).await,
         Err(resp) => resp,
     }
+}
+
+fn bearer_of(req: &Request<Body>) -> Option<String> {
+    let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    Some(v.strip_prefix("Bearer ")?.trim().to_owned())
+}
+
+/// An agent token of another deployment used under this deployment's path: refused, so an
+/// agent never registers somewhere its URL does not say. (A missing or unknown token is the
+/// control plane's 401.)
+async fn token_of_other_deployment(
+    door: &FrontDoor,
+    bearer: Option<String>,
+    deployment: &str,
+) -> Option<Response> {
+    let rec = door
+        .store
+        .token_by_hash(&linkplane_store::hash_token(&bearer?))
+        .await
+        .ok()??;
+    if rec.kind != linkplane_store::TokenKind::Agent
+        || rec
+            .scope_id
+            .as_ref()
+            .is_some_and(|d| d.as_str() == deployment)
+    {
+        return None;
+    }
+    Some(refuse(
+        StatusCode::FORBIDDEN,
+        "403 forbidden: this agent token belongs to another deployment; use that deployment's \
+         apiUrl (linkplane deployment get) or a token of this one\n"
+            .into(),
+    ))
 }
 
 fn allowed(d: &DeploymentSpec, ip: IpAddr) -> bool {

@@ -207,6 +207,30 @@ async fn the_gateway_serves_404_agents_and_the_airflow_api_over_the_internet() {
     assert_eq!(code, 201, "{body}");
     let reg: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(reg["deploymentId"], did.as_str());
+    // A token of this deployment under another deployment's path is refused.
+    let other = h
+        .post("/deployments", json!({"name": "other", "clusterId": cid}))
+        .await;
+    let other = other["id"].as_str().unwrap().to_owned();
+    let (code, body) = curl_internet(
+        &h,
+        &host,
+        &ip,
+        &format!("/{other}/v1/agents/register"),
+        &[
+            "-H",
+            &auth,
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            r#"{"name":"a1","hostname":"h1","version":"1.0"}"#,
+        ],
+    )
+    .await;
+    assert_eq!(code, 403, "{body}");
+    assert!(body.contains("another deployment"), "{body}");
+    let (s, _) = h.delete(&format!("/deployments/{other}")).await;
+    assert!(s == 202 || s == 204, "{s}");
     // A bad token is the control plane's 401, not the backend's answer.
     let (code, _) = curl_internet(
         &h,
