@@ -592,6 +592,13 @@ fn print_summary(s: &Summary, host: &str, took: Duration) {
     );
     println!("  agent instance    {}", s.customer_instance);
     println!();
+    if let Ok(exe) = linkplane_exe() {
+        let on_path = std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| Some(d.as_path()) == exe.parent()));
+        if !on_path {
+            println!("(`linkplane` below is {})", exe.display());
+        }
+    }
     println!("Try it from the customer's instance:");
     let cloud = format!(
         "linkplane cloud --url {} --cloud-token-file {}/cloud.token --as {}",
