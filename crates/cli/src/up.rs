@@ -341,12 +341,17 @@ async fn ensure_serve(
         }
         return Ok((url.clone(), format!("reusing {url}")));
     }
+    // `down` deletes the directory only when `up` made it (or found it empty).
+    let ours = data_dir.join(MARKER).exists()
+        || std::fs::read_dir(data_dir).map_or(true, |mut d| d.next().is_none());
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
-    std::fs::write(
-        data_dir.join(MARKER),
-        json!({"prefix": args.prefix, "listen": args.listen.to_string()}).to_string(),
-    )?;
+    if ours {
+        std::fs::write(
+            data_dir.join(MARKER),
+            json!({"prefix": args.prefix, "listen": args.listen.to_string()}).to_string(),
+        )?;
+    }
     let log_path = data_dir.join(LOG_FILE);
     let log = std::fs::OpenOptions::new()
         .create(true)
