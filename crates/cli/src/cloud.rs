@@ -308,6 +308,20 @@ pub enum ServiceCmd {
     Show {
         service_id: String,
     },
+    /// Change acceptance, supported regions or the private DNS name.
+    Modify {
+        service_id: String,
+        /// true or false.
+        #[arg(long)]
+        acceptance_required: Option<bool>,
+        /// Replace the other supported regions (repeatable).
+        #[arg(long = "region-supported")]
+        regions: Option<Vec<String>>,
+        #[arg(long, conflicts_with = "no_private_dns_name")]
+        private_dns_name: Option<String>,
+        #[arg(long)]
+        no_private_dns_name: bool,
+    },
     /// Add or remove allowed principals.
     Permissions {
         service_id: String,
@@ -1090,6 +1104,22 @@ async fn service(c: &Client, cmd: &ServiceCmd) -> anyhow::Result<Outcome> {
         }
         ServiceCmd::List => c.get("/endpoint-services").await,
         ServiceCmd::Show { service_id } => c.get(&format!("/endpoint-services/{service_id}")).await,
+        ServiceCmd::Modify {
+            service_id,
+            acceptance_required,
+            regions,
+            private_dns_name,
+            no_private_dns_name,
+        } => Ok(Outcome::Value(
+            c.call(
+                reqwest::Method::PATCH,
+                &format!("/endpoint-services/{service_id}"),
+                Some(json!({"acceptanceRequired": acceptance_required,
+                    "supportedRegions": regions, "privateDnsName": private_dns_name,
+                    "removePrivateDnsName": no_private_dns_name})),
+            )
+            .await?,
+        )),
         ServiceCmd::Permissions {
             service_id,
             add,
@@ -1809,6 +1839,25 @@ mod tests {
             ])
             .is_err()
         );
+        let m = Top::try_parse_from([
+            "cloud",
+            "service",
+            "modify",
+            "vpce-svc-12345678",
+            "--acceptance-required",
+            "false",
+            "--region-supported",
+            "us-west-2",
+        ])
+        .unwrap();
+        assert!(matches!(
+            m.cloud.command,
+            CloudCommand::Service(ServiceCmd::Modify {
+                acceptance_required: Some(false),
+                regions: Some(ref r),
+                ..
+            }) if r == &["us-west-2"]
+        ));
     }
 
     #[test]

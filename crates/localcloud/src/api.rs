@@ -393,7 +393,9 @@ fn privatelink_routes() -> Router<AppState> {
         )
         .route(
             "/cloud/v1/endpoint-services/{id}",
-            get(get_service).delete(delete_service),
+            get(get_service)
+                .patch(modify_service)
+                .delete(delete_service),
         )
         .route(
             "/cloud/v1/endpoint-services/{id}/permissions",
@@ -941,6 +943,14 @@ async fn delete_service(
 ) -> ApiResult<StatusCode> {
     e.delete_endpoint_service(&p, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+async fn modify_service(
+    State(e): S,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    Body(req): Body<ModifyEndpointService>,
+) -> ApiResult<Json<EndpointService>> {
+    Ok(Json(e.modify_endpoint_service(&p, &id, req).await?))
 }
 async fn modify_permissions(
     State(e): S,

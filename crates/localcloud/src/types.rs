@@ -485,6 +485,24 @@ pub struct EndpointService {
     pub created_at: String,
 }
 
+/// `PATCH /endpoint-services/{id}`: change the configuration (absent fields are kept).
+/// Existing endpoint connections keep their state (as AWS does).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ModifyEndpointService {
+    #[serde(default)]
+    pub acceptance_required: Option<bool>,
+    /// Replaces the list of other supported regions.
+    #[serde(default)]
+    pub supported_regions: Option<Vec<String>>,
+    /// Set a private DNS name.
+    #[serde(default)]
+    pub private_dns_name: Option<String>,
+    /// Remove the private DNS name.
+    #[serde(default)]
+    pub remove_private_dns_name: bool,
+}
+
 /// `POST /endpoint-services/{id}/permissions`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]

@@ -1206,6 +1206,55 @@ async fn cross_region_needs_a_supported_region_and_validation() {
         .await
         .unwrap();
     assert_eq!(ep.state, "available");
+    // The owner lists us-west-2 and turns acceptance on: new endpoints wait for it.
+    let m = c
+        .engine
+        .modify_endpoint_service(
+            &pp,
+            &local_only.service_id,
+            ModifyEndpointService {
+                acceptance_required: Some(true),
+                supported_regions: Some(vec!["us-west-2".into(), "us-east-1".into()]),
+                private_dns_name: Some("api.example.internal".into()),
+                remove_private_dns_name: false,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            m.acceptance_required,
+            m.supported_regions.clone(),
+            m.private_dns_name.clone()
+        ),
+        (
+            true,
+            vec!["us-west-2".to_string()],
+            Some("api.example.internal".to_string())
+        )
+    );
+    assert!(
+        c.engine
+            .modify_endpoint_service(
+                &cp,
+                &local_only.service_id,
+                ModifyEndpointService::default()
+            )
+            .await
+            .is_err(),
+        "only the owner modifies"
+    );
+    let pending = c
+        .engine
+        .create_endpoint(&cp, req(&local_only.service_name))
+        .await
+        .unwrap();
+    assert_eq!(pending.state, "pendingAcceptance");
+    assert!(pending.private_dns_enabled);
+    c.engine
+        .delete_endpoint(&cp, &pending.vpc_endpoint_id)
+        .await
+        .unwrap();
     // Removing the allowed principals does not cut existing endpoints, but new ones fail.
     c.engine
         .modify_service_permissions(

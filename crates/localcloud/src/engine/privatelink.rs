@@ -1197,6 +1197,81 @@ impl Engine {
         self.to_service(r).await
     }
 
+    /// Change acceptance, supported regions or the private DNS name of a service.
+    pub async fn modify_endpoint_service(
+        &self,
+        p: &Principal,
+        id: &str,
+        req: ModifyEndpointService,
+    ) -> Result<EndpointService> {
+        let r = self.service_row(id).await?;
+        authorize(p, &r.account, "modify", id)?;
+        if req.private_dns_name.is_some() && req.remove_private_dns_name {
+            return Err(Error::invalid(
+                "privateDnsName",
+                "give privateDnsName or removePrivateDnsName, not both",
+            ));
+        }
+        if let Some(regions) = &req.supported_regions {
+            for g in regions {
+                if !crate::ids::REGIONS.contains(&g.as_str()) {
+                    return Err(Error::invalid(
+                        "supportedRegions",
+                        format!(
+                            "{g:?} is not a region; use one of {}",
+                            crate::ids::REGIONS.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(n) = &req.private_dns_name {
+            linkplane_dataplane::dns::PrivateZone::new(n, Vec::new())
+                .map_err(|e| Error::invalid("privateDnsName", e.to_string()))?;
+        }
+        {
+            let _g = self.lock.lock().await;
+            if let Some(a) = req.acceptance_required {
+                sqlx::query("UPDATE endpoint_services SET acceptance_required = ? WHERE id = ?")
+                    .bind(a)
+                    .bind(id)
+                    .execute(&self.db)
+                    .await?;
+            }
+            if let Some(regions) = &req.supported_regions {
+                let others: Vec<&str> = regions
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|g| *g != r.region)
+                    .collect();
+                sqlx::query("UPDATE endpoint_services SET supported_regions = ? WHERE id = ?")
+                    .bind(others.join(","))
+                    .bind(id)
+                    .execute(&self.db)
+                    .await?;
+            }
+            if req.private_dns_name.is_some() || req.remove_private_dns_name {
+                sqlx::query("UPDATE endpoint_services SET private_dns_name = ? WHERE id = ?")
+                    .bind(&req.private_dns_name)
+                    .bind(id)
+                    .execute(&self.db)
+                    .await?;
+            }
+        }
+        if req.private_dns_name.is_some() || req.remove_private_dns_name {
+            let vpcs: Vec<String> = sqlx::query_scalar(
+                "SELECT DISTINCT vpc_id FROM endpoints WHERE service_id = ? AND state IN ('pendingAcceptance', 'available')",
+            )
+            .bind(id)
+            .fetch_all(&self.db)
+            .await?;
+            for v in vpcs {
+                self.refresh_vpc_dns(&v).await?;
+            }
+        }
+        self.to_service(self.service_row(id).await?).await
+    }
+
     pub async fn delete_endpoint_service(&self, p: &Principal, id: &str) -> Result<()> {
         let r = self.service_row(id).await?;
         authorize(p, &r.account, "delete", id)?;
