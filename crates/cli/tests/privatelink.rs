@@ -319,6 +319,18 @@ async fn agents_heartbeat_through_privatelink_and_verify_names_each_case() {
         .unwrap();
     assert_eq!(https["passed"], true, "{r:#}");
 
+    // Restrict the cluster to its endpoints: the agent below can only be served through it.
+    let r = server.lp(&[
+        "cluster",
+        "update",
+        &cid,
+        "--private-only",
+        "true",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(r.code, Some(0), "{} {}", r.stdout, r.stderr);
+
     // An agent in the customer's instance, through the endpoint (DNS → endpoint IP).
     let tok = api
         .post(
