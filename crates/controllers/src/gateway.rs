@@ -583,7 +583,7 @@ impl LocalProvider {
                     .filter(|a| !req.allowed_principals.contains(a))
                     .cloned()
                     .collect();
-                if add.is_empty() && remove.is_empty() {
+                let s = if add.is_empty() && remove.is_empty() {
                     s
                 } else {
                     self.engine()
@@ -597,7 +597,8 @@ impl LocalProvider {
                         )
                         .await
                         .map_err(map_err)?
-                }
+                };
+                self.modify_service_settings(s, req).await?
             }
             None => self
                 .engine()
@@ -619,6 +620,37 @@ impl LocalProvider {
             service_name: service.service_name,
             availability_zones: service.availability_zones,
         })
+    }
+
+    /// Acceptance (`autoAccept`) and supported regions, when they differ from the request.
+    async fn modify_service_settings(
+        &self,
+        s: linkplane_localcloud::types::EndpointService,
+        req: &crate::provider::EndpointServiceRequest,
+    ) -> Result<linkplane_localcloud::types::EndpointService, ProviderError> {
+        use std::collections::BTreeSet;
+        let others = |v: &[String]| -> BTreeSet<String> {
+            v.iter().filter(|r| **r != s.region).cloned().collect()
+        };
+        let wanted = others(&req.regions);
+        let regions_differ = wanted != others(&s.supported_regions);
+        let acceptance_differs = s.acceptance_required == req.auto_accept;
+        if !regions_differ && !acceptance_differs {
+            return Ok(s);
+        }
+        self.engine()
+            .modify_endpoint_service(
+                self.principal(),
+                &s.service_id,
+                linkplane_localcloud::types::ModifyEndpointService {
+                    acceptance_required: acceptance_differs.then_some(!req.auto_accept),
+                    supported_regions: regions_differ.then(|| wanted.into_iter().collect()),
+                    private_dns_name: None,
+                    remove_private_dns_name: false,
+                },
+            )
+            .await
+            .map_err(map_err)
     }
 
     pub(crate) async fn service_connections(

@@ -470,12 +470,46 @@ async fn auto_accept_accepts_an_allowed_principal_at_once() {
         .call(
             reqwest::Method::PUT,
             &format!("/clusters/{cid}/private-link"),
-            Some(json!({"allowedPrincipals": [CUSTOMER], "regions": [], "autoAccept": true})),
+            Some(json!({"allowedPrincipals": [CUSTOMER], "regions": [], "autoAccept": false})),
         )
         .await;
     assert!(s == 200 || s == 201, "{s} {v}");
+    h.wait_status(&format!("/clusters/{cid}/private-link"), "AVAILABLE", MIN)
+        .await;
+    let svc = h
+        .engine()
+        .list_endpoint_services(&platform())
+        .await
+        .unwrap();
+    assert!(svc[0].acceptance_required);
+    // Changed later: the existing service follows (acceptance and regions).
+    let (s, v) = h
+        .call(
+            reqwest::Method::PUT,
+            &format!("/clusters/{cid}/private-link"),
+            Some(json!({"allowedPrincipals": [CUSTOMER], "regions": ["us-west-2"], "autoAccept": true})),
+        )
+        .await;
+    assert!(s == 200 || s == 201, "{s} {v}");
+    let start = std::time::Instant::now();
+    loop {
+        let svc = h
+            .engine()
+            .list_endpoint_services(&platform())
+            .await
+            .unwrap();
+        assert_eq!(svc.len(), 1);
+        if !svc[0].acceptance_required && svc[0].supported_regions.contains(&"us-west-2".to_owned())
+        {
+            break;
+        }
+        assert!(start.elapsed() < MIN, "{svc:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let pl = h
-        .wait_status(&format!("/clusters/{cid}/private-link"), "AVAILABLE", MIN)
+        .wait_for(&format!("/clusters/{cid}/private-link"), MIN, |s, v| {
+            s == 200 && v["status"] == "AVAILABLE" && v["observedGeneration"] == v["generation"]
+        })
         .await;
     let net = customer_net(h.engine(), "10.84.0.0/16", "10.84.0.0/16").await;
     let sg = endpoint_sg(&h, &customer(), &net.vpc_id, "10.84.0.0/16", 443).await;
