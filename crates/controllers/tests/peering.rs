@@ -701,17 +701,15 @@ async fn crash_mid_provisioning_then_restart_converges_without_duplicates() {
     }
     // Interrupt the first pass of three clusters at different points (as kill -9 would):
     // right after its VPC exists, after one subnet, after three subnets; restart each time. The last start must converge all of them exactly once. (Interrupting localcloud
-    // while it plumbs an internet gateway is not survivable yet: see
-    // `crash_while_localcloud_plumbs_an_internet_gateway`.)
+    // while it plumbs an internet gateway: `crash_while_localcloud_plumbs_an_internet_gateway`.)
     crash_test(&[0, 1, 3]).await;
 }
 
-/// Known localcloud gap (reported): `Engine::open` re-plumbs an internet gateway only when a
-/// namespace was rebuilt, so a gateway whose plumbing was interrupted (row committed, internet
-/// side of the veth never configured) stays broken and NAT gateways then fail with "Nexthop
-/// device is not up". Run with `--ignored` to reproduce.
+/// A crash while localcloud plumbs an internet gateway (row committed, internet side of the
+/// veth never configured): the next `Engine::open` removes the lingering half and re-plumbs it,
+/// so NAT gateways come up and the cluster converges.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "localcloud does not yet repair an internet gateway interrupted mid-plumbing"]
+#[ignore = "passes alone (~9 s, 7 of 8 runs); once timed out after 60 s under heavy load with no output kept: out of CI until the cause is found"]
 async fn crash_while_localcloud_plumbs_an_internet_gateway() {
     if !linkplane_netns::testing::require_root("crash_while_plumbing_igw") {
         return;
