@@ -235,10 +235,14 @@ impl Engine {
         if !running {
             let vpc = self.vpc_row(vpc_id).await?;
             let ns = self.router_namespace(vpc_id);
-            crate::netlink::with_ns(
-                &ns,
-                |nl| async move { nl.addr("lo", LINK_LOCAL_DNS, 32).await },
-            )
+            // Both addresses are (re)asserted here, not assumed: a router re-adopted after a
+            // crash between its creation and its address plumbing would otherwise refuse the
+            // bind ("Cannot assign requested address"). `addr` is a replace: idempotent.
+            let resolver_ip = net::resolver(vpc.net());
+            crate::netlink::with_ns(&ns, move |nl| async move {
+                nl.addr("lo", resolver_ip, 32).await?;
+                nl.addr("lo", LINK_LOCAL_DNS, 32).await
+            })
             .await?;
             let thread = self.ns_thread(&ns)?;
             let view = DnsView::new(Arc::new(ResolverSockets {
