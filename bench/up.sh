@@ -53,6 +53,24 @@ T1=$(date +%s.%N)
 echo '```'
 sed 's/\x1b\[[0-9;]*m//g' "$WORK/up.err"
 echo '```'
+# step N's own time is the "(1.0s)" at the end of its line
+sum_steps() { # list of step numbers
+  sed 's/\x1b\[[0-9;]*m//g' "$WORK/up.err" | python3 -c '
+import re, sys
+want = set(int(x) for x in sys.argv[1:])
+tot = 0.0
+for line in sys.stdin:
+    m = re.match(r"\[\s*(\d+)/\d+\].*\((\d+(?:\.\d+)?)s\)\s*$", line)
+    if m and int(m.group(1)) in want:
+        tot += float(m.group(2))
+print("%.1f" % tot)' "$@"
+}
+echo
+echo "| span | seconds |"
+echo "|---|---:|"
+echo "| PUT private-link → endpoint available (steps 5–10) | $(sum_steps 5 6 7 8 9 10) |"
+echo "| PUT private-link → verified, without the agent (steps 5–10 + 13) | $(sum_steps 5 6 7 8 9 10 13) |"
+echo "| PUT private-link → verified, with the agent heartbeating (steps 5–13) | $(sum_steps 5 6 7 8 9 10 11 12 13) |"
 echo
 echo "whole \`linkplane up\`: $(python3 -c "print('%.2f' % ($T1 - $T0))") s"
 SPID=$(cat "$DATA/serve.pid" 2>/dev/null || true)
