@@ -253,6 +253,8 @@ async fn cloud_api_end_to_end() {
 /// refusals (AZ, principal, pending), owner-only decisions.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn privatelink_and_dns_over_http() {
+    // Each test may run in its own process (nextest): install the provider here too.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let Some(c) = Cloud::new("privatelink_and_dns_over_http").await else {
         return;
     };
