@@ -82,9 +82,9 @@ def run(url, token, n, conc, make):
         t.join()
     wall = time.perf_counter() - t0
     lat.sort()
-    pick = lambda q: lat[min(len(lat) - 1, int(len(lat) * q))] * 1000  # noqa: E731
+    pick = lambda q: lat[min(len(lat) - 1, int(len(lat) * q))] * 1000 if lat else 0.0  # noqa: E731
     return {
-        "n": len(lat), "rps": len(lat) / wall, "p50": pick(0.5), "p99": pick(0.99),
+        "n": len(lat), "rps": len(lat) / wall if wall > 0 else 0.0, "p50": pick(0.5), "p99": pick(0.99),
         "wall": wall, "errors": errors, "retries": retries[0],
     }
 
@@ -131,7 +131,7 @@ def main():
     ap.add_argument("org")
     ap.add_argument("--per-level", type=int, default=300)
     ap.add_argument("--attachments", type=int, default=5000)
-    ap.add_argument("--routes", type=int, default=10000)
+    ap.add_argument("--routes", type=int, default=2000)
     a = ap.parse_args()
     org = f"/v1/organizations/{a.org}"
     api = Api(a.url, a.token)

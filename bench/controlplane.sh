@@ -12,7 +12,7 @@ set -euo pipefail
 
 PER_LEVEL=300
 ATTACHMENTS=5000
-ROUTES=10000
+ROUTES=2000
 BUILD=1
 PROFILE=release
 while (($#)); do
