@@ -35,6 +35,8 @@ impl Default for Config {
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub config: Arc<Config>,
+    /// Serializes creates under one cluster within this process (see [`KeyedLocks`]).
+    pub(crate) cluster_locks: Arc<KeyedLocks>,
 }
 
 impl AppState {
@@ -42,6 +44,7 @@ impl AppState {
         Self {
             store,
             config: Arc::new(config),
+            cluster_locks: Arc::new(KeyedLocks::default()),
         }
     }
 
@@ -67,4 +70,43 @@ pub fn new_token_secret(prefix: &str) -> String {
         "{prefix}_{}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     )
+}
+
+/// One async lock per key, created on demand and forgotten when nobody holds it.
+///
+/// Creates of a cluster's connections are validated against all its live connections (CIDR
+/// overlap) and stored under an optimistic check of the cluster's child version. Racing
+/// creates on one cluster would make each other fail that check again and again (a client
+/// sees "changed while validated"); queueing them here first lets each validate against the
+/// previous one's result. The optimistic check stays: it is what keeps the rule true across
+/// processes (several servers on one database).
+#[derive(Default)]
+pub(crate) struct KeyedLocks {
+    locks: std::sync::Mutex<
+        std::collections::HashMap<String, std::sync::Weak<tokio::sync::Mutex<()>>>,
+    >,
+}
+
+impl KeyedLocks {
+    /// Wait for, then hold, the lock of `key` until the guard is dropped.
+    pub(crate) async fn lock(&self, key: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut map = self
+                .locks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if map.len() >= 1024 {
+                map.retain(|_, w| w.strong_count() > 0);
+            }
+            match map.get(key).and_then(std::sync::Weak::upgrade) {
+                Some(l) => l,
+                None => {
+                    let l = Arc::new(tokio::sync::Mutex::new(()));
+                    map.insert(key.to_string(), Arc::downgrade(&l));
+                    l
+                }
+            }
+        };
+        lock.lock_owned().await
+    }
 }

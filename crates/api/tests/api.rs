@@ -1105,6 +1105,43 @@ async fn concurrent_overlapping_connections_store_only_one() {
     assert_eq!(stored.len(), 1, "the CIDR rule holds under concurrency");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_valid_connections_on_one_cluster_all_succeed() {
+    // Valid, non-overlapping creates racing on one cluster must all be 201: the server
+    // serializes them per cluster instead of answering "changed while validated; retry".
+    let s = Server::start().await;
+    let cl = s.cluster("DEDICATED", "10.0.0.0/16").await;
+    let path = s.org_path(&format!("/clusters/{cl}/vpc-peering-connections"));
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..32 {
+        let (base, token, path) = (s.base.clone(), s.token.clone(), path.clone());
+        set.spawn(async move {
+            let mut body = peering_body(&format!("10.{}.0.0/16", i + 1));
+            body["name"] = json!(format!("p{i}"));
+            reqwest::Client::new()
+                .post(format!("{base}{path}"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        });
+    }
+    let mut codes = vec![];
+    while let Some(c) = set.join_next().await {
+        codes.push(c.unwrap());
+    }
+    assert!(codes.iter().all(|c| *c == 201), "{codes:?}");
+    let stored = s
+        .store()
+        .list_kind(ResourceKind::VpcPeeringConnection)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 32);
+}
+
 #[tokio::test]
 async fn huge_lists_answer_a_bounded_error_list() {
     let s = Server::start().await;

@@ -261,9 +261,10 @@ pub(crate) fn new_document(
     }
 }
 
-/// Create a connection-like child of a cluster: owner only; validated against the cluster
-/// and its live connections; stored under an optimistic lock on the cluster's children
-/// (re-validated on a concurrent change); idempotent with `Idempotency-Key`.
+/// Create a connection-like child of a cluster: owner only; serialized per cluster in this
+/// process; validated against the cluster and its live connections; stored under an
+/// optimistic lock on the cluster's children (re-validated on a concurrent change from
+/// another process); idempotent with `Idempotency-Key`.
 pub(crate) async fn create_cluster_child<V: Serialize>(
     state: &AppState,
     principal: &Principal,
@@ -276,6 +277,10 @@ pub(crate) async fn create_cluster_child<V: Serialize>(
     if let Some(r) = req.replay(state).await? {
         return Ok(r);
     }
+    // Proven to be this organization's cluster first, so nobody can queue behind another
+    // organization's cluster id; then one create at a time per cluster in this process.
+    let (cluster, _) = load_cluster(state, &req.org, cluster_id).await?;
+    let _serial = state.cluster_locks.lock(cluster.id.as_str()).await;
     let mut attempt = 0;
     loop {
         attempt += 1;
