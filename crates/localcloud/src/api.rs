@@ -471,28 +471,53 @@ async fn whoami(Caller(p): Caller) -> Json<WhoAmI> {
 async fn list_vpcs(State(e): State<AppState>, Caller(p): Caller) -> ApiResult<Json<Vec<Vpc>>> {
     Ok(Json(e.list_vpcs(&p).await?))
 }
-async fn create_vpc(
-    State(e): State<AppState>,
-    Caller(p): Caller,
-    Body(req): Body<CreateVpc>,
-) -> ApiResult<impl IntoResponse> {
-    Ok(created(e.create_vpc(&p, req).await?))
+// The handlers that only delegate to one engine call, as the acting principal. Each macro
+// expands to an ordinary axum handler, so routes name them as before.
+macro_rules! list_handler {
+    ($name:ident, $call:ident, $ty:ty) => {
+        async fn $name(State(e): State<AppState>, Caller(p): Caller) -> ApiResult<Json<Vec<$ty>>> {
+            Ok(Json(e.$call(&p).await?))
+        }
+    };
 }
-async fn get_vpc(
-    State(e): State<AppState>,
-    Caller(p): Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Vpc>> {
-    Ok(Json(e.get_vpc(&p, &id).await?))
+macro_rules! get_handler {
+    ($name:ident, $call:ident, $ty:ty) => {
+        async fn $name(
+            State(e): State<AppState>,
+            Caller(p): Caller,
+            Path(id): Path<String>,
+        ) -> ApiResult<Json<$ty>> {
+            Ok(Json(e.$call(&p, &id).await?))
+        }
+    };
 }
-async fn delete_vpc(
-    State(e): State<AppState>,
-    Caller(p): Caller,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    e.delete_vpc(&p, &id).await?;
-    Ok(StatusCode::NO_CONTENT)
+macro_rules! create_handler {
+    ($name:ident, $call:ident, $req:ty) => {
+        async fn $name(
+            State(e): State<AppState>,
+            Caller(p): Caller,
+            Body(req): Body<$req>,
+        ) -> ApiResult<impl IntoResponse> {
+            Ok(created(e.$call(&p, req).await?))
+        }
+    };
 }
+macro_rules! delete_handler {
+    ($name:ident, $call:ident) => {
+        async fn $name(
+            State(e): State<AppState>,
+            Caller(p): Caller,
+            Path(id): Path<String>,
+        ) -> ApiResult<StatusCode> {
+            e.$call(&p, &id).await?;
+            Ok(StatusCode::NO_CONTENT)
+        }
+    };
+}
+
+create_handler!(create_vpc, create_vpc, CreateVpc);
+get_handler!(get_vpc, get_vpc, Vpc);
+delete_handler!(delete_vpc, delete_vpc);
 
 async fn list_subnets(
     State(e): State<AppState>,
@@ -501,28 +526,9 @@ async fn list_subnets(
 ) -> ApiResult<Json<Vec<Subnet>>> {
     Ok(Json(e.list_subnets(&p, f.vpc_id.as_deref()).await?))
 }
-async fn create_subnet(
-    State(e): State<AppState>,
-    Caller(p): Caller,
-    Body(req): Body<CreateSubnet>,
-) -> ApiResult<impl IntoResponse> {
-    Ok(created(e.create_subnet(&p, req).await?))
-}
-async fn get_subnet(
-    State(e): State<AppState>,
-    Caller(p): Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Subnet>> {
-    Ok(Json(e.get_subnet(&p, &id).await?))
-}
-async fn delete_subnet(
-    State(e): State<AppState>,
-    Caller(p): Caller,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    e.delete_subnet(&p, &id).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
+create_handler!(create_subnet, create_subnet, CreateSubnet);
+get_handler!(get_subnet, get_subnet, Subnet);
+delete_handler!(delete_subnet, delete_subnet);
 async fn list_routes(
     State(e): State<AppState>,
     Caller(p): Caller,
@@ -555,28 +561,9 @@ async fn list_instances(
 ) -> ApiResult<Json<Vec<Instance>>> {
     Ok(Json(e.list_instances(&p, f.vpc_id.as_deref()).await?))
 }
-async fn create_instance(
-    State(e): State<AppState>,
-    Caller(p): Caller,
-    Body(req): Body<CreateInstance>,
-) -> ApiResult<impl IntoResponse> {
-    Ok(created(e.create_instance(&p, req).await?))
-}
-async fn get_instance(
-    State(e): State<AppState>,
-    Caller(p): Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Instance>> {
-    Ok(Json(e.get_instance(&p, &id).await?))
-}
-async fn delete_instance(
-    State(e): State<AppState>,
-    Caller(p): Caller,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    e.delete_instance(&p, &id).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
+create_handler!(create_instance, create_instance, CreateInstance);
+get_handler!(get_instance, get_instance, Instance);
+delete_handler!(delete_instance, delete_instance);
 async fn exec(
     State(e): State<AppState>,
     Caller(p): Caller,
@@ -628,28 +615,9 @@ async fn list_groups(
 ) -> ApiResult<Json<Vec<SecurityGroup>>> {
     Ok(Json(e.list_security_groups(&p, f.vpc_id.as_deref()).await?))
 }
-async fn create_group(
-    State(e): State<AppState>,
-    Caller(p): Caller,
-    Body(req): Body<CreateSecurityGroup>,
-) -> ApiResult<impl IntoResponse> {
-    Ok(created(e.create_security_group(&p, req).await?))
-}
-async fn get_group(
-    State(e): State<AppState>,
-    Caller(p): Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<SecurityGroup>> {
-    Ok(Json(e.get_security_group(&p, &id).await?))
-}
-async fn delete_group(
-    State(e): State<AppState>,
-    Caller(p): Caller,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    e.delete_security_group(&p, &id).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
+create_handler!(create_group, create_security_group, CreateSecurityGroup);
+get_handler!(get_group, get_security_group, SecurityGroup);
+delete_handler!(delete_group, delete_security_group);
 async fn add_rule(
     State(e): State<AppState>,
     Caller(p): Caller,
@@ -667,124 +635,29 @@ async fn revoke_rule(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn list_igws(
-    State(e): State<AppState>,
-    Caller(p): Caller,
-) -> ApiResult<Json<Vec<InternetGateway>>> {
-    Ok(Json(e.list_internet_gateways(&p).await?))
-}
-async fn create_igw(
-    State(e): State<AppState>,
-    Caller(p): Caller,
-    Body(req): Body<CreateInternetGateway>,
-) -> ApiResult<impl IntoResponse> {
-    Ok(created(e.create_internet_gateway(&p, req).await?))
-}
-async fn get_igw(
-    State(e): State<AppState>,
-    Caller(p): Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<InternetGateway>> {
-    Ok(Json(e.get_internet_gateway(&p, &id).await?))
-}
-async fn delete_igw(
-    State(e): State<AppState>,
-    Caller(p): Caller,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    e.delete_internet_gateway(&p, &id).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-async fn list_eips(
-    State(e): State<AppState>,
-    Caller(p): Caller,
-) -> ApiResult<Json<Vec<ElasticIp>>> {
-    Ok(Json(e.list_elastic_ips(&p).await?))
-}
+list_handler!(list_igws, list_internet_gateways, InternetGateway);
+create_handler!(create_igw, create_internet_gateway, CreateInternetGateway);
+get_handler!(get_igw, get_internet_gateway, InternetGateway);
+delete_handler!(delete_igw, delete_internet_gateway);
+list_handler!(list_eips, list_elastic_ips, ElasticIp);
 async fn allocate_eip(
     State(e): State<AppState>,
     Caller(p): Caller,
 ) -> ApiResult<impl IntoResponse> {
     Ok(created(e.allocate_elastic_ip(&p).await?))
 }
-async fn release_eip(
-    State(e): State<AppState>,
-    Caller(p): Caller,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    e.release_elastic_ip(&p, &id).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-async fn list_nats(
-    State(e): State<AppState>,
-    Caller(p): Caller,
-) -> ApiResult<Json<Vec<NatGateway>>> {
-    Ok(Json(e.list_nat_gateways(&p).await?))
-}
-async fn create_nat(
-    State(e): State<AppState>,
-    Caller(p): Caller,
-    Body(req): Body<CreateNatGateway>,
-) -> ApiResult<impl IntoResponse> {
-    Ok(created(e.create_nat_gateway(&p, req).await?))
-}
-async fn get_nat(
-    State(e): State<AppState>,
-    Caller(p): Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<NatGateway>> {
-    Ok(Json(e.get_nat_gateway(&p, &id).await?))
-}
-async fn delete_nat(
-    State(e): State<AppState>,
-    Caller(p): Caller,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    e.delete_nat_gateway(&p, &id).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
+delete_handler!(release_eip, release_elastic_ip);
+list_handler!(list_nats, list_nat_gateways, NatGateway);
+create_handler!(create_nat, create_nat_gateway, CreateNatGateway);
+get_handler!(get_nat, get_nat_gateway, NatGateway);
+delete_handler!(delete_nat, delete_nat_gateway);
 
-async fn list_peerings(
-    State(e): State<AppState>,
-    Caller(p): Caller,
-) -> ApiResult<Json<Vec<PeeringConnection>>> {
-    Ok(Json(e.list_peerings(&p).await?))
-}
-async fn create_peering(
-    State(e): State<AppState>,
-    Caller(p): Caller,
-    Body(req): Body<CreatePeering>,
-) -> ApiResult<impl IntoResponse> {
-    Ok(created(e.create_peering(&p, req).await?))
-}
-async fn get_peering(
-    State(e): State<AppState>,
-    Caller(p): Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<PeeringConnection>> {
-    Ok(Json(e.get_peering(&p, &id).await?))
-}
-async fn delete_peering(
-    State(e): State<AppState>,
-    Caller(p): Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<PeeringConnection>> {
-    Ok(Json(e.delete_peering(&p, &id).await?))
-}
-async fn accept_peering(
-    State(e): State<AppState>,
-    Caller(p): Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<PeeringConnection>> {
-    Ok(Json(e.accept_peering(&p, &id).await?))
-}
-async fn reject_peering(
-    State(e): State<AppState>,
-    Caller(p): Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<PeeringConnection>> {
-    Ok(Json(e.reject_peering(&p, &id).await?))
-}
+list_handler!(list_peerings, list_peerings, PeeringConnection);
+create_handler!(create_peering, create_peering, CreatePeering);
+get_handler!(get_peering, get_peering, PeeringConnection);
+get_handler!(delete_peering, delete_peering, PeeringConnection);
+get_handler!(accept_peering, accept_peering, PeeringConnection);
+get_handler!(reject_peering, reject_peering, PeeringConnection);
 
 async fn internet(State(e): State<AppState>) -> ApiResult<Json<Internet>> {
     Ok(Json(e.internet().await?))
@@ -804,12 +677,7 @@ async fn internet_run(
 ) -> ApiResult<impl IntoResponse> {
     Ok(created(e.internet_run(&p, &req.command).await?))
 }
-async fn internet_processes(
-    State(e): State<AppState>,
-    Caller(p): Caller,
-) -> ApiResult<Json<Vec<Process>>> {
-    Ok(Json(e.internet_processes(&p).await?))
-}
+list_handler!(internet_processes, internet_processes, Process);
 async fn internet_stop(
     State(e): State<AppState>,
     Caller(p): Caller,
