@@ -145,7 +145,7 @@ pub async fn run(args: AgentRunArgs) -> anyhow::Result<()> {
             }
             Err(Failure::Transient(why)) => {
                 failures += 1;
-                let delay = backoff(failures).min(interval.max(BACKOFF_MAX));
+                let delay = backoff(failures);
                 eprintln!(
                     "agent {name}: cannot reach {base} ({why}); retry {failures} in {:.1}s",
                     delay.as_secs_f64()
