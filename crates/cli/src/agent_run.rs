@@ -101,7 +101,6 @@ pub async fn run(args: AgentRunArgs) -> anyhow::Result<()> {
     };
     let mut failures = 0u32;
     let mut agent_id: Option<String> = None;
-    let mut interval = DEFAULT_INTERVAL;
     let mut beats = 0u64;
     loop {
         let registering = agent_id.is_none();
@@ -122,7 +121,7 @@ pub async fn run(args: AgentRunArgs) -> anyhow::Result<()> {
                     eprintln!("agent {name}: connected again after {failures} failed attempt(s)");
                 }
                 failures = 0;
-                interval = clamp_interval(secs);
+                let interval = clamp_interval(secs);
                 if !registering {
                     beats += 1;
                 }
