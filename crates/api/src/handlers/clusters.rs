@@ -70,12 +70,7 @@ pub async fn create_cluster(
 ) -> ApiResult<Response> {
     let org = p.org(&org)?;
     p.require_owner()?;
-    let req = CreateRequest {
-        org: org.clone(),
-        path: uri.path(),
-        key: &key,
-        body_hash: &body.body_hash,
-    };
+    let req = CreateRequest::new(org.clone(), &uri, &key, &body.body_hash);
     if let Some(r) = req.replay(&state).await? {
         return Ok(r);
     }

@@ -221,12 +221,7 @@ pub async fn create_peering(
     body: JsonBody<CreateVpcPeeringRequest>,
 ) -> ApiResult<Response> {
     let org = p.org(&org)?;
-    let req = CreateRequest {
-        org: org.clone(),
-        path: uri.path(),
-        key: &key,
-        body_hash: &body.body_hash,
-    };
+    let req = CreateRequest::new(org.clone(), &uri, &key, &body.body_hash);
     let resp = create_cluster_child(
         &state,
         &p,
@@ -296,12 +291,7 @@ pub async fn create_route(
     key: IdempotencyKey,
     body: JsonBody<CreateRouteRequest>,
 ) -> ApiResult<Response> {
-    let req = CreateRequest {
-        org: p.org(&org)?,
-        path: uri.path(),
-        key: &key,
-        body_hash: &body.body_hash,
-    };
+    let req = CreateRequest::new(p.org(&org)?, &uri, &key, &body.body_hash);
     create_cluster_child(
         &state,
         &p,
@@ -334,12 +324,7 @@ pub async fn create_tgw_attachment(
     key: IdempotencyKey,
     body: JsonBody<CreateTransitGatewayAttachmentRequest>,
 ) -> ApiResult<Response> {
-    let req = CreateRequest {
-        org: p.org(&org)?,
-        path: uri.path(),
-        key: &key,
-        body_hash: &body.body_hash,
-    };
+    let req = CreateRequest::new(p.org(&org)?, &uri, &key, &body.body_hash);
     create_cluster_child(
         &state,
         &p,
@@ -374,12 +359,7 @@ pub async fn create_outbound_endpoint(
     key: IdempotencyKey,
     body: JsonBody<CreateOutboundEndpointRequest>,
 ) -> ApiResult<Response> {
-    let req = CreateRequest {
-        org: p.org(&org)?,
-        path: uri.path(),
-        key: &key,
-        body_hash: &body.body_hash,
-    };
+    let req = CreateRequest::new(p.org(&org)?, &uri, &key, &body.body_hash);
     create_cluster_child(
         &state,
         &p,
@@ -418,12 +398,7 @@ pub async fn create_vpn(
     key: IdempotencyKey,
     body: JsonBody<CreateVpnConnectionRequest>,
 ) -> ApiResult<Response> {
-    let req = CreateRequest {
-        org: p.org(&org)?,
-        path: uri.path(),
-        key: &key,
-        body_hash: &body.body_hash,
-    };
+    let req = CreateRequest::new(p.org(&org)?, &uri, &key, &body.body_hash);
     create_cluster_child(
         &state,
         &p,
@@ -456,12 +431,7 @@ pub async fn create_dns(
     key: IdempotencyKey,
     body: JsonBody<CreateDnsResolutionRequest>,
 ) -> ApiResult<Response> {
-    let req = CreateRequest {
-        org: p.org(&org)?,
-        path: uri.path(),
-        key: &key,
-        body_hash: &body.body_hash,
-    };
+    let req = CreateRequest::new(p.org(&org)?, &uri, &key, &body.body_hash);
     create_cluster_child(
         &state,
         &p,

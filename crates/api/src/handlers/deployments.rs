@@ -58,12 +58,7 @@ pub async fn create_deployment(
     body: JsonBody<CreateDeploymentRequest>,
 ) -> ApiResult<Response> {
     let org = p.org(&org)?;
-    let req = CreateRequest {
-        org: org.clone(),
-        path: uri.path(),
-        key: &key,
-        body_hash: &body.body_hash,
-    };
+    let req = CreateRequest::new(org.clone(), &uri, &key, &body.body_hash);
     if let Some(r) = req.replay(&state).await? {
         return Ok(r);
     }
@@ -257,12 +252,7 @@ pub async fn create_agent_token(
     body: JsonBody<CreateAgentTokenRequest>,
 ) -> ApiResult<Response> {
     let org = p.org(&org)?;
-    let req = CreateRequest {
-        org: org.clone(),
-        path: uri.path(),
-        key: &key,
-        body_hash: &body.body_hash,
-    };
+    let req = CreateRequest::new(org.clone(), &uri, &key, &body.body_hash);
     if let Some(r) = req.replay(&state).await? {
         return Ok(r);
     }

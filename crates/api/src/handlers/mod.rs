@@ -191,7 +191,21 @@ pub(crate) struct CreateRequest<'a> {
     pub body_hash: &'a str,
 }
 
-impl CreateRequest<'_> {
+impl<'a> CreateRequest<'a> {
+    pub(crate) fn new(
+        org: ResourceId,
+        uri: &'a axum::http::Uri,
+        key: &'a IdempotencyKey,
+        body_hash: &'a str,
+    ) -> Self {
+        Self {
+            org,
+            path: uri.path(),
+            key,
+            body_hash,
+        }
+    }
+
     fn route(&self) -> String {
         format!("POST {}", self.path)
     }
