@@ -86,7 +86,7 @@ async fn resolve(ns: &NsThread, p: &Probe) -> DnsSeen {
         Err(e) => return DnsSeen::Failed(format!("encoding the query: {e}")),
     };
     let bind = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
-    let sock = match ns.udp_socket(bind) {
+    let sock = match ns.udp_socket_async(bind).await {
         Ok(s) => s,
         Err(e) => return DnsSeen::Failed(e.to_string()),
     };
@@ -147,7 +147,7 @@ async fn connect(
     addr: SocketAddr,
     timeout: Duration,
 ) -> (TcpSeen, Option<TcpStream>) {
-    let sock = match ns.tcp_socket(addr.is_ipv6()) {
+    let sock = match ns.tcp_socket_async(addr.is_ipv6()).await {
         Ok(s) => s,
         Err(e) => return (TcpSeen::Failed(e.to_string()), None),
     };

@@ -252,8 +252,8 @@ impl Engine {
             let resolver = SocketAddr::new(IpAddr::V4(net::resolver(vpc.net())), 53);
             let public = SocketAddr::new(IpAddr::V4(LINK_LOCAL_DNS), 53);
             let public_view = self.ensure_public_dns().await?;
-            let (u1, t1) = self.dns_sockets(&thread, resolver)?;
-            let (u2, t2) = self.dns_sockets(&thread, public)?;
+            let (u1, t1) = self.dns_sockets(&thread, resolver).await?;
+            let (u2, t2) = self.dns_sockets(&thread, public).await?;
             let servers = vec![view.serve(u1, t1), public_view.serve(u2, t2)];
             self.rt()
                 .dns
@@ -289,17 +289,19 @@ impl Engine {
         Ok(())
     }
 
-    fn dns_sockets(
+    async fn dns_sockets(
         &self,
         thread: &linkplane_netns::NsThread,
         addr: SocketAddr,
     ) -> Result<(tokio::net::UdpSocket, tokio::net::TcpListener)> {
         let ns = thread.name().to_string();
         let udp = thread
-            .udp_socket(addr)
+            .udp_socket_async(addr)
+            .await
             .map_err(|e| Error::kernel(format!("bind DNS {addr} in {ns}"), e.to_string()))?;
         let tcp = thread
-            .tcp_listener(addr, 256)
+            .tcp_listener_async(addr, 256)
+            .await
             .map_err(|e| Error::kernel(format!("listen DNS {addr} in {ns}"), e.to_string()))?;
         Ok((udp, tcp))
     }
@@ -315,7 +317,9 @@ impl Engine {
             .await?;
         let thread = self.ns_thread(&ns)?;
         let view = DnsView::new(Arc::new(NsSockets::new(thread.clone())));
-        let (u, t) = self.dns_sockets(&thread, SocketAddr::new(IpAddr::V4(PUBLIC_DNS), 53))?;
+        let (u, t) = self
+            .dns_sockets(&thread, SocketAddr::new(IpAddr::V4(PUBLIC_DNS), 53))
+            .await?;
         let server = view.serve(u, t);
         let raced = {
             let mut rt = self.rt();

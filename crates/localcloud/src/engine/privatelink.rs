@@ -1689,7 +1689,8 @@ impl Engine {
                 .map(|g| g.targets.clone())
                 .ok_or_else(|| Error::Conflict(format!("target group {group} is not running")))?;
             let listener = consumer
-                .tcp_listener(addr, 1024)
+                .tcp_listener_async(addr, 1024)
+                .await
                 .map_err(kernel_err("listen on the endpoint address"))?;
             let connector = Arc::new(NsConnector {
                 ns: provider.clone(),
