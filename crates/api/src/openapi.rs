@@ -72,7 +72,8 @@ impl Modify for BearerAuth {
         linkplane_model::AllowedPrincipal, linkplane_model::DomainName, linkplane_model::Asn,
         linkplane_model::GatewayIp, linkplane_model::InsideCidr, linkplane_model::ForwardTarget,
         linkplane_model::HttpUrl, linkplane_model::EndpointServiceName,
-        linkplane_model::ResolverRuleId, linkplane_model::ResourceId,
+        linkplane_model::ResolverRuleId, linkplane_model::HostedZoneId,
+        linkplane_model::ResourceId,
         views::Meta, views::ClusterRef,
     )),
     tags(
@@ -83,7 +84,7 @@ impl Modify for BearerAuth {
         (name = "vpc-peering", description = "Document 002; dedicated clusters only"),
         (name = "routes"), (name = "transit-gateways", description = "Dedicated clusters only"),
         (name = "outbound-endpoints"), (name = "vpn", description = "Dedicated clusters only"),
-        (name = "dns", description = "Shared resolver rule, DNS forwarding, private hosted zone"),
+        (name = "dns", description = "Shared resolver rule, DNS forwarding, private zone, association of your private hosted zone"),
     )
 )]
 pub struct ApiDoc;

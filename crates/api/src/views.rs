@@ -117,7 +117,7 @@ cluster_child_view!(
     /// Hostname resolution: shared resolver rule, DNS forwarding or private hosted zone.
     DnsResolution,
     DnsResolutionSpec,
-    Provisioning
+    DnsResolutionObserved
 );
 cluster_child_view!(
     /// A consumer endpoint connected to the cluster's endpoint service.

@@ -10,7 +10,7 @@ use linkplane_reconciler::{Action, Reconcile};
 use linkplane_store::Document;
 
 use crate::context::{Context, ControllerError, Result};
-use crate::provider::{ClusterRequest, ProviderError};
+use crate::provider::{ClusterNetwork, ClusterRequest, ProviderError};
 
 /// Held by a LOCAL cluster while its network exists.
 pub const FINALIZER: &str = "linkplane.dev/local-cluster";
@@ -34,14 +34,17 @@ impl ClusterController {
         &self,
         doc: &Document,
         mut obs: ClusterObserved,
-        ips: Vec<std::net::Ipv4Addr>,
+        account_id: String,
+        net: ClusterNetwork,
     ) -> Result<()> {
         if obs.status != ClusterStatus::Created {
             obs.status =
                 cluster_transition(obs.status, ClusterEvent::Provisioned).unwrap_or(obs.status);
         }
         obs.status_reason = None;
-        obs.external_ips = ips;
+        obs.external_ips = net.external_ips;
+        obs.account_id = Some(account_id);
+        obs.vpc_id = Some(net.vpc_id);
         self.ctx
             .write_status(doc, &serde_json::to_value(&obs)?)
             .await
@@ -111,7 +114,8 @@ impl Reconcile for ClusterController {
                 if obs.status != ClusterStatus::Created {
                     tracing::info!(cluster = %id, vpc = %net.vpc_id, ips = ?net.external_ips, "cluster created");
                 }
-                self.provisioned(&doc, obs, net.external_ips).await?;
+                self.provisioned(&doc, obs, provider.account_id(), net)
+                    .await?;
                 Ok(Action::Done)
             }
             Err(ProviderError::Refused(reason) | ProviderError::NotFound(reason)) => {

@@ -4,11 +4,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use linkplane_model::{CloudProvider, ClusterSpec, ResourceId};
+use linkplane_model::{CloudProvider, ClusterObserved, ClusterSpec, ClusterStatus, ResourceId};
 use linkplane_store::{Document, Store, StoreError};
 use serde_json::Value;
 
-use crate::provider::{Provider, ProviderError};
+use crate::provider::{ClusterNetwork, Provider, ProviderError};
 
 /// Tuning of the controllers.
 #[derive(Debug, Clone)]
@@ -109,5 +109,36 @@ impl Context {
             self.store.remove_finalizer(&doc.id, finalizer).await?;
         }
         Ok(())
+    }
+
+    /// The network of a LOCAL cluster that is CREATED (or UPDATING), or why a child of the
+    /// cluster has to wait for it.
+    pub async fn cluster_network(
+        &self,
+        provider: &dyn Provider,
+        cluster: &Document,
+    ) -> Result<std::result::Result<ClusterNetwork, String>> {
+        let cobs: ClusterObserved = cluster.status_as()?;
+        match cobs.status {
+            ClusterStatus::Created | ClusterStatus::Updating => {}
+            ClusterStatus::CreateFailed => {
+                return Ok(Err(format!(
+                    "cluster {} is CREATE_FAILED: {}",
+                    cluster.id,
+                    cobs.status_reason.unwrap_or_default()
+                )));
+            }
+            s => {
+                return Ok(Err(format!(
+                    "waiting for cluster {} to be CREATED (it is {})",
+                    cluster.id,
+                    serde_json::to_value(s)?.as_str().unwrap_or("?")
+                )));
+            }
+        }
+        Ok(provider
+            .find_cluster(&cluster.id)
+            .await?
+            .ok_or_else(|| format!("cluster {} has no network yet", cluster.id)))
     }
 }

@@ -4,7 +4,8 @@
 //!   implements it on localcloud, as the platform's own account ([`local::PLATFORM_PRINCIPAL`]).
 //! - Controllers, each a [`linkplane_reconciler::Reconcile`] keyed by resource id:
 //!   [`cluster::ClusterController`], [`deployment::DeploymentController`],
-//!   [`peering::PeeringController`], [`route::RouteController`].
+//!   [`peering::PeeringController`], [`route::RouteController`],
+//!   [`privatelink::PrivateLinkController`], [`dns::DnsController`].
 //! - [`Controllers::start`] runs them all, with a watcher per kind that polls the store for
 //!   resources whose `generation != observedGeneration` so an API write is acted on within
 //!   [`ControllersConfig::watch_interval`], not only at the next resync.
@@ -23,10 +24,12 @@ use tokio::task::JoinSet;
 pub mod cluster;
 pub mod context;
 pub mod deployment;
+pub mod dns;
 pub mod front_door;
 pub mod gateway;
 pub mod layout;
 pub mod local;
+mod local_dns;
 pub mod peering;
 pub mod plane;
 pub mod privatelink;
@@ -36,7 +39,7 @@ pub mod route;
 pub use context::{Context, ControllerError, ControllersConfig};
 pub use local::{LocalProvider, PLATFORM_ACCOUNT, PLATFORM_PRINCIPAL};
 pub use plane::{Plane, PlaneConfig, PlaneError};
-pub use provider::{Provider, ProviderError};
+pub use provider::{DnsProvider, Provider, ProviderError};
 
 /// The running controllers.
 pub struct Controllers {
@@ -87,6 +90,15 @@ impl Controllers {
             "route",
             ResourceKind::Route,
             route::RouteController { ctx: ctx.clone() },
+            rt.clone(),
+        );
+        spawn(
+            &mut tasks,
+            &rx,
+            &ctx,
+            "dns",
+            ResourceKind::DnsResolution,
+            dns::DnsController { ctx: ctx.clone() },
             rt.clone(),
         );
         spawn(

@@ -24,9 +24,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use linkplane_model::{
-    ActivationInstructions, ClusterObserved, ClusterStatus, Name, PeeringEvent, PeeringStatus,
-    Provisioning, ResourceId, ResourceKind, RouteSpec, VpcPeeringObserved, VpcPeeringSpec,
-    peering_transition,
+    ActivationInstructions, Name, PeeringEvent, PeeringStatus, Provisioning, ResourceId,
+    ResourceKind, RouteSpec, VpcPeeringObserved, VpcPeeringSpec, peering_transition,
 };
 use linkplane_reconciler::{Action, Reconcile};
 use linkplane_store::{Document, NewDocument, ParentGuard, StoreError};
@@ -254,36 +253,6 @@ impl PeeringController {
         Ok(Action::Done)
     }
 
-    /// The cluster's network, or why the connection has to wait.
-    async fn network(
-        &self,
-        provider: &dyn Provider,
-        cluster: &Document,
-    ) -> Result<std::result::Result<ClusterNetwork, String>> {
-        let cobs: ClusterObserved = cluster.status_as()?;
-        match cobs.status {
-            ClusterStatus::Created | ClusterStatus::Updating => {}
-            ClusterStatus::CreateFailed => {
-                return Ok(Err(format!(
-                    "cluster {} is CREATE_FAILED: {}",
-                    cluster.id,
-                    cobs.status_reason.unwrap_or_default()
-                )));
-            }
-            s => {
-                return Ok(Err(format!(
-                    "waiting for cluster {} to be CREATED (it is {})",
-                    cluster.id,
-                    serde_json::to_value(s)?.as_str().unwrap_or("?")
-                )));
-            }
-        }
-        Ok(provider
-            .find_cluster(&cluster.id)
-            .await?
-            .ok_or_else(|| format!("cluster {} has no network yet", cluster.id)))
-    }
-
     async fn wait(&self, doc: &Document, reason: String) -> Result<Action> {
         let mut obs: VpcPeeringObserved = doc.status_as()?;
         if obs.status == PeeringStatus::Pending {
@@ -324,7 +293,11 @@ impl Reconcile for PeeringController {
             return self.wait(&doc, self.ctx.disabled()).await;
         };
         self.ctx.ensure_finalizer(&doc, FINALIZER).await?;
-        let net = match self.network(provider.as_ref(), &cluster).await? {
+        let net = match self
+            .ctx
+            .cluster_network(provider.as_ref(), &cluster)
+            .await?
+        {
             Ok(n) => n,
             Err(reason) => return self.wait(&doc, reason).await,
         };

@@ -115,15 +115,80 @@ pub struct EndpointConnectionInfo {
     pub state: String,
 }
 
+/// What a DNS resolution asks of the cluster's network (document 002, "hostname
+/// resolution", and the private hosted zone of "DNS considerations for VPC peering").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DnsPlan {
+    /// Forward queries for `domain` to `targets` (`ip:port`), leaving from the cluster's VPC.
+    Forward {
+        domain: String,
+        targets: Vec<std::net::SocketAddr>,
+    },
+    /// A zone the platform owns, authoritative for `domain`, associated with the cluster's
+    /// VPC: `(fully qualified name, type, ttl, values)`.
+    Zone {
+        domain: String,
+        record_sets: Vec<(String, String, u32, Vec<String>)>,
+    },
+    /// A resolver rule the customer shared with the platform's account.
+    SharedRule { rule_id: String },
+    /// The customer's private hosted zone for `domain`, associated with the cluster's VPC
+    /// once its owner authorized that.
+    HostedZone { zone_id: String, domain: String },
+}
+
+/// Where a DNS resolution stands in the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DnsOutcome {
+    /// In effect in the cluster's VPC; `cloud_id` is the rule or zone that implements it.
+    Ready { cloud_id: String },
+    /// Waiting for the customer: why, and the commands that would unblock it.
+    Waiting { reason: String, steps: Vec<String> },
+}
+
 fn unsupported<T>(what: &str) -> Result<T, ProviderError> {
     Err(ProviderError::Refused(format!(
         "{what} is not supported by this provider"
     )))
 }
 
+/// What the DNS controller and the peering controller's DNS observation need from a cloud;
+/// a supertrait of [`Provider`] so a provider can implement it in its own module. Every
+/// method has a default that says the provider does not support it.
+#[async_trait::async_trait]
+pub trait DnsProvider: Send + Sync {
+    /// Make `plan` effective in the cluster's VPC (look up before creating: the objects
+    /// are named from `resolution_id`). Idempotent.
+    async fn ensure_dns(
+        &self,
+        _net: &ClusterNetwork,
+        _resolution_id: &ResourceId,
+        _plan: &DnsPlan,
+    ) -> Result<DnsOutcome, ProviderError> {
+        unsupported("DNS resolution")
+    }
+
+    /// Undo [`DnsProvider::ensure_dns`]: the cluster's VPC no longer uses the rule or zone, and
+    /// what the platform created for it is deleted. Idempotent.
+    async fn remove_dns(
+        &self,
+        _net: &ClusterNetwork,
+        _resolution_id: &ResourceId,
+        _plan: &DnsPlan,
+    ) -> Result<(), ProviderError> {
+        unsupported("DNS resolution")
+    }
+
+    /// Whether the accepter (the customer) allows DNS resolution from the remote VPC on its
+    /// side of the peering; `None` when the peering is unknown.
+    async fn peering_accepter_dns(&self, _cloud_id: &str) -> Result<Option<bool>, ProviderError> {
+        Ok(None)
+    }
+}
+
 /// A cloud the controllers drive.
 #[async_trait::async_trait]
-pub trait Provider: Send + Sync + 'static {
+pub trait Provider: DnsProvider + Send + Sync + 'static {
     /// Short name for logs and reasons (`local`, `aws`).
     fn name(&self) -> &'static str;
 

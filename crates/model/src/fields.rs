@@ -175,25 +175,13 @@ string_value!(
     "tgw-0123456789abcdef0"
 );
 
-/// A Route 53 Resolver rule id: `rslvr-rr-` + 17 hex digits.
+/// A Route 53 Resolver rule id: `rslvr-rr-` + 17 hex digits (AWS) or 8 (localcloud).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ResolverRuleId(String);
 
 impl ResolverRuleId {
     pub fn parse(s: &str) -> Result<Self, String> {
-        let ok = s.strip_prefix("rslvr-rr-").is_some_and(|hex| {
-            hex.len() == 17
-                && hex
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        });
-        if ok {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(format!(
-                "{s:?} is not a resolver rule id (\"rslvr-rr-\" followed by 17 lowercase hex digits)"
-            ))
-        }
+        prefixed_hex_id(s, "rslvr-rr-", "resolver rule id").map(Self)
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -203,6 +191,38 @@ string_value!(
     ResolverRuleId,
     "Route 53 Resolver rule id",
     "rslvr-rr-0123456789abcdef0"
+);
+
+/// A private hosted zone id: Route 53's `Z` + 1 to 32 uppercase letters and digits, or
+/// localcloud's `hz-` + 8 lowercase hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HostedZoneId(String);
+
+impl HostedZoneId {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let route53 = s.strip_prefix('Z').is_some_and(|rest| {
+            (1..=32).contains(&rest.len())
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        });
+        if route53 || prefixed_hex_id(s, "hz-", "").is_ok_and(|_| s.len() == 11) {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(format!(
+                "{s:?} is not a hosted zone id (Route 53: \"Z\" followed by up to 32 uppercase \
+                 letters and digits; localcloud: \"hz-\" followed by 8 lowercase hex digits)"
+            ))
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+string_value!(
+    HostedZoneId,
+    "private hosted zone id",
+    "Z0123456789ABCDEFGHIJ"
 );
 
 /// Which cloud a region belongs to.

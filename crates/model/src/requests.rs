@@ -685,6 +685,8 @@ pub struct CreateDnsResolutionRequest {
     pub records: Vec<DnsRecordRequest>,
     /// RESOLVER_RULE only: the shared rule's id.
     pub resolver_rule_id: Option<String>,
+    /// HOSTED_ZONE_ASSOCIATION only: the customer's private hosted zone for `domain`.
+    pub hosted_zone_id: Option<String>,
 }
 
 fn validate_record(v: &mut Validator, i: usize, r: &DnsRecordRequest) -> Option<DnsRecord> {
@@ -752,6 +754,10 @@ impl CreateDnsResolutionRequest {
                 .map(Some),
             None => Some(None),
         };
+        let zone = match &self.hosted_zone_id {
+            Some(z) => v.check("hostedZoneId", HostedZoneId::parse(z)).map(Some),
+            None => Some(None),
+        };
         v.finish(|| {
             Some(DnsResolutionSpec {
                 name: name?,
@@ -760,6 +766,7 @@ impl CreateDnsResolutionRequest {
                 targets: targets?,
                 records: records?,
                 resolver_rule_id: rule?,
+                hosted_zone_id: zone?,
             })
         })
     }
@@ -781,10 +788,26 @@ impl CreateDnsResolutionRequest {
                 if self.records.is_empty() {
                     v.push("records", "PRIVATE_ZONE needs at least one record");
                 }
-                if !self.targets.is_empty() {
-                    v.push("targets", "only FORWARDING and RESOLVER_RULE have targets");
+            }
+            K::HostedZoneAssociation => {
+                if self.hosted_zone_id.is_none() {
+                    v.push(
+                        "hostedZoneId",
+                        "HOSTED_ZONE_ASSOCIATION needs the id of your private hosted zone",
+                    );
                 }
             }
+        }
+        if matches!(self.kind, K::PrivateZone | K::HostedZoneAssociation)
+            && !self.targets.is_empty()
+        {
+            v.push("targets", "only FORWARDING and RESOLVER_RULE have targets");
+        }
+        if self.kind != K::HostedZoneAssociation && self.hosted_zone_id.is_some() {
+            v.push(
+                "hostedZoneId",
+                "only HOSTED_ZONE_ASSOCIATION has a hosted zone id",
+            );
         }
         if self.kind != K::PrivateZone && !self.records.is_empty() {
             v.push("records", "only PRIVATE_ZONE has records");

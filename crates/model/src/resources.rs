@@ -103,6 +103,13 @@ pub struct ClusterObserved {
     #[serde(default)]
     #[schema(value_type = Vec<String>)]
     pub external_ips: Vec<Ipv4Addr>,
+    /// The cloud account that holds the cluster's network (the peering requester, and the
+    /// account to share resolver rules and authorize hosted zones with).
+    #[serde(default)]
+    pub account_id: Option<String>,
+    /// The cluster's VPC (to authorize a private hosted zone association with).
+    #[serde(default)]
+    pub vpc_id: Option<String>,
 }
 
 impl Default for ClusterObserved {
@@ -111,6 +118,8 @@ impl Default for ClusterObserved {
             status: ClusterStatus::Creating,
             status_reason: None,
             external_ips: vec![],
+            account_id: None,
+            vpc_id: None,
         }
     }
 }
@@ -310,6 +319,11 @@ pub struct VpcPeeringObserved {
     pub cloud_peering_id: Option<String>,
     /// When the status last changed (drives the NOT_FOUND retry after 5 minutes).
     pub status_changed_at: Option<DateTime<Utc>>,
+    /// Whether the customer enabled "Accepter DNS Resolution" on their side of the peering
+    /// (so the cluster resolves the external VPC's public DNS host names to private IPs);
+    /// observed while ACTIVE.
+    #[serde(default)]
+    pub accepter_dns_resolution: Option<bool>,
 }
 
 impl Default for VpcPeeringObserved {
@@ -320,6 +334,7 @@ impl Default for VpcPeeringObserved {
             activation_instructions: None,
             cloud_peering_id: None,
             status_changed_at: None,
+            accepter_dns_resolution: None,
         }
     }
 }
@@ -456,6 +471,10 @@ pub enum DnsResolutionKind {
     Forwarding,
     /// A private hosted zone with `records`, authoritative for `domain`.
     PrivateZone,
+    /// The customer's own private hosted zone `hostedZoneId` (for `domain`), associated with
+    /// the cluster's VPC once its owner authorizes the association (document 002, "DNS
+    /// considerations for VPC peering").
+    HostedZoneAssociation,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -487,4 +506,33 @@ pub struct DnsResolutionSpec {
     #[serde(default)]
     pub records: Vec<DnsRecord>,
     pub resolver_rule_id: Option<ResolverRuleId>,
+    #[serde(default)]
+    pub hosted_zone_id: Option<HostedZoneId>,
+}
+
+/// What the DNS reconciler observed of a resolution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DnsResolutionObserved {
+    pub status: ProvisioningStatus,
+    pub status_reason: Option<String>,
+    /// The provider object that implements it in the cluster's account (a resolver rule
+    /// or hosted zone id), once created.
+    #[serde(default)]
+    pub cloud_resource_id: Option<String>,
+    /// Commands the customer still has to run (e.g. authorize the zone association), while
+    /// the resolution waits for them.
+    #[serde(default)]
+    pub instructions: Vec<String>,
+}
+
+impl Default for DnsResolutionObserved {
+    fn default() -> Self {
+        Self {
+            status: ProvisioningStatus::Pending,
+            status_reason: None,
+            cloud_resource_id: None,
+            instructions: Vec::new(),
+        }
+    }
 }

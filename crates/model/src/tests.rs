@@ -764,6 +764,7 @@ fn dns(kind: DnsResolutionKind) -> CreateDnsResolutionRequest {
         targets: vec![],
         records: vec![],
         resolver_rule_id: None,
+        hosted_zone_id: None,
     }
 }
 
@@ -801,6 +802,49 @@ fn dns_resolver_rule_rules() {
     assert!(r.validate().is_ok());
     r.resolver_rule_id = Some("rslvr-rr-xyz".into());
     assert_eq!(fields(&r.validate().unwrap_err()), ["resolverRuleId"]);
+    // localcloud's rule ids have 8 hex digits.
+    r.resolver_rule_id = Some("rslvr-rr-0123abcd".into());
+    assert!(r.validate().is_ok());
+}
+
+#[test]
+fn dns_hosted_zone_association_rules() {
+    // "If your external VPC resolves DNS hostnames using private hosted zones, then you must
+    // associate your Route53 private hosted zone with the Astro VPC."
+    let mut r = dns(DnsResolutionKind::HostedZoneAssociation);
+    let e = r.validate().unwrap_err();
+    assert_eq!(fields(&e), ["hostedZoneId"]);
+    assert!(e.0[0].message.contains("private hosted zone"), "{e:?}");
+    for ok in ["Z0123456789ABCDEFGHIJ", "Z1", "hz-0123abcd"] {
+        r.hosted_zone_id = Some(ok.into());
+        let spec = r.validate().unwrap();
+        assert_eq!(spec.hosted_zone_id.unwrap().as_str(), ok);
+    }
+    for bad in [
+        "z0123",
+        "Z",
+        "Zabc",
+        "hz-0123ABCD",
+        "hz-0123abc",
+        "hz-0123abcde",
+        "",
+    ] {
+        r.hosted_zone_id = Some(bad.into());
+        assert_eq!(
+            fields(&r.validate().unwrap_err()),
+            ["hostedZoneId"],
+            "{bad}"
+        );
+    }
+    r.hosted_zone_id = Some("hz-0123abcd".into());
+    r.targets = vec!["10.0.0.2".into()];
+    r.records = vec![record("db", RecordType::A, "10.1.1.1")];
+    assert_eq!(fields(&r.validate().unwrap_err()), ["targets", "records"]);
+    // Only this kind takes a hosted zone id.
+    let mut f = dns(DnsResolutionKind::Forwarding);
+    f.targets = vec!["10.0.0.2".into()];
+    f.hosted_zone_id = Some("hz-0123abcd".into());
+    assert_eq!(fields(&f.validate().unwrap_err()), ["hostedZoneId"]);
 }
 
 #[test]

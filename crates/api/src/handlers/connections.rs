@@ -440,9 +440,17 @@ pub async fn create_dns(
         |ctx| {
             let spec = body.value.validate()?;
             Ok(Draft {
-                // One resolution per domain and cluster: two would disagree.
-                unique_key: Some(format!("{}/{}", ctx.cluster_id, spec.domain)),
-                ..draft(ResourceKind::DnsResolution, &spec, &Provisioning::default())?
+                // One resolution per domain and cluster (two would disagree), and one
+                // association per hosted zone (deleting one must not undo the other's).
+                unique_key: Some(match &spec.hosted_zone_id {
+                    Some(zone) => format!("{}/zone/{}", ctx.cluster_id, zone.as_str()),
+                    None => format!("{}/{}", ctx.cluster_id, spec.domain),
+                }),
+                ..draft(
+                    ResourceKind::DnsResolution,
+                    &spec,
+                    &DnsResolutionObserved::default(),
+                )?
             })
         },
         views::DnsResolution::of,

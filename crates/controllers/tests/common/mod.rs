@@ -477,6 +477,40 @@ pub async fn run_instructions(h: &Harness, steps: &[String]) {
                     assert_eq!(s, 201, "{step}: {v}");
                 }
             }
+            ["zone", "authorize"] => {
+                let (s, v) = h
+                    .cloud(
+                        who,
+                        reqwest::Method::POST,
+                        &format!("/hosted-zones/{}/authorizations", rest[2]),
+                        Some(json!({"vpcId": flag("--vpc")})),
+                    )
+                    .await;
+                assert_eq!(s, 200, "{step}: {v}");
+            }
+            ["peering", "modify-options"] => {
+                let side = |f: &str| {
+                    rest.iter()
+                        .position(|w| *w == f)
+                        .map(|i| json!({"allowDnsResolutionFromRemoteVpc": rest[i + 1] == "true"}))
+                };
+                let mut body = json!({});
+                if let Some(o) = side("--accepter-dns-resolution") {
+                    body["accepterPeeringConnectionOptions"] = o;
+                }
+                if let Some(o) = side("--requester-dns-resolution") {
+                    body["requesterPeeringConnectionOptions"] = o;
+                }
+                let (s, v) = h
+                    .cloud(
+                        who,
+                        reqwest::Method::POST,
+                        &format!("/vpc-peering-connections/{}/options", rest[2]),
+                        Some(body),
+                    )
+                    .await;
+                assert_eq!(s, 200, "{step}: {v}");
+            }
             _ => panic!("unexpected instruction {step}"),
         }
     }

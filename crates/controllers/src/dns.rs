@@ -1,0 +1,311 @@
+//! The DNS resolution controller (document 002's "hostname resolution" options and the
+//! private hosted zone of "DNS considerations for VPC peering"): a `DnsResolution` of a
+//! LOCAL cluster becomes a rule or zone the cluster's VPC resolver uses.
+//!
+//! - `PENDING` while the cluster's network is not there yet, or while the customer still
+//!   has to do something (authorize the association of their private hosted zone): the
+//!   status then carries `instructions`, the exact commands;
+//! - `AVAILABLE` once the cluster's VPC resolves through it;
+//! - `FAILED` when it cannot work as given (a zone for another domain, a zone or rule that
+//!   does not exist); retried at every resync, so fixing it on the customer's side is enough.
+//!
+//! Deleting the resolution takes the rule or zone out of the cluster's VPC (and deletes what
+//! the platform created for it) before the resource goes.
+
+use linkplane_model::{
+    DnsRecord, DnsResolutionKind, DnsResolutionObserved, DnsResolutionSpec, ProvisioningStatus,
+    RecordType, ResourceId, ResourceKind,
+};
+use linkplane_reconciler::{Action, Reconcile};
+use linkplane_store::Document;
+
+use crate::context::{Context, ControllerError, Result};
+use crate::provider::{DnsOutcome, DnsPlan, ProviderError};
+
+/// Held by a resolution while the cluster's VPC may use it.
+pub const FINALIZER: &str = "linkplane.dev/local-dns";
+
+pub struct DnsController {
+    pub ctx: Context,
+}
+
+fn record_type(t: RecordType) -> &'static str {
+    match t {
+        RecordType::A => "A",
+        RecordType::AAAA => "AAAA",
+        RecordType::CNAME => "CNAME",
+    }
+}
+
+/// A record's fully qualified name: `@` is the zone apex, other names are relative.
+fn fqdn(record: &DnsRecord, domain: &str) -> String {
+    if record.name == "@" {
+        domain.to_owned()
+    } else {
+        format!("{}.{domain}", record.name)
+    }
+}
+
+/// The record sets of a private zone: records of one name and type share a set (the
+/// smallest TTL among them wins, as one set has one TTL).
+pub fn record_sets(spec: &DnsResolutionSpec) -> Vec<(String, String, u32, Vec<String>)> {
+    let domain = spec.domain.as_str();
+    let mut sets: Vec<(String, String, u32, Vec<String>)> = Vec::new();
+    for r in &spec.records {
+        let name = fqdn(r, domain);
+        let kind = record_type(r.record_type);
+        match sets
+            .iter_mut()
+            .find(|(n, k, _, _)| *n == name && *k == kind)
+        {
+            Some(set) => {
+                set.2 = set.2.min(r.ttl);
+                if !set.3.contains(&r.value) {
+                    set.3.push(r.value.clone());
+                }
+            }
+            None => sets.push((name, kind.to_owned(), r.ttl, vec![r.value.clone()])),
+        }
+    }
+    sets
+}
+
+/// What a resolution asks of the provider, or why it cannot ask anything.
+pub fn plan(spec: &DnsResolutionSpec) -> std::result::Result<DnsPlan, String> {
+    let domain = spec.domain.as_str().to_owned();
+    match spec.kind {
+        DnsResolutionKind::Forwarding => Ok(DnsPlan::Forward {
+            domain,
+            targets: spec
+                .targets
+                .iter()
+                .map(|t| std::net::SocketAddr::new(t.ip, t.port))
+                .collect(),
+        }),
+        DnsResolutionKind::PrivateZone => Ok(DnsPlan::Zone {
+            record_sets: record_sets(spec),
+            domain,
+        }),
+        DnsResolutionKind::ResolverRule => spec
+            .resolver_rule_id
+            .as_ref()
+            .map(|r| DnsPlan::SharedRule {
+                rule_id: r.as_str().to_owned(),
+            })
+            .ok_or_else(|| "a RESOLVER_RULE resolution needs resolverRuleId".to_owned()),
+        DnsResolutionKind::HostedZoneAssociation => spec
+            .hosted_zone_id
+            .as_ref()
+            .map(|z| DnsPlan::HostedZone {
+                zone_id: z.as_str().to_owned(),
+                domain,
+            })
+            .ok_or_else(|| "a HOSTED_ZONE_ASSOCIATION resolution needs hostedZoneId".to_owned()),
+    }
+}
+
+impl DnsController {
+    async fn record(&self, doc: &Document, obs: DnsResolutionObserved) -> Result<()> {
+        self.ctx
+            .write_status(doc, &serde_json::to_value(&obs)?)
+            .await
+    }
+
+    async fn pending(&self, doc: &Document, reason: String, steps: Vec<String>) -> Result<Action> {
+        let prev: DnsResolutionObserved = doc.status_as()?;
+        self.record(
+            doc,
+            DnsResolutionObserved {
+                status: ProvisioningStatus::Pending,
+                status_reason: Some(reason),
+                cloud_resource_id: prev.cloud_resource_id,
+                instructions: steps,
+            },
+        )
+        .await?;
+        Ok(Action::RequeueAfter(self.ctx.config.poll_interval))
+    }
+
+    async fn failed(&self, doc: &Document, reason: String) -> Result<Action> {
+        tracing::info!(dns = %doc.id, %reason, "DNS resolution FAILED");
+        self.record(
+            doc,
+            DnsResolutionObserved {
+                status: ProvisioningStatus::Failed,
+                status_reason: Some(reason),
+                cloud_resource_id: None,
+                instructions: Vec::new(),
+            },
+        )
+        .await?;
+        // Level-triggered: the resync looks again (the customer may fix their side).
+        Ok(Action::Done)
+    }
+
+    async fn delete(&self, doc: &Document, cluster: Option<&Document>) -> Result<Action> {
+        if let (Some(provider), Some(cluster)) = (&self.ctx.provider, cluster)
+            && doc.finalizers.iter().any(|f| f == FINALIZER)
+            && let Ok(plan) = plan(&doc.spec_as()?)
+            && let Some(net) = provider.find_cluster(&cluster.id).await?
+        {
+            provider.remove_dns(&net, &doc.id, &plan).await?;
+            tracing::info!(dns = %doc.id, "DNS resolution removed from the cluster's VPC");
+        }
+        self.ctx.drop_finalizer(doc, FINALIZER).await?;
+        Ok(Action::Done)
+    }
+}
+
+impl Reconcile for DnsController {
+    type Key = ResourceId;
+    type Error = ControllerError;
+
+    async fn list(&self) -> Result<Vec<ResourceId>> {
+        let docs = self
+            .ctx
+            .store
+            .list_kind(ResourceKind::DnsResolution)
+            .await?;
+        Ok(docs.into_iter().map(|d| d.id).collect())
+    }
+
+    async fn reconcile(&self, id: ResourceId) -> Result<Action> {
+        let Some(doc) = self.ctx.store.get_document_by_id(&id).await? else {
+            return Ok(Action::Done);
+        };
+        let cluster = self.ctx.local_cluster_of(&doc).await?;
+        if doc.deletion_requested_at.is_some() {
+            return self.delete(&doc, cluster.as_ref().map(|(c, _)| c)).await;
+        }
+        let Some((cluster, _)) = cluster else {
+            return Ok(Action::Done);
+        };
+        let Some(provider) = self.ctx.provider.clone() else {
+            return self.pending(&doc, self.ctx.disabled(), Vec::new()).await;
+        };
+        let spec: DnsResolutionSpec = doc.spec_as()?;
+        let plan = match plan(&spec) {
+            Ok(p) => p,
+            Err(reason) => return self.failed(&doc, reason).await,
+        };
+        self.ctx.ensure_finalizer(&doc, FINALIZER).await?;
+        let net = match self
+            .ctx
+            .cluster_network(provider.as_ref(), &cluster)
+            .await?
+        {
+            Ok(n) => n,
+            Err(reason) => return self.pending(&doc, reason, Vec::new()).await,
+        };
+        match provider.ensure_dns(&net, &doc.id, &plan).await {
+            Ok(DnsOutcome::Ready { cloud_id }) => {
+                let prev: DnsResolutionObserved = doc.status_as()?;
+                if prev.status != ProvisioningStatus::Available {
+                    tracing::info!(dns = %doc.id, %cloud_id, vpc = %net.vpc_id, "DNS resolution AVAILABLE");
+                }
+                self.record(
+                    &doc,
+                    DnsResolutionObserved {
+                        status: ProvisioningStatus::Available,
+                        status_reason: None,
+                        cloud_resource_id: Some(cloud_id),
+                        instructions: Vec::new(),
+                    },
+                )
+                .await?;
+                Ok(Action::Done)
+            }
+            Ok(DnsOutcome::Waiting { reason, steps }) => self.pending(&doc, reason, steps).await,
+            Err(ProviderError::Refused(reason) | ProviderError::NotFound(reason)) => {
+                self.failed(&doc, reason).await
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use linkplane_model::{CreateDnsResolutionRequest, DnsRecordRequest};
+
+    fn zone(records: &[(&str, RecordType, &str, Option<u32>)]) -> DnsResolutionSpec {
+        CreateDnsResolutionRequest {
+            name: "db".into(),
+            kind: DnsResolutionKind::PrivateZone,
+            domain: "corp.example.com".into(),
+            targets: vec![],
+            records: records
+                .iter()
+                .map(|(n, t, v, ttl)| DnsRecordRequest {
+                    name: (*n).into(),
+                    record_type: *t,
+                    value: (*v).into(),
+                    ttl: *ttl,
+                })
+                .collect(),
+            resolver_rule_id: None,
+            hosted_zone_id: None,
+        }
+        .validate()
+        .unwrap()
+    }
+
+    #[test]
+    fn records_of_one_name_and_type_share_a_set() {
+        let spec = zone(&[
+            ("db", RecordType::A, "10.1.1.1", Some(60)),
+            ("db", RecordType::A, "10.1.1.2", Some(30)),
+            ("@", RecordType::A, "10.1.1.3", None),
+            ("www", RecordType::CNAME, "db.corp.example.com", None),
+        ]);
+        assert_eq!(
+            record_sets(&spec),
+            [
+                (
+                    "db.corp.example.com".to_owned(),
+                    "A".to_owned(),
+                    30,
+                    vec!["10.1.1.1".to_owned(), "10.1.1.2".to_owned()]
+                ),
+                (
+                    "corp.example.com".to_owned(),
+                    "A".to_owned(),
+                    300,
+                    vec!["10.1.1.3".to_owned()]
+                ),
+                (
+                    "www.corp.example.com".to_owned(),
+                    "CNAME".to_owned(),
+                    300,
+                    vec!["db.corp.example.com".to_owned()]
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn every_kind_has_a_plan() {
+        let mut s = zone(&[("db", RecordType::A, "10.1.1.1", None)]);
+        assert!(matches!(plan(&s), Ok(DnsPlan::Zone { .. })));
+        s.kind = DnsResolutionKind::HostedZoneAssociation;
+        assert!(plan(&s).is_err());
+        s.hosted_zone_id = Some(linkplane_model::HostedZoneId::parse("hz-0123abcd").unwrap());
+        assert_eq!(
+            plan(&s),
+            Ok(DnsPlan::HostedZone {
+                zone_id: "hz-0123abcd".into(),
+                domain: "corp.example.com".into()
+            })
+        );
+        s.kind = DnsResolutionKind::Forwarding;
+        s.targets = vec![linkplane_model::ForwardTarget::parse("10.2.0.53:5353").unwrap()];
+        assert_eq!(
+            plan(&s),
+            Ok(DnsPlan::Forward {
+                domain: "corp.example.com".into(),
+                targets: vec!["10.2.0.53:5353".parse().unwrap()]
+            })
+        );
+    }
+}
