@@ -276,7 +276,10 @@ fn routes() -> Router<AppState> {
     Router::new()
         .route("/cloud/v1/whoami", get(whoami))
         .route("/cloud/v1/vpcs", get(list_vpcs).post(create_vpc))
-        .route("/cloud/v1/vpcs/{id}", get(get_vpc).delete(delete_vpc))
+        .route(
+            "/cloud/v1/vpcs/{id}",
+            get(get_vpc).patch(modify_vpc).delete(delete_vpc),
+        )
         .route("/cloud/v1/subnets", get(list_subnets).post(create_subnet))
         .route(
             "/cloud/v1/subnets/{id}",
@@ -350,6 +353,10 @@ fn routes() -> Router<AppState> {
         .route(
             "/cloud/v1/vpc-peering-connections/{id}/reject",
             post(reject_peering),
+        )
+        .route(
+            "/cloud/v1/vpc-peering-connections/{id}/options",
+            post(modify_peering_options),
         )
         .route("/cloud/v1/internet", get(internet))
         .route("/cloud/v1/internet/exec", post(internet_exec))
@@ -515,7 +522,32 @@ macro_rules! delete_handler {
     };
 }
 
-create_handler!(create_vpc, create_vpc, CreateVpc);
+/// `POST /vpcs` body: [`CreateVpc`] with the VPC's attributes beside it.
+#[derive(Debug, Deserialize)]
+struct CreateVpcBody {
+    #[serde(flatten)]
+    vpc: CreateVpc,
+    #[serde(flatten)]
+    attributes: VpcAttributes,
+}
+async fn create_vpc(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Body(req): Body<CreateVpcBody>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(created(
+        e.create_vpc_with_attributes(&p, req.vpc, req.attributes)
+            .await?,
+    ))
+}
+async fn modify_vpc(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    Body(req): Body<ModifyVpc>,
+) -> ApiResult<Json<Vpc>> {
+    Ok(Json(e.modify_vpc(&p, &id, req).await?))
+}
 get_handler!(get_vpc, get_vpc, Vpc);
 delete_handler!(delete_vpc, delete_vpc);
 
@@ -658,6 +690,14 @@ get_handler!(get_peering, get_peering, PeeringConnection);
 get_handler!(delete_peering, delete_peering, PeeringConnection);
 get_handler!(accept_peering, accept_peering, PeeringConnection);
 get_handler!(reject_peering, reject_peering, PeeringConnection);
+async fn modify_peering_options(
+    State(e): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    Body(req): Body<ModifyPeeringOptions>,
+) -> ApiResult<Json<PeeringConnection>> {
+    Ok(Json(e.modify_peering_options(&p, &id, req).await?))
+}
 
 async fn internet(State(e): State<AppState>) -> ApiResult<Json<Internet>> {
     Ok(Json(e.internet().await?))

@@ -16,6 +16,10 @@ pub struct Vpc {
     pub default_security_group_id: String,
     /// The router's network namespace.
     pub namespace: String,
+    /// Instances with a public IP get a public DNS host name (`publicDnsName`), resolvable
+    /// from the internet and, to the private IP, inside the VPC. Default false (as for an
+    /// AWS non-default VPC); change it with `PATCH /vpcs/{id}`.
+    pub enable_dns_hostnames: bool,
     pub created_at: String,
 }
 
@@ -57,6 +61,12 @@ pub struct Instance {
     pub subnet_id: String,
     pub private_ip_address: String,
     pub public_ip_address: Option<String>,
+    /// `ip-10-1-1-5.<region>.compute.internal`: resolves to the private IP inside the VPC.
+    pub private_dns_name: String,
+    /// `ec2-198-51-100-12.<region>.compute.linkplane.test`, only with a public IP in a VPC
+    /// with `enableDnsHostnames`: the public IP from the internet, the private IP inside
+    /// the VPC (and from peered VPCs this VPC's side allows, see [`PeeringOptions`]).
+    pub public_dns_name: Option<String>,
     pub security_group_ids: Vec<String>,
     pub namespace: String,
     pub state: String,
@@ -129,6 +139,47 @@ pub struct PeeringVpcInfo {
     pub vpc_id: String,
     pub cidr_block: String,
     pub region: String,
+    /// This side's options (set by this side's account).
+    pub peering_options: PeeringOptions,
+}
+
+/// One side's options of a peering connection (EC2's `VpcPeeringConnectionOptionsDescription`).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PeeringOptions {
+    /// If true, instances in the peer VPC resolve this side's public DNS host names
+    /// (`publicDnsName`) to private IP addresses (while the peering is active). AWS: "If
+    /// true, enables a local VPC to resolve public DNS hostnames to private IP addresses
+    /// when queried from instances in the peer VPC."
+    pub allow_dns_resolution_from_remote_vpc: bool,
+}
+
+/// `POST /vpc-peering-connections/{id}/options` (EC2's ModifyVpcPeeringConnectionOptions):
+/// give at least one side; only that side's account may set it; the peering must be active.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ModifyPeeringOptions {
+    #[serde(default)]
+    pub requester_peering_connection_options: Option<PeeringOptions>,
+    #[serde(default)]
+    pub accepter_peering_connection_options: Option<PeeringOptions>,
+}
+
+/// `PATCH /vpcs/{id}` (EC2's ModifyVpcAttribute): absent fields are kept.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ModifyVpc {
+    #[serde(default)]
+    pub enable_dns_hostnames: Option<bool>,
+}
+
+/// Attributes of a VPC given at creation (`POST /vpcs` accepts them beside [`CreateVpc`]'s
+/// fields; see `Engine::create_vpc_with_attributes`).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct VpcAttributes {
+    #[serde(default)]
+    pub enable_dns_hostnames: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

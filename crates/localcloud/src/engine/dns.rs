@@ -102,6 +102,10 @@ pub(crate) struct VpcDns {
 }
 
 impl VpcDns {
+    pub(crate) fn view(&self) -> DnsView {
+        self.view.clone()
+    }
+
     pub(crate) async fn stop(self) {
         for s in self.servers {
             s.stop().await;
@@ -401,6 +405,8 @@ impl Engine {
                 zones.push(PrivateZone::new(&zone, recs).map_err(dns_err("zone"))?);
             }
         }
+        // Instance host names (own, and peers' public names where the peering allows).
+        zones.extend(self.instance_zones(vpc_id, &mut names).await?);
         let mut rules = Vec::new();
         let rows = sqlx::query_as::<_, RuleRow>(
             "SELECT r.id, r.account, r.domain, r.rule_type, r.targets, r.name, r.created_at FROM resolver_rules r JOIN rule_vpcs v ON v.rule_id = r.id WHERE v.vpc_id = ? ORDER BY r.id",
@@ -437,7 +443,7 @@ impl Engine {
         }
     }
 
-    async fn refresh_public_dns(&self) -> Result<()> {
+    pub(crate) async fn refresh_public_dns(&self) -> Result<()> {
         let Some(view) = self.rt().public_dns.as_ref().map(|d| d.view.clone()) else {
             return Ok(());
         };
@@ -459,6 +465,13 @@ impl Engine {
                     .or_default()
                     .push(ZoneRecord::a(&name, ttl as u32, ip).map_err(dns_err("name"))?);
             }
+        }
+        // Instances' public DNS names, in the zone of their domain.
+        for rec in self.public_host_records().await? {
+            let name = rec.name.to_string();
+            let labels: Vec<&str> = name.trim_end_matches('.').split('.').collect();
+            let apex = labels[labels.len().saturating_sub(2)..].join(".");
+            zones.entry(apex).or_default().push(rec);
         }
         let zones = zones
             .into_iter()

@@ -82,7 +82,16 @@ impl Engine {
     }
 
     async fn to_instance(&self, r: InstanceRow) -> Result<Instance> {
+        let vpc = self.vpc_row(&r.vpc_id).await?;
+        let names = super::hostnames::InstanceNames::of(
+            &r.private_ip,
+            r.public_ip.as_deref(),
+            &vpc.region,
+            vpc.enable_dns_hostnames,
+        );
         Ok(Instance {
+            private_dns_name: names.private,
+            public_dns_name: names.public,
             security_group_ids: self.groups_of(&r.id).await?,
             namespace: self.instance_namespace_name(&r.id),
             state: "running".into(),
@@ -216,6 +225,8 @@ impl Engine {
             if let Some(pub_ip) = public {
                 self.publish_public_ip(&s.vpc_id, pub_ip, Some(ip)).await?;
             }
+            self.instance_dns_changed(&s.vpc_id, public.is_some())
+                .await?;
             Ok::<(), Error>(())
         }
         .await;
@@ -336,7 +347,8 @@ impl Engine {
             self.unpublish_public_ip(&row.vpc_id, public, row.private_ip.parse().ok())
                 .await;
         }
-        Ok(())
+        self.instance_dns_changed(&row.vpc_id, row.public_ip.is_some())
+            .await
     }
 
     /// Run a command inside an instance (the bastion host): stdin given, stdout, stderr and

@@ -11,6 +11,7 @@ use crate::ids::{Kind, Prefix, Principal, short};
 
 mod dns;
 mod gateway;
+mod hostnames;
 mod instance;
 mod peering;
 mod privatelink;

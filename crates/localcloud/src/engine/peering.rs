@@ -6,7 +6,9 @@ use crate::error::{Error, Result};
 use crate::ids::{self, AccountId, Kind, Principal};
 use crate::net;
 use crate::netlink;
-use crate::types::{CreatePeering, PeeringConnection, PeeringStatus, PeeringVpcInfo};
+use crate::types::{
+    CreatePeering, PeeringConnection, PeeringOptions, PeeringStatus, PeeringVpcInfo,
+};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct PeeringRow {
@@ -20,9 +22,13 @@ pub(crate) struct PeeringRow {
     pub message: String,
     pub created_at: String,
     pub updated_at: String,
+    /// The accepter VPC resolves the requester's public DNS names to private IPs.
+    pub requester_dns_resolution: bool,
+    /// The requester VPC resolves the accepter's public DNS names to private IPs.
+    pub accepter_dns_resolution: bool,
 }
 
-const COLS: &str = "seq, id, requester_account, requester_vpc, accepter_account, accepter_vpc, status, message, created_at, updated_at";
+const COLS: &str = "seq, id, requester_account, requester_vpc, accepter_account, accepter_vpc, status, message, created_at, updated_at, requester_dns_resolution, accepter_dns_resolution";
 
 impl Engine {
     pub(crate) async fn peering_row(&self, id: &str) -> Result<PeeringRow> {
@@ -47,20 +53,35 @@ impl Engine {
         .await?)
     }
 
-    async fn vpc_info(&self, vpc_id: &str, account: &str) -> PeeringVpcInfo {
+    async fn vpc_info(&self, vpc_id: &str, account: &str, dns_resolution: bool) -> PeeringVpcInfo {
         let row = self.vpc_row(vpc_id).await.ok();
         PeeringVpcInfo {
             owner_id: account.to_string(),
             vpc_id: vpc_id.to_string(),
             cidr_block: row.as_ref().map(|r| r.cidr.clone()).unwrap_or_default(),
             region: row.map(|r| r.region).unwrap_or_default(),
+            peering_options: PeeringOptions {
+                allow_dns_resolution_from_remote_vpc: dns_resolution,
+            },
         }
     }
 
-    async fn to_peering(&self, r: PeeringRow) -> PeeringConnection {
+    pub(crate) async fn to_peering(&self, r: PeeringRow) -> PeeringConnection {
         PeeringConnection {
-            requester_vpc_info: self.vpc_info(&r.requester_vpc, &r.requester_account).await,
-            accepter_vpc_info: self.vpc_info(&r.accepter_vpc, &r.accepter_account).await,
+            requester_vpc_info: self
+                .vpc_info(
+                    &r.requester_vpc,
+                    &r.requester_account,
+                    r.requester_dns_resolution,
+                )
+                .await,
+            accepter_vpc_info: self
+                .vpc_info(
+                    &r.accepter_vpc,
+                    &r.accepter_account,
+                    r.accepter_dns_resolution,
+                )
+                .await,
             status: PeeringStatus {
                 code: r.status,
                 message: r.message,
@@ -226,6 +247,7 @@ impl Engine {
         }
         self.set_status(id, "active", "Active").await?;
         self.apply_routes(None, Some(id)).await?;
+        self.refresh_peering_dns(&r).await?;
         tracing::info!(pcx = %id, "peering active");
         Ok(self.to_peering(self.peering_row(id).await?).await)
     }
@@ -259,6 +281,7 @@ impl Engine {
         if r.status == "active" {
             self.unplumb_peering(&r).await;
             self.apply_routes(None, Some(id)).await?;
+            self.refresh_peering_dns(&r).await?;
         }
         Ok(self.to_peering(self.peering_row(id).await?).await)
     }

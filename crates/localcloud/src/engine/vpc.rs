@@ -11,7 +11,7 @@ use crate::ids::{self, Kind, Principal};
 use crate::kernel;
 use crate::net;
 use crate::netlink;
-use crate::types::{CreateRoute, CreateSubnet, CreateVpc, Route, Subnet, Vpc};
+use crate::types::{CreateRoute, CreateSubnet, CreateVpc, Route, Subnet, Vpc, VpcAttributes};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct VpcRow {
@@ -21,6 +21,7 @@ pub(crate) struct VpcRow {
     pub region: String,
     pub name: Option<String>,
     pub created_at: String,
+    pub enable_dns_hostnames: bool,
 }
 
 impl VpcRow {
@@ -57,7 +58,7 @@ pub(crate) struct RouteRow {
     pub target: String,
 }
 
-const VPC_COLS: &str = "id, account, cidr, region, name, created_at";
+const VPC_COLS: &str = "id, account, cidr, region, name, created_at, enable_dns_hostnames";
 const SUBNET_COLS: &str = "seq, id, vpc_id, account, cidr, az, map_public_ip, name, created_at";
 
 impl Engine {
@@ -116,7 +117,7 @@ impl Engine {
         Ok(id.unwrap_or_default())
     }
 
-    async fn to_vpc(&self, r: VpcRow) -> Result<Vpc> {
+    pub(crate) async fn to_vpc(&self, r: VpcRow) -> Result<Vpc> {
         Ok(Vpc {
             default_security_group_id: self.default_group(&r.id).await?,
             namespace: self.router_namespace(&r.id),
@@ -127,6 +128,7 @@ impl Engine {
             cidr_block: r.cidr,
             region: r.region,
             name: r.name,
+            enable_dns_hostnames: r.enable_dns_hostnames,
             created_at: r.created_at,
         })
     }
@@ -150,6 +152,17 @@ impl Engine {
     /// Create a VPC: a router namespace with forwarding on, the resolver address (base+2)
     /// and a `default` security group (all traffic from itself, all egress).
     pub async fn create_vpc(&self, p: &Principal, req: CreateVpc) -> Result<Vpc> {
+        self.create_vpc_with_attributes(p, req, VpcAttributes::default())
+            .await
+    }
+
+    /// [`Engine::create_vpc`] with the VPC's attributes (`enableDnsHostnames`).
+    pub async fn create_vpc_with_attributes(
+        &self,
+        p: &Principal,
+        req: CreateVpc,
+        attrs: VpcAttributes,
+    ) -> Result<Vpc> {
         let cidr = net::parse_vpc_cidr(&req.cidr_block)?;
         let region = ids::parse_region(req.region.as_deref().unwrap_or(ids::DEFAULT_REGION))?;
         let _g = self.lock.lock().await;
@@ -160,7 +173,7 @@ impl Engine {
         let created = now();
         let mut tx = self.db.begin().await?;
         sqlx::query(
-            "INSERT INTO vpcs (id, account, cidr, region, name, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO vpcs (id, account, cidr, region, name, created_at, enable_dns_hostnames) VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&id)
         .bind(p.account().as_str())
@@ -168,6 +181,7 @@ impl Engine {
         .bind(&region)
         .bind(&req.name)
         .bind(&created)
+        .bind(attrs.enable_dns_hostnames)
         .execute(&mut *tx)
         .await?;
         sqlx::query(
