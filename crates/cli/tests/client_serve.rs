@@ -490,8 +490,46 @@ fn peering_routes_and_other_connections() {
             "primary:A:10.1.4.20",
         ])
         .ok();
+    server
+        .lp(&[
+            "dns",
+            "create",
+            "--cluster",
+            &cluster,
+            "--name",
+            "corp-zone",
+            "--kind",
+            "hosted_zone_association",
+            "--domain",
+            "corp.internal",
+            "--hosted-zone-id",
+            "hz-0123abcd",
+        ])
+        .ok();
     let dns = server.lp(&["dns", "list", "--cluster", &cluster]).ok();
     assert!(dns.stdout.contains("db.internal"), "{}", dns.stdout);
+    assert!(
+        dns.stdout.contains("HOSTED_ZONE_ASSOCIATION"),
+        "{}",
+        dns.stdout
+    );
+    // The server names the field and the rule.
+    let bad = server.lp(&[
+        "dns",
+        "create",
+        "--cluster",
+        &cluster,
+        "--name",
+        "bad-zone",
+        "--kind",
+        "HOSTED_ZONE_ASSOCIATION",
+        "--domain",
+        "bad.internal",
+        "--hosted-zone-id",
+        "zone-1",
+    ]);
+    let bad = bad.failed();
+    assert!(bad.stderr.contains("hostedZoneId"), "{}", bad.stderr);
     let outbound = server
         .lp(&[
             "outbound-endpoint",

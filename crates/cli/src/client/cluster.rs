@@ -158,6 +158,8 @@ const FIELDS: &[Column] = &[
     ("vpcSubnetRange", "/vpcSubnetRange"),
     ("status", "/status"),
     ("externalIps", "/externalIps"),
+    ("accountId", "/accountId"),
+    ("vpcId", "/vpcId"),
     ("privateOnly", "/privateOnly"),
     ("statusReason", "/statusReason"),
 ];

@@ -10,12 +10,17 @@ use super::render::Column;
 use super::wait::{self, WaitArgs};
 
 pub const ABOUT_LONG: &str = "\
-How the cluster resolves your private host names. Three kinds:
+How the cluster resolves your private host names. Four kinds:
   RESOLVER_RULE  a Route 53 Resolver rule you share with the cluster's account;
   FORWARDING     queries for a domain are forwarded to your DNS servers (--target), which the
                  cluster must reach over a peering, transit gateway or VPN;
   PRIVATE_ZONE   a private zone with a few stable records (--record), answered in the
-                 cluster's VPC (authoritative: a missing name is NXDOMAIN).";
+                 cluster's VPC (authoritative: a missing name is NXDOMAIN);
+  HOSTED_ZONE_ASSOCIATION
+                 your own private hosted zone (--hosted-zone-id), associated with the cluster's
+                 VPC. It stays PENDING until the zone's owner authorizes the association with
+                 the cluster's VPC (`linkplane cluster get` shows vpcId); `linkplane dns get`
+                 then shows the exact command under `instructions`.";
 
 pub const EXAMPLES: &str = "\
 Examples:
@@ -23,6 +28,8 @@ Examples:
       --domain corp.example.com --target 10.1.0.2 --target 10.1.0.3:5353
   linkplane dns create --cluster cl7g2k4m9p3q5r6s2t --name db --kind PRIVATE_ZONE \\
       --domain db.internal --record primary:A:10.1.4.20 --record replica:CNAME:primary.db.internal
+  linkplane dns create --cluster cl7g2k4m9p3q5r6s2t --name corp-zone \\
+      --kind HOSTED_ZONE_ASSOCIATION --domain corp.internal --hosted-zone-id hz-0123abcd
   linkplane dns list --cluster cl7g2k4m9p3q5r6s2t
   linkplane dns delete --cluster cl7g2k4m9p3q5r6s2t dns4g6i2k5m7o3q5st";
 
@@ -43,6 +50,8 @@ pub enum Kind {
     Forwarding,
     /// A private zone with records answered in the cluster's VPC.
     PrivateZone,
+    /// Your own private hosted zone, associated with the cluster's VPC.
+    HostedZoneAssociation,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -50,8 +59,9 @@ pub enum DnsCommand {
     /// Add a DNS resolution (resolver rule, forwarding or private zone).
     ///
     /// Sends POST …/clusters/{clusterId}/dns-resolutions. FORWARDING takes --target,
-    /// PRIVATE_ZONE takes --record, RESOLVER_RULE takes --resolver-rule-id. --wait follows it
-    /// to AVAILABLE.
+    /// PRIVATE_ZONE takes --record, RESOLVER_RULE takes --resolver-rule-id,
+    /// HOSTED_ZONE_ASSOCIATION takes --hosted-zone-id. --wait follows it to AVAILABLE (a zone
+    /// association waits there until the zone's owner authorizes it; the progress line says so).
     #[command(
         after_help = "Example:\n  linkplane dns create --cluster cl7g2k4m9p3q5r6s2t --name corp \\\n      --kind FORWARDING --domain corp.example.com --target 10.1.0.2"
     )]
@@ -81,6 +91,10 @@ pub enum DnsCommand {
         /// RESOLVER_RULE: the shared rule's id, e.g. rslvr-rr-0a1b2c3d4e5f60718.
         #[arg(long, value_name = "RULE_ID")]
         resolver_rule_id: Option<String>,
+        /// HOSTED_ZONE_ASSOCIATION: your private hosted zone's id, e.g. hz-0123abcd
+        /// (localcloud) or Z0123456789ABCDEFGHIJ (Route 53).
+        #[arg(long, value_name = "ZONE_ID")]
+        hosted_zone_id: Option<String>,
         #[command(flatten)]
         idempotency: IdempotencyArgs,
         #[command(flatten)]
@@ -180,7 +194,12 @@ const FIELDS: &[Column] = &[
     ("domain", "/domain"),
     ("targets", "/targets"),
     ("records", "/records"),
+    ("resolverRuleId", "/resolverRuleId"),
+    ("hostedZoneId", "/hostedZoneId"),
     ("status", "/status"),
+    ("statusReason", "/statusReason"),
+    ("cloudResourceId", "/cloudResourceId"),
+    ("instructions", "/instructions"),
 ];
 
 const KIND: ClusterChild = ClusterChild {
@@ -203,6 +222,7 @@ pub async fn run(args: DnsArgs) -> anyhow::Result<()> {
             records,
             ttl,
             resolver_rule_id,
+            hosted_zone_id,
             idempotency,
             wait,
         } => {
@@ -212,7 +232,8 @@ pub async fn run(args: DnsArgs) -> anyhow::Result<()> {
                 .set("kind", wire(&kind))
                 .set("domain", domain)
                 .list("targets", &targets)
-                .opt("resolverRuleId", resolver_rule_id);
+                .opt("resolverRuleId", resolver_rule_id)
+                .opt("hostedZoneId", hosted_zone_id);
             if !records.is_empty() {
                 body = body.set("records", records);
             }
