@@ -14,7 +14,13 @@
 //! - **requeue** when a reconcile asks to look again later ([`Action::RequeueAfter`]);
 //! - **resync**: every `resync` interval (and at start) all keys from [`Reconcile::list`] are
 //!   reconciled, so nothing depends on a trigger having been delivered;
-//! - bounded **concurrency** across keys.
+//! - bounded **concurrency** across keys;
+//! - **watches**: a reconcile (or a provider call made inside it) may take the key's
+//!   [`Waker`] ([`Waker::current`]) and hand it to whatever it waits on, which calls
+//!   [`Waker::wake`] when that changes: the key is reconciled at once instead of at its next
+//!   requeue (ZooKeeper-style one-shot watches: a pass re-registers what it still waits on);
+//! - **extra trigger sources** ([`Reconcile::triggers`]), e.g. a watch of a child kind
+//!   that maps a changed child to its parent's key, running as long as the controller.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
@@ -48,6 +54,52 @@ pub trait Reconcile: Send + Sync + 'static {
     /// Converge `key`.
     fn reconcile(&self, key: Self::Key)
     -> impl Future<Output = Result<Action, Self::Error>> + Send;
+
+    /// Trigger sources of this controller besides its callers' [`Handle`]s and the resync:
+    /// started once when the controller starts, stopped (dropped) when it stops. Every key
+    /// sent through `handle` is reconciled soon. Default: none.
+    fn triggers(self: Arc<Self>, handle: Handle<Self::Key>) -> impl Future<Output = ()> + Send {
+        drop(handle);
+        std::future::ready(())
+    }
+}
+
+tokio::task_local! {
+    static CURRENT: Waker;
+}
+
+/// Asks a running controller to reconcile one key again: what a reconcile waits on (a
+/// provider's state) calls [`Waker::wake`] when it changes. Cheap to clone; waking a key
+/// whose controller has stopped does nothing.
+#[derive(Clone)]
+pub struct Waker {
+    id: Arc<str>,
+    wake: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl Debug for Waker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Waker").field(&self.id).finish()
+    }
+}
+
+impl Waker {
+    /// The waker of the key being reconciled, inside [`Reconcile::reconcile`] (and anything
+    /// it awaits on the same task); `None` elsewhere.
+    pub fn current() -> Option<Self> {
+        CURRENT.try_with(Clone::clone).ok()
+    }
+
+    /// `<controller>/<key>`: the same for every pass of one key, so a watch registered by
+    /// each pass can replace the previous registration instead of piling up.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Reconcile the key soon (collapses with other triggers; never blocks).
+    pub fn wake(&self) {
+        (self.wake)();
+    }
 }
 
 /// Tuning of a [`Controller`].
@@ -96,7 +148,17 @@ pub struct Controller<R: Reconcile> {
     name: &'static str,
     reconciler: Arc<R>,
     config: Config,
+    tx: mpsc::UnboundedSender<R::Key>,
     rx: mpsc::UnboundedReceiver<R::Key>,
+}
+
+/// Aborts a task when dropped (the controller's trigger sources).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 struct State<K> {
@@ -189,9 +251,23 @@ where
             name,
             reconciler,
             config,
+            tx: tx.clone(),
             rx,
         };
         (controller, Handle { tx })
+    }
+
+    fn waker(&self, key: &R::Key) -> Waker {
+        let tx = self.tx.downgrade();
+        let k = key.clone();
+        Waker {
+            id: format!("{}/{key:?}", self.name).into(),
+            wake: Arc::new(move || {
+                if let Some(tx) = tx.upgrade() {
+                    let _ = tx.send(k.clone());
+                }
+            }),
+        }
     }
 
     async fn resync(&self, st: &mut State<R::Key>) {
@@ -213,6 +289,11 @@ where
         let mut tasks: JoinSet<Result<Action, R::Error>> = JoinSet::new();
         let mut resync = tokio::time::interval(self.config.resync);
         resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let _triggers = AbortOnDrop(tokio::spawn(Arc::clone(&self.reconciler).triggers(
+            Handle {
+                tx: self.tx.clone(),
+            },
+        )));
         loop {
             while st.running.len() < concurrency {
                 let Some(key) = st.queue.pop_front() else {
@@ -222,7 +303,8 @@ where
                 st.running_keys.insert(key.clone());
                 let r = Arc::clone(&self.reconciler);
                 let k = key.clone();
-                let handle = tasks.spawn(async move { r.reconcile(k).await });
+                let waker = self.waker(&key);
+                let handle = tasks.spawn(CURRENT.scope(waker, async move { r.reconcile(k).await }));
                 st.running.insert(handle.id(), key);
             }
             let next_timer = st.next_timer();

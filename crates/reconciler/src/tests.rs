@@ -248,3 +248,86 @@ async fn shutdown_stops_the_controller() {
         .expect("controller stops")
         .unwrap();
 }
+
+/// Keeps the waker each pass finds, and feeds keys from a channel as its trigger source.
+#[derive(Default)]
+struct Watching {
+    runs: Mutex<Vec<u32>>,
+    wakers: Mutex<Vec<Option<Waker>>>,
+    feed: Mutex<Option<mpsc::UnboundedReceiver<u32>>>,
+}
+
+impl Reconcile for Watching {
+    type Key = u32;
+    type Error = String;
+
+    async fn list(&self) -> Result<Vec<u32>, String> {
+        Ok(vec![1])
+    }
+
+    async fn reconcile(&self, key: u32) -> Result<Action, String> {
+        self.runs.lock().unwrap().push(key);
+        // Also from a nested future on the same task, as a provider call would.
+        let w = async { Waker::current() }.await;
+        self.wakers.lock().unwrap().push(w);
+        Ok(Action::Done)
+    }
+
+    fn triggers(self: Arc<Self>, handle: Handle<u32>) -> impl Future<Output = ()> + Send {
+        let feed = self.feed.lock().unwrap().take();
+        async move {
+            let Some(mut feed) = feed else { return };
+            while let Some(k) = feed.recv().await {
+                handle.enqueue(k);
+            }
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_waker_taken_inside_a_reconcile_reconciles_its_key_again() {
+    assert!(Waker::current().is_none(), "no waker outside a reconcile");
+    let r = Arc::new(Watching::default());
+    let (controller, _handle) = Controller::new("watch", Arc::clone(&r), config());
+    let (stop, rx) = watch::channel(false);
+    let task = tokio::spawn(controller.run(rx));
+    settle().await;
+    assert_eq!(*r.runs.lock().unwrap(), [1]);
+    let w = r.wakers.lock().unwrap()[0]
+        .clone()
+        .expect("a waker inside the reconcile");
+    assert_eq!(w.id(), "watch/1");
+    w.wake();
+    settle().await;
+    assert_eq!(*r.runs.lock().unwrap(), [1, 1], "a wake: one more run");
+    assert_eq!(
+        r.wakers.lock().unwrap()[1].as_ref().map(Waker::id),
+        Some("watch/1")
+    );
+    stop.send(true).unwrap();
+    task.await.unwrap();
+    // The controller is gone: waking does nothing (and does not panic).
+    w.wake();
+}
+
+#[tokio::test(start_paused = true)]
+async fn trigger_sources_run_with_the_controller_and_stop_with_it() {
+    let r = Arc::new(Watching::default());
+    let (feed, rx_feed) = mpsc::unbounded_channel();
+    *r.feed.lock().unwrap() = Some(rx_feed);
+    let (controller, _handle) = Controller::new("watch", Arc::clone(&r), config());
+    let (stop, rx) = watch::channel(false);
+    let task = tokio::spawn(controller.run(rx));
+    settle().await;
+    feed.send(5).unwrap();
+    feed.send(6).unwrap();
+    settle().await;
+    assert_eq!(*r.runs.lock().unwrap(), [1, 5, 6]);
+    stop.send(true).unwrap();
+    task.await.unwrap();
+    settle().await;
+    assert!(
+        feed.send(7).is_err(),
+        "the trigger source was stopped with the controller"
+    );
+}
