@@ -606,7 +606,9 @@ impl Provider for LocalProvider {
 }
 
 /// Document 002's "Complete Activation" modal for localcloud: accept the connection as the
-/// peer account, then route the cluster's CIDR to it from each subnet of the external VPC.
+/// peer account, route the cluster's CIDR to it from each subnet of the external VPC, and
+/// (document 002's "DNS considerations") turn on Accepter DNS Resolution so the cluster
+/// resolves the external VPC's public DNS host names to private IPs.
 pub fn activation_steps(
     cluster_cidr: &Cidr,
     cloud_id: &str,
@@ -620,6 +622,7 @@ pub fn activation_steps(
         format!(
             "{who} route add --subnet <subnet-id> --destination {cluster_cidr} --target {cloud_id}"
         ),
+        format!("{who} peering modify-options {cloud_id} --accepter-dns-resolution true"),
     ]
 }
 
@@ -641,6 +644,7 @@ mod tests {
                 "linkplane cloud --as arn:aws:iam::222222222222:root peering accept pcx-0123abcd",
                 "linkplane cloud --as arn:aws:iam::222222222222:root subnet list --vpc vpc-89abcdef",
                 "linkplane cloud --as arn:aws:iam::222222222222:root route add --subnet <subnet-id> --destination 10.70.0.0/22 --target pcx-0123abcd",
+                "linkplane cloud --as arn:aws:iam::222222222222:root peering modify-options pcx-0123abcd --accepter-dns-resolution true",
             ]
         );
     }

@@ -270,6 +270,18 @@ impl DnsProvider for LocalProvider {
         }
     }
 
+    async fn peering_accepter_dns(&self, cloud_id: &str) -> Result<Option<bool>, ProviderError> {
+        match self.engine().get_peering(self.p(), cloud_id).await {
+            Ok(c) => Ok(Some(
+                c.accepter_vpc_info
+                    .peering_options
+                    .allow_dns_resolution_from_remote_vpc,
+            )),
+            Err(CloudError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
     async fn remove_dns(
         &self,
         net: &ClusterNetwork,

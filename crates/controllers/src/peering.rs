@@ -170,12 +170,19 @@ impl Pass<'_> {
         Ok(Action::Done)
     }
 
-    /// Accepted: ACTIVE, and the default route to `peerCidr` appears in Routes.
+    /// Accepted: ACTIVE, and the default route to `peerCidr` appears in Routes. Also
+    /// observed while ACTIVE: whether the customer turned on "Accepter DNS Resolution"
+    /// (document 002's DNS considerations), looked at again at every resync.
     async fn activate(&mut self, id: &str) -> Result<Action> {
         if self.obs.status != PeeringStatus::Active {
             self.ensure_default_route().await?;
             tracing::info!(peering = %self.doc.id, pcx = %id, "peering ACTIVE");
         }
+        let dns = self.provider.peering_accepter_dns(id).await?;
+        if dns.is_some() && dns != self.obs.accepter_dns_resolution {
+            tracing::info!(peering = %self.doc.id, pcx = %id, accepter_dns_resolution = ?dns, "peering DNS resolution option observed");
+        }
+        self.obs.accepter_dns_resolution = dns.or(self.obs.accepter_dns_resolution);
         if self.obs.status == PeeringStatus::Pending {
             step(&mut self.obs, PeeringEvent::RequestSent);
         }

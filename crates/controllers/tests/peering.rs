@@ -822,3 +822,163 @@ async fn crash_test(stages: &[usize]) {
         .await;
     assert_eq!(c["name"], "renamed");
 }
+
+/// `dig +short` from an instance of the cluster.
+async fn dig(h: &Harness, from: &linkplane_localcloud::types::Instance, name: &str) -> String {
+    let cmd: Vec<String> = ["dig", "+short", "+time=2", "+tries=1", name]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let out = h
+        .engine()
+        .exec(
+            &platform(),
+            &from.instance_id,
+            &cmd,
+            b"",
+            Duration::from_secs(8),
+        )
+        .await
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepter_dns_resolution_resolves_the_external_vpcs_public_names_from_the_cluster() {
+    // Document 002, "DNS considerations for VPC peering": "If your external VPC resolves DNS
+    // hostnames using DNS Hostnames and DNS Resolution, you must also enable the Accepter DNS
+    // Resolution setting on AWS. This allows Astro clusters and Deployments to resolve the
+    // public DNS hostnames of the external VPC to its private IP addresses."
+    use linkplane_localcloud::types::{
+        CreateInstance, CreateInternetGateway, CreateRoute, CreateSubnet, ModifyVpc,
+    };
+    if !linkplane_netns::testing::require_root("accepter_dns_resolution_from_the_cluster") {
+        return;
+    }
+    let h = Harness::start(fast_config(Duration::from_secs(300))).await;
+    let cluster = h.created_cluster("10.76.0.0/22").await;
+    let cid = s(&cluster, "id");
+    let worker = h.cluster_instance(&cid).await;
+
+    // The customer's external VPC: DNS host names on, an internet gateway, a public web host.
+    let e = h.engine();
+    let cust = customer();
+    let vpc = e
+        .create_vpc(
+            &cust,
+            linkplane_localcloud::types::CreateVpc {
+                cidr_block: "10.86.0.0/16".into(),
+                region: Some("us-east-1".into()),
+                name: Some("external".into()),
+            },
+        )
+        .await
+        .unwrap();
+    e.modify_vpc(
+        &cust,
+        &vpc.vpc_id,
+        ModifyVpc {
+            enable_dns_hostnames: Some(true),
+        },
+    )
+    .await
+    .unwrap();
+    let sn = e
+        .create_subnet(
+            &cust,
+            CreateSubnet {
+                vpc_id: vpc.vpc_id.clone(),
+                cidr_block: "10.86.1.0/24".into(),
+                availability_zone: "us-east-1a".into(),
+                map_public_ip_on_launch: true,
+                name: None,
+            },
+        )
+        .await
+        .unwrap();
+    let igw = e
+        .create_internet_gateway(
+            &cust,
+            CreateInternetGateway {
+                vpc_id: vpc.vpc_id.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    e.create_route(
+        &cust,
+        &sn.subnet_id,
+        CreateRoute {
+            destination_cidr_block: "0.0.0.0/0".into(),
+            target_id: igw.internet_gateway_id,
+        },
+    )
+    .await
+    .unwrap();
+    let web = e
+        .create_instance(
+            &cust,
+            CreateInstance {
+                subnet_id: sn.subnet_id.clone(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let name = web.public_dns_name.clone().expect("a public DNS name");
+    let public = web.public_ip_address.clone().unwrap();
+    // Without a peering the cluster gets the public address from public DNS.
+    assert_eq!(dig(&h, &worker, &name).await, public);
+
+    let p = h
+        .post(
+            &format!("/clusters/{cid}/vpc-peering-connections"),
+            json!({"name": "external", "peerAccountId": CUSTOMER_ACCOUNT,
+                   "peerVpcId": vpc.vpc_id, "peerRegion": "us-east-1",
+                   "peerCidr": "10.86.0.0/16"}),
+        )
+        .await;
+    let ppath = format!("/clusters/{cid}/vpc-peering-connections/{}", s(&p, "id"));
+    let p = h.wait_status(&ppath, "PENDING_ACTIVATION", MIN).await;
+    let pcx = s(&p, "cloudPeeringId");
+    let steps: Vec<String> = p["activationInstructions"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap().to_owned())
+        .collect();
+    // The modal's last step is the DNS option, on the customer's (accepter's) side.
+    assert_eq!(
+        steps.last().unwrap(),
+        &format!(
+            "linkplane cloud --as {CUSTOMER} peering modify-options {pcx} --accepter-dns-resolution true"
+        )
+    );
+    let (dns_step, rest) = steps.split_last().unwrap();
+    run_instructions(&h, &rest[..1]).await;
+    h.wait_status(&ppath, "ACTIVE", MIN).await;
+    run_instructions(&h, &rest[1..]).await;
+    // Accepted and routed, the option still off: the public address, and the connection
+    // says the option is off.
+    let p = h
+        .wait_for(&ppath, MIN, |st, v| {
+            st == 200 && v["accepterDnsResolution"] == json!(false)
+        })
+        .await;
+    assert_eq!(p["status"], "ACTIVE");
+    assert_eq!(dig(&h, &worker, &name).await, public);
+
+    run_instructions(&h, std::slice::from_ref(dns_step)).await;
+    assert_eq!(dig(&h, &worker, &name).await, web.private_ip_address);
+    // The connection shows it at the next resync.
+    h.wait_for(&ppath, MIN, |st, v| {
+        st == 200 && v["accepterDnsResolution"] == json!(true)
+    })
+    .await;
+
+    // Deleting the connection: public answers again.
+    let (st, v) = h.delete(&ppath).await;
+    assert!(st == 202 || st == 204, "{st} {v}");
+    h.wait_for(&ppath, MIN, |st, _| st == 404).await;
+    assert_eq!(dig(&h, &worker, &name).await, public);
+}
