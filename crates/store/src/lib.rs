@@ -426,6 +426,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Page<Document>>;
     /// Every child of `parent`, any kind (for validation context).
     async fn list_children(&self, org: &ResourceId, parent: &ResourceId) -> Result<Vec<Document>>;
+    /// The children of `parent` of the given kinds, oldest first: an indexed lookup whose
+    /// cost does not grow with the parent's other children (a cluster's routes do not slow
+    /// the validation context, which needs only its connections).
+    async fn list_children_of_kinds(
+        &self,
+        org: &ResourceId,
+        parent: &ResourceId,
+        kinds: &[ResourceKind],
+    ) -> Result<Vec<Document>>;
     /// Replace the spec (and optionally the status), bumping `generation`.
     async fn update_document(
         &self,

@@ -533,6 +533,34 @@ impl Store for SqliteStore {
         Ok(all.into_iter().filter(|d| &d.org_id == org).collect())
     }
 
+    async fn list_children_of_kinds(
+        &self,
+        org: &ResourceId,
+        parent: &ResourceId,
+        kinds: &[ResourceKind],
+    ) -> Result<Vec<Document>> {
+        let mut out = Vec::new();
+        // One indexed range per kind (documents_list: org_id, kind, parent_id, seq), merged
+        // back into creation order.
+        for kind in kinds {
+            const SQL: &str = "SELECT seq, kind, id, org_id, parent_id, system, spec, status, \
+                 generation, observed_generation, child_version, finalizers, \
+                 deletion_requested_at, created_at, updated_at FROM documents \
+                 WHERE org_id = ? AND kind = ? AND parent_id = ? ORDER BY seq";
+            let rows = sqlx::query(SQL)
+                .bind(org.as_str())
+                .bind(kind.as_str())
+                .bind(parent.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+            for r in &rows {
+                out.push((r.try_get::<i64, _>("seq")?, doc_from_row(r)?));
+            }
+        }
+        out.sort_by_key(|(seq, _)| *seq);
+        Ok(out.into_iter().map(|(_, d)| d).collect())
+    }
+
     async fn update_document(
         &self,
         kind: ResourceKind,

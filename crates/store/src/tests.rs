@@ -303,6 +303,43 @@ async fn parent_guard_and_child_version() {
         f.store.list_children(&f.org, &cl.id).await.unwrap().len(),
         2
     );
+    // By kind: only those kinds, in creation order; another organization sees none.
+    let r = new_doc(ResourceKind::Route, 4, &f.org, Some(&cl.id));
+    f.store
+        .create_documents(&[r.clone()], Some(&guard(None)), None)
+        .await
+        .unwrap();
+    let kinds = [ResourceKind::Route, ResourceKind::VpcPeeringConnection];
+    let got: Vec<ResourceKind> = f
+        .store
+        .list_children_of_kinds(&f.org, &cl.id, &kinds)
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| d.kind)
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ResourceKind::VpcPeeringConnection,
+            ResourceKind::VpcPeeringConnection,
+            ResourceKind::Route
+        ]
+    );
+    let routes = f
+        .store
+        .list_children_of_kinds(&f.org, &cl.id, &[ResourceKind::Route])
+        .await
+        .unwrap();
+    assert_eq!(routes.len(), 1);
+    assert_eq!(routes[0].id, r.id);
+    assert!(
+        f.store
+            .list_children_of_kinds(&f.other, &cl.id, &kinds)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]

@@ -261,10 +261,10 @@ async fn find_private_link(
 ) -> ApiResult<Option<Document>> {
     Ok(state
         .store
-        .list_children(org, cluster)
+        .list_children_of_kinds(org, cluster, &[ResourceKind::PrivateLink])
         .await?
         .into_iter()
-        .find(|d| d.kind == ResourceKind::PrivateLink))
+        .next())
 }
 
 #[utoipa::path(get, path = "/v1/organizations/{organizationId}/clusters/{clusterId}/private-link", tag = "private-link",
@@ -476,13 +476,12 @@ async fn load_connection(
     }
     state
         .store
-        .list_children(org, cluster)
+        .list_children_of_kinds(org, cluster, &[ResourceKind::EndpointConnection])
         .await?
         .into_iter()
         .find(|d| {
-            d.kind == ResourceKind::EndpointConnection
-                && d.spec_as::<linkplane_model::EndpointConnectionSpec>()
-                    .is_ok_and(|s| s.cloud_endpoint_id == eid)
+            d.spec_as::<linkplane_model::EndpointConnectionSpec>()
+                .is_ok_and(|s| s.cloud_endpoint_id == eid)
         })
         .ok_or_else(|| ApiError::not_found(format!("endpoint connection {eid}")))
 }

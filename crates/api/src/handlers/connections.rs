@@ -246,8 +246,12 @@ pub async fn create_peering(
 
 async fn retry_failed_peerings(state: &AppState, org: &ResourceId, cid: &str) -> ApiResult<()> {
     let cluster = path_id(cid, ResourceKind::Cluster)?;
-    for d in state.store.list_children(org, &cluster).await? {
-        if d.kind != ResourceKind::VpcPeeringConnection || d.deletion_requested_at.is_some() {
+    for d in state
+        .store
+        .list_children_of_kinds(org, &cluster, &[ResourceKind::VpcPeeringConnection])
+        .await?
+    {
+        if d.deletion_requested_at.is_some() {
             continue;
         }
         let mut s: VpcPeeringObserved = d.status_as()?;

@@ -116,7 +116,19 @@ pub(crate) async fn cluster_context(
     cluster: &Document,
     spec: &ClusterSpec,
 ) -> ApiResult<ClusterContext> {
-    let children = state.store.list_children(org, &cluster.id).await?;
+    // Only the connections: the cluster's routes (possibly thousands) play no part.
+    let children = state
+        .store
+        .list_children_of_kinds(
+            org,
+            &cluster.id,
+            &[
+                ResourceKind::VpcPeeringConnection,
+                ResourceKind::TransitGatewayAttachment,
+                ResourceKind::VpnConnection,
+            ],
+        )
+        .await?;
     let mut ctx = ClusterContext {
         cluster_id: cluster.id.clone(),
         cluster: spec.clone(),
@@ -161,12 +173,14 @@ pub(crate) async fn routes_targeting(
     target: &ResourceId,
 ) -> ApiResult<Vec<ResourceId>> {
     let mut out = vec![];
-    for c in state.store.list_children(org, cluster).await? {
-        if c.kind == ResourceKind::Route {
-            let r: RouteSpec = c.spec_as()?;
-            if &r.target_id == target {
-                out.push(c.id.clone());
-            }
+    for c in state
+        .store
+        .list_children_of_kinds(org, cluster, &[ResourceKind::Route])
+        .await?
+    {
+        let r: RouteSpec = c.spec_as()?;
+        if &r.target_id == target {
+            out.push(c.id.clone());
         }
     }
     Ok(out)
