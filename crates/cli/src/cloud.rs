@@ -491,11 +491,28 @@ pub enum VpcCmd {
         region: Option<String>,
         #[arg(long)]
         name: Option<String>,
+        /// Give instances with a public IP a public DNS host name (publicDnsName,
+        /// ec2-<public-ip>.<region>.compute.linkplane.test). Off by default, as for AWS.
+        #[arg(long)]
+        enable_dns_hostnames: bool,
     },
     /// List your account's VPCs.
     List,
     /// Show one VPC.
     Show { vpc_id: String },
+    /// Change a VPC's attributes (the VPC owner's account only).
+    ///
+    ///   linkplane cloud vpc modify vpc-… --enable-dns-hostnames true
+    ///
+    /// With enableDnsHostnames, each instance with a public IP gets a publicDnsName: public
+    /// DNS answers it with the public IP, the VPC's own resolver with the private IP.
+    #[command(verbatim_doc_comment)]
+    Modify {
+        vpc_id: String,
+        /// true or false.
+        #[arg(long, value_name = "true|false", action = clap::ArgAction::Set, required = true)]
+        enable_dns_hostnames: bool,
+    },
     /// Delete a VPC (refused while it has instances, NAT gateways or peerings).
     Delete { vpc_id: String },
 }
@@ -752,6 +769,31 @@ pub enum PeeringCmd {
     Delete {
         pcx_id: String,
     },
+    /// Set DNS resolution across an active peering (EC2's ModifyVpcPeeringConnectionOptions).
+    ///
+    /// Each side's setting decides whether the OTHER VPC resolves this side's public DNS
+    /// host names (publicDnsName, ec2-….compute.linkplane.test) to private IP addresses;
+    /// without it the other VPC gets the public IP from public DNS. Each side is set by a
+    /// principal of its own account, and only while the peering is active:
+    ///
+    ///   # the customer (accepter) lets the requester's VPC resolve its hosts privately
+    ///   linkplane cloud --as arn:aws:iam::<accepter>:root peering modify-options pcx-… \
+    ///       --accepter-dns-resolution true
+    ///
+    /// Document 002 calls this "the Accepter DNS Resolution setting". Host names exist only
+    /// in VPCs with enableDnsHostnames (vpc modify --enable-dns-hostnames true).
+    #[command(verbatim_doc_comment)]
+    ModifyOptions {
+        pcx_id: String,
+        /// Requester side (requester's account only): true lets the ACCEPTER VPC resolve
+        /// the requester VPC's public DNS host names to private IPs.
+        #[arg(long, value_name = "true|false")]
+        requester_dns_resolution: Option<bool>,
+        /// Accepter side (accepter's account only): true lets the REQUESTER VPC resolve
+        /// the accepter VPC's public DNS host names to private IPs.
+        #[arg(long, value_name = "true|false")]
+        accepter_dns_resolution: Option<bool>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -911,6 +953,11 @@ impl Client {
             self.call(reqwest::Method::POST, path, Some(body)).await?,
         ))
     }
+    async fn patch(&self, path: &str, body: Value) -> anyhow::Result<Outcome> {
+        Ok(Outcome::Value(
+            self.call(reqwest::Method::PATCH, path, Some(body)).await?,
+        ))
+    }
     async fn delete(&self, path: &str, what: &str) -> anyhow::Result<Outcome> {
         let v = self.call(reqwest::Method::DELETE, path, None).await?;
         Ok(if v.is_null() {
@@ -985,6 +1032,25 @@ fn ports(port: Option<&str>) -> anyhow::Result<(Option<i64>, Option<i64>)> {
             (Some(n), Some(n))
         }
     })
+}
+
+/// The body of `POST /vpc-peering-connections/{id}/options`: only the sides given.
+fn peering_options_body(requester: Option<bool>, accepter: Option<bool>) -> anyhow::Result<Value> {
+    if requester.is_none() && accepter.is_none() {
+        bail!(
+            "give --requester-dns-resolution true|false, --accepter-dns-resolution true|false, or both"
+        );
+    }
+    let mut body = serde_json::Map::new();
+    for (key, v) in [
+        ("requesterPeeringConnectionOptions", requester),
+        ("accepterPeeringConnectionOptions", accepter),
+    ] {
+        if let Some(v) = v {
+            body.insert(key.into(), json!({"allowDnsResolutionFromRemoteVpc": v}));
+        }
+    }
+    Ok(Value::Object(body))
 }
 
 /// `i-…` or `i-…:port` → a target reference.
@@ -1315,9 +1381,28 @@ pub async fn execute(args: &CloudArgs) -> anyhow::Result<Outcome> {
     match &args.command {
         C::Whoami => c.get("/whoami").await,
         C::Vpc(cmd) => match cmd {
-            VpcCmd::Create { cidr, region, name } => {
-                c.post("/vpcs", json!({"cidrBlock": cidr, "region": region, "name": name}))
-                    .await
+            VpcCmd::Create {
+                cidr,
+                region,
+                name,
+                enable_dns_hostnames,
+            } => {
+                c.post(
+                    "/vpcs",
+                    json!({"cidrBlock": cidr, "region": region, "name": name,
+                           "enableDnsHostnames": enable_dns_hostnames}),
+                )
+                .await
+            }
+            VpcCmd::Modify {
+                vpc_id,
+                enable_dns_hostnames,
+            } => {
+                c.patch(
+                    &format!("/vpcs/{vpc_id}"),
+                    json!({"enableDnsHostnames": enable_dns_hostnames}),
+                )
+                .await
             }
             VpcCmd::List => c.get("/vpcs").await,
             VpcCmd::Show { vpc_id } => c.get(&format!("/vpcs/{vpc_id}")).await,
@@ -1435,6 +1520,17 @@ pub async fn execute(args: &CloudArgs) -> anyhow::Result<Outcome> {
             PeeringCmd::Delete { pcx_id } => {
                 c.delete(&format!("/vpc-peering-connections/{pcx_id}"), pcx_id)
                     .await
+            }
+            PeeringCmd::ModifyOptions {
+                pcx_id,
+                requester_dns_resolution,
+                accepter_dns_resolution,
+            } => {
+                c.post(
+                    &format!("/vpc-peering-connections/{pcx_id}/options"),
+                    peering_options_body(*requester_dns_resolution, *accepter_dns_resolution)?,
+                )
+                .await
             }
         },
         C::LoadBalancer(cmd) => lb(&c, cmd).await,
@@ -1650,8 +1746,15 @@ fn cell(v: &Value) -> String {
         Value::Array(a) => a.iter().map(cell).collect::<Vec<_>>().join(","),
         Value::Object(o) if o.contains_key("code") => cell(&o["code"]),
         Value::Object(o) if o.contains_key("vpcId") => {
+            let dns = match o
+                .get("peeringOptions")
+                .and_then(|p| p.get("allowDnsResolutionFromRemoteVpc"))
+            {
+                Some(Value::Bool(true)) => " dns-resolution-from-remote-vpc",
+                _ => "",
+            };
             format!(
-                "{} {} ({})",
+                "{} {} ({}){dns}",
                 cell(&o["vpcId"]),
                 cell(&o["cidrBlock"]),
                 cell(&o["ownerId"])
@@ -1861,6 +1964,101 @@ mod tests {
     }
 
     #[test]
+    fn dns_hostname_and_peering_option_commands_parse() {
+        let m = Top::try_parse_from([
+            "cloud",
+            "vpc",
+            "modify",
+            "vpc-12345678",
+            "--enable-dns-hostnames",
+            "false",
+        ])
+        .unwrap();
+        assert!(matches!(
+            m.cloud.command,
+            CloudCommand::Vpc(VpcCmd::Modify {
+                enable_dns_hostnames: false,
+                ..
+            })
+        ));
+        for bad in [
+            vec!["cloud", "vpc", "modify", "vpc-12345678"],
+            vec![
+                "cloud",
+                "vpc",
+                "modify",
+                "vpc-12345678",
+                "--enable-dns-hostnames",
+            ],
+            vec![
+                "cloud",
+                "vpc",
+                "modify",
+                "vpc-12345678",
+                "--enable-dns-hostnames",
+                "yes",
+            ],
+        ] {
+            assert!(Top::try_parse_from(&bad).is_err(), "{bad:?}");
+        }
+        let c = Top::try_parse_from([
+            "cloud",
+            "vpc",
+            "create",
+            "--cidr",
+            "10.0.0.0/16",
+            "--enable-dns-hostnames",
+        ])
+        .unwrap();
+        assert!(matches!(
+            c.cloud.command,
+            CloudCommand::Vpc(VpcCmd::Create {
+                enable_dns_hostnames: true,
+                ..
+            })
+        ));
+        let o = Top::try_parse_from([
+            "cloud",
+            "peering",
+            "modify-options",
+            "pcx-12345678",
+            "--accepter-dns-resolution",
+            "true",
+        ])
+        .unwrap();
+        assert!(matches!(
+            o.cloud.command,
+            CloudCommand::Peering(PeeringCmd::ModifyOptions {
+                requester_dns_resolution: None,
+                accepter_dns_resolution: Some(true),
+                ..
+            })
+        ));
+        assert_eq!(
+            peering_options_body(None, Some(true)).unwrap(),
+            json!({"accepterPeeringConnectionOptions": {"allowDnsResolutionFromRemoteVpc": true}})
+        );
+        assert_eq!(
+            peering_options_body(Some(false), Some(true)).unwrap(),
+            json!({"requesterPeeringConnectionOptions": {"allowDnsResolutionFromRemoteVpc": false},
+                   "accepterPeeringConnectionOptions": {"allowDnsResolutionFromRemoteVpc": true}})
+        );
+        let e = peering_options_body(None, None).unwrap_err().to_string();
+        assert!(e.contains("--accepter-dns-resolution"), "{e}");
+        // --help says what each side means.
+        let help = Top::try_parse_from(["cloud", "peering", "modify-options", "--help"])
+            .unwrap_err()
+            .to_string();
+        let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            help.contains("lets the ACCEPTER VPC resolve the requester VPC's public DNS")
+                && help.contains("lets the REQUESTER VPC resolve the accepter VPC's public DNS")
+                && help.contains("only while the peering is active"),
+            "{help}"
+        );
+    }
+
+    #[test]
     fn tables_render() {
         let v = json!([{"vpcId": "vpc-12345678", "cidrBlock": "10.0.0.0/16", "region": "us-east-1", "ownerId": "000000000001", "name": null}]);
         let t = render_table(&v);
@@ -1990,6 +2188,84 @@ mod tests {
             "{}\n{list}",
             render_table(&list)
         );
+        // Instance host names and the peering DNS-resolution option through the CLI.
+        assert_eq!(vpc["enableDnsHostnames"], json!(false));
+        assert_eq!(
+            inst["privateDnsName"],
+            json!(format!(
+                "ip-{}.us-east-1.compute.internal",
+                inst["privateIpAddress"].as_str().unwrap().replace('.', "-")
+            ))
+        );
+        let modified = value(
+            execute(&parse(
+                &url,
+                &tok,
+                &["vpc", "modify", vpc_id, "--enable-dns-hostnames", "true"],
+            ))
+            .await
+            .unwrap(),
+        );
+        assert_eq!(modified["enableDnsHostnames"], json!(true), "{modified}");
+        let peer = value(
+            execute(&parse(
+                &url,
+                &tok,
+                &[
+                    "vpc",
+                    "create",
+                    "--cidr",
+                    "10.91.0.0/16",
+                    "--enable-dns-hostnames",
+                ],
+            ))
+            .await
+            .unwrap(),
+        );
+        assert_eq!(peer["enableDnsHostnames"], json!(true), "{peer}");
+        let peer_id = peer["vpcId"].as_str().unwrap();
+        let pcx = value(
+            execute(&parse(
+                &url,
+                &tok,
+                &["peering", "create", "--vpc", vpc_id, "--peer-vpc", peer_id],
+            ))
+            .await
+            .unwrap(),
+        );
+        let pcx_id = pcx["vpcPeeringConnectionId"].as_str().unwrap();
+        let opts = [
+            "peering",
+            "modify-options",
+            pcx_id,
+            "--accepter-dns-resolution",
+            "true",
+        ];
+        let e = execute(&parse(&url, &tok, &opts))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("409") && e.contains("pending-acceptance"), "{e}");
+        execute(&parse(&url, &tok, &["peering", "accept", pcx_id]))
+            .await
+            .unwrap();
+        let set = value(execute(&parse(&url, &tok, &opts)).await.unwrap());
+        assert_eq!(
+            set["accepterVpcInfo"]["peeringOptions"]["allowDnsResolutionFromRemoteVpc"],
+            json!(true),
+            "{set}"
+        );
+        assert!(
+            render_table(&set).contains("dns-resolution-from-remote-vpc"),
+            "{}",
+            render_table(&set)
+        );
+        execute(&parse(&url, &tok, &["peering", "delete", pcx_id]))
+            .await
+            .unwrap();
+        execute(&parse(&url, &tok, &["vpc", "delete", peer_id]))
+            .await
+            .unwrap();
         // VPC DNS through the CLI: a private zone, a record, and dig from the instance.
         let z = value(
             execute(&parse(
