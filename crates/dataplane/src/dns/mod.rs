@@ -18,7 +18,9 @@
 
 mod cache;
 mod config;
+mod fast;
 mod server;
+mod udp;
 mod upstream;
 
 pub use config::{

@@ -12,10 +12,12 @@ use hickory_server::Server;
 use hickory_server::net::runtime::Time;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::cache::AnswerCache;
 use super::config::{ConfigError, ForwardRule, PrivateZone, RuleAction, ViewConfig, ZoneLookup};
+use super::fast::{FastAnswers, request_key};
 use super::upstream::{self, FactoryRuntime, SocketFactory};
 
 /// How many CNAME / alias hops one answer may follow.
@@ -51,6 +53,7 @@ struct Counters {
     public: AtomicU64,
     failed: AtomicU64,
     cache_hits: AtomicU64,
+    memo_hits: AtomicU64,
 }
 
 /// A snapshot of a view's counters.
@@ -68,6 +71,9 @@ pub struct DnsStats {
     /// Forwarded or public questions answered from the cache (counted in
     /// `forwarded`/`public` too).
     pub cache_hits: u64,
+    /// UDP questions answered from the memo of encoded private-zone answers (counted in
+    /// `queries` and `private` too).
+    pub memo_hits: u64,
 }
 
 struct Inner {
@@ -76,6 +82,19 @@ struct Inner {
     upstream_timeout: Duration,
     counters: Counters,
     cache: AnswerCache,
+    fast: FastAnswers,
+}
+
+/// A resolution and, when it came from private zones alone, how many zone lookups it
+/// took (`None`: an upstream was involved, or it failed).
+type Resolved = (Resolution, Option<u8>);
+
+/// An answer the UDP path may memoize: computed from private zones alone under this
+/// configuration generation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Memo {
+    generation: u64,
+    private_hits: u8,
 }
 
 /// The DNS view of one VPC: its configuration and resolution logic. Cheap to clone;
@@ -104,6 +123,7 @@ impl DnsView {
                 upstream_timeout: Duration::from_secs(2),
                 counters: Counters::default(),
                 cache: AnswerCache::default(),
+                fast: FastAnswers::default(),
             }),
         }
     }
@@ -201,14 +221,21 @@ impl DnsView {
             public: r(&c.public),
             failed: r(&c.failed),
             cache_hits: r(&c.cache_hits),
+            memo_hits: r(&c.memo_hits),
         }
     }
 
     /// Resolve one question through this view (what the server does per query).
     pub async fn resolve(&self, name: &Name, qtype: RecordType) -> Resolution {
+        let cfg = self.inner.config.load_full();
+        self.resolve_in(&cfg, name, qtype).await.0
+    }
+
+    /// Resolve through one configuration snapshot (every hop of a chain sees the same).
+    async fn resolve_in(&self, cfg: &ViewConfig, name: &Name, qtype: RecordType) -> Resolved {
         let name = name.to_lowercase();
-        let r = self.resolve_at(&name, qtype, 0).await;
-        if r.rcode == ResponseCode::ServFail {
+        let r = self.resolve_at(cfg, &name, qtype, 0).await;
+        if r.0.rcode == ResponseCode::ServFail {
             self.inner.counters.failed.fetch_add(1, Ordering::Relaxed);
         }
         r
@@ -216,18 +243,19 @@ impl DnsView {
 
     fn resolve_at<'a>(
         &'a self,
+        cfg: &'a ViewConfig,
         name: &'a Name,
         qtype: RecordType,
         depth: u8,
-    ) -> futures::future::BoxFuture<'a, Resolution> {
+    ) -> futures::future::BoxFuture<'a, Resolved> {
         Box::pin(async move {
             if depth > MAX_CHAIN {
-                return Resolution::fail(ResponseCode::ServFail);
+                return (Resolution::fail(ResponseCode::ServFail), None);
             }
-            let cfg = self.inner.config.load_full();
             if let Some(zone) = cfg.zone_for(name) {
                 self.inner.counters.private.fetch_add(1, Ordering::Relaxed);
-                return self.answer_from_zone(zone, name, qtype, depth).await;
+                let (res, hits) = self.answer_from_zone(cfg, zone, name, qtype, depth).await;
+                return (res, hits.and_then(|h| h.checked_add(1)));
             }
             let c = &self.inner.counters;
             let servers = match cfg.rule_for(name).map(|r| &r.action) {
@@ -240,17 +268,21 @@ impl DnsView {
                     cfg.public_upstreams()
                 }
             };
-            self.forward(cfg.generation(), servers, name, qtype).await
+            let res = self.forward(cfg.generation(), servers, name, qtype).await;
+            (res, None)
         })
     }
 
+    /// The answer of a zone that contains `name`; with the zone lookups of the chain it
+    /// followed when it stayed inside private zones.
     async fn answer_from_zone(
         &self,
+        cfg: &ViewConfig,
         zone: &PrivateZone,
         name: &Name,
         qtype: RecordType,
         depth: u8,
-    ) -> Resolution {
+    ) -> Resolved {
         let negative = |rcode| Resolution {
             rcode,
             answers: Vec::new(),
@@ -258,33 +290,37 @@ impl DnsView {
             authoritative: true,
         };
         match zone.lookup(name, qtype) {
-            ZoneLookup::Records(r) => Resolution {
-                rcode: ResponseCode::NoError,
-                answers: r.to_vec(),
-                authorities: Vec::new(),
-                authoritative: true,
-            },
-            ZoneLookup::NoData => negative(ResponseCode::NoError),
-            ZoneLookup::NxDomain => negative(ResponseCode::NXDomain),
+            ZoneLookup::Records(r) => (
+                Resolution {
+                    rcode: ResponseCode::NoError,
+                    answers: r.to_vec(),
+                    authorities: Vec::new(),
+                    authoritative: true,
+                },
+                Some(0),
+            ),
+            ZoneLookup::NoData => (negative(ResponseCode::NoError), Some(0)),
+            ZoneLookup::NxDomain => (negative(ResponseCode::NXDomain), Some(0)),
             ZoneLookup::Cname(c) => {
                 let RData::CNAME(target) = &c.data else {
-                    return Resolution::fail(ResponseCode::ServFail);
+                    return (Resolution::fail(ResponseCode::ServFail), None);
                 };
-                let sub = self.resolve_at(&target.0, qtype, depth + 1).await;
+                let (sub, hits) = self.resolve_at(cfg, &target.0, qtype, depth + 1).await;
                 let mut answers = Vec::with_capacity(1 + sub.answers.len());
                 answers.push(c.clone());
                 answers.extend(sub.answers);
-                Resolution {
+                let res = Resolution {
                     rcode: sub.rcode,
                     answers,
                     authorities: sub.authorities,
                     authoritative: true,
-                }
+                };
+                (res, hits)
             }
             ZoneLookup::Alias(target) => {
-                let sub = self.resolve_at(target, qtype, depth + 1).await;
+                let (sub, hits) = self.resolve_at(cfg, target, qtype, depth + 1).await;
                 if sub.rcode == ResponseCode::ServFail {
-                    return sub;
+                    return (sub, None);
                 }
                 // The target's final records, under the alias's own name.
                 let answers: Vec<Record> = sub
@@ -297,14 +333,15 @@ impl DnsView {
                     })
                     .collect();
                 if answers.is_empty() {
-                    return negative(ResponseCode::NoError);
+                    return (negative(ResponseCode::NoError), hits);
                 }
-                Resolution {
+                let res = Resolution {
                     rcode: ResponseCode::NoError,
                     answers,
                     authorities: Vec::new(),
                     authoritative: true,
-                }
+                };
+                (res, hits)
             }
         }
     }
@@ -357,15 +394,28 @@ impl DnsView {
 
     /// Serve this view on a bound UDP socket and a listening TCP socket (created by the
     /// caller, e.g. inside the VPC namespace at base+2:53). Must be called in a runtime.
+    ///
+    /// UDP requests are read by this crate's loop (`udp.rs`): private-zone answers are
+    /// memoized in wire format and served from there; everything else, and all of TCP,
+    /// goes through hickory-server's request parsing and encoding.
     pub fn serve(
         &self,
         udp: tokio::net::UdpSocket,
         tcp: tokio::net::TcpListener,
     ) -> DnsServerHandle {
         let mut server = Server::new(Handler { view: self.clone() });
-        server.register_socket(udp);
         server.register_listener(tcp, Duration::from_secs(10), 64);
-        DnsServerHandle { server }
+        let cancel = CancellationToken::new();
+        let udp = tokio::spawn(super::udp::serve(
+            Handler { view: self.clone() },
+            udp,
+            cancel.clone(),
+        ));
+        DnsServerHandle {
+            server,
+            udp: Some(udp),
+            cancel,
+        }
     }
 }
 
@@ -373,31 +423,71 @@ impl DnsView {
 /// [`DnsServerHandle::stop`] shuts down gracefully and waits.
 pub struct DnsServerHandle {
     server: Server<Handler>,
+    udp: Option<tokio::task::JoinHandle<()>>,
+    cancel: CancellationToken,
 }
 
 impl DnsServerHandle {
     /// Stop serving and wait until the sockets are closed.
     pub async fn stop(mut self) {
+        self.cancel.cancel();
+        if let Some(udp) = self.udp.take()
+            && let Err(e) = udp.await
+        {
+            debug!(error = %e, "DNS UDP loop ended with an error");
+        }
         if let Err(e) = self.server.shutdown_gracefully().await {
             debug!(error = %e, "DNS server ended with an error");
         }
     }
 }
 
-struct Handler {
+impl Drop for DnsServerHandle {
+    fn drop(&mut self) {
+        if let Some(udp) = self.udp.take() {
+            udp.abort();
+        }
+    }
+}
+
+pub(crate) struct Handler {
     view: DnsView,
 }
 
-/// What a normal DNS response advertises as its EDNS payload size.
-const EDNS_PAYLOAD: u16 = 1232;
+impl Handler {
+    /// Answer `msg` from the UDP memo into `out` (key: scratch space). False: not
+    /// memoized (yet), take the normal path.
+    pub(crate) fn fast_answer(&self, msg: &[u8], key: &mut Vec<u8>, out: &mut Vec<u8>) -> bool {
+        let Some(shape) = request_key(msg, key) else {
+            return false;
+        };
+        let inner = &self.view.inner;
+        let generation = inner.config.load().generation();
+        let Some(hits) = inner.fast.answer(generation, msg, key, shape, out) else {
+            return false;
+        };
+        let c = &inner.counters;
+        c.queries.fetch_add(1, Ordering::Relaxed);
+        c.private.fetch_add(u64::from(hits), Ordering::Relaxed);
+        c.memo_hits.fetch_add(1, Ordering::Relaxed);
+        true
+    }
 
-#[async_trait::async_trait]
-impl RequestHandler for Handler {
-    async fn handle_request<R: ResponseHandler, T: Time>(
+    /// Memoize `response`, the normal path's answer to `request`.
+    pub(crate) fn remember(&self, memo: Memo, request: &[u8], response: &[u8]) {
+        self.view
+            .inner
+            .fast
+            .insert(memo.generation, request, response, memo.private_hits);
+    }
+
+    /// Answer one request through the view (UDP's normal path and TCP). Also says
+    /// whether the answer may be memoized.
+    pub(crate) async fn answer<R: ResponseHandler>(
         &self,
         request: &Request,
-        mut response_handle: R,
-    ) -> ResponseInfo {
+        response_handle: &mut R,
+    ) -> (ResponseInfo, Option<Memo>) {
         let counters = &self.view.inner.counters;
         counters.queries.fetch_add(1, Ordering::Relaxed);
         let mut md = Metadata::response_from_request(&request.metadata);
@@ -421,14 +511,20 @@ impl RequestHandler for Handler {
             } else {
                 ResponseCode::NotImp
             };
-            return send(&mut response_handle, builder.build_no_records(md), md).await;
+            let info = send(response_handle, builder.build_no_records(md), md).await;
+            return (info, None);
         };
         if info.query.query_class() != DNSClass::IN {
             md.response_code = ResponseCode::Refused;
-            return send(&mut response_handle, builder.build_no_records(md), md).await;
+            let info = send(response_handle, builder.build_no_records(md), md).await;
+            return (info, None);
         }
         let name: Name = info.query.name().into();
-        let res = self.view.resolve(&name, info.query.query_type()).await;
+        let cfg = self.view.inner.config.load_full();
+        let (res, hits) = self
+            .view
+            .resolve_in(&cfg, &name, info.query.query_type())
+            .await;
         md.response_code = res.rcode;
         md.authoritative = res.authoritative;
         let resp = builder.build(
@@ -438,7 +534,29 @@ impl RequestHandler for Handler {
             res.authorities.iter(),
             std::iter::empty(),
         );
-        send(&mut response_handle, resp, md).await
+        let sent = send(response_handle, resp, md).await;
+        let memo = hits
+            .filter(|_| matches!(res.rcode, ResponseCode::NoError | ResponseCode::NXDomain))
+            .filter(|_| sent.response_code == res.rcode)
+            .map(|private_hits| Memo {
+                generation: cfg.generation(),
+                private_hits,
+            });
+        (sent, memo)
+    }
+}
+
+/// What a normal DNS response advertises as its EDNS payload size.
+const EDNS_PAYLOAD: u16 = 1232;
+
+#[async_trait::async_trait]
+impl RequestHandler for Handler {
+    async fn handle_request<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        mut response_handle: R,
+    ) -> ResponseInfo {
+        self.answer(request, &mut response_handle).await.0
     }
 }
 
