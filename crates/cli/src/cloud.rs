@@ -40,6 +40,9 @@ Peering two accounts' VPCs:
   linkplane cloud peering create --vpc vpc-A --peer-vpc vpc-B --peer-owner 222222222222
   linkplane cloud --as arn:aws:iam::222222222222:root peering accept pcx-…
   (then a route to the peer's CIDR with --target pcx-… on both sides)
+  linkplane cloud --as arn:aws:iam::222222222222:root vpc modify vpc-B --enable-dns-hostnames true
+  linkplane cloud --as arn:aws:iam::222222222222:root peering modify-options pcx-… \\
+      --accepter-dns-resolution true    # vpc-A resolves vpc-B's public host names privately
 
 PrivateLink (provider 111111111111 publishes, consumer 222222222222 connects):
   linkplane cloud --as arn:aws:iam::111111111111:root tg create --vpc vpc-P --port 8443 \\
