@@ -341,12 +341,38 @@ async fn validation_is_400_for_shape_and_422_for_rules_naming_fields() {
         )
         .await;
     assert_eq!(r.problem(422), ["targetId"]);
-    s.post(
-        &rt,
-        json!({"name":"r","destinationCidr":"10.1.5.0/24","targetId": first_id}),
-    )
-    .await
-    .ok(201);
+    // … of this cluster: another cluster's connection is not a target here.
+    let other = s.cluster("DEDICATED", "10.50.0.0/16").await;
+    let theirs = s
+        .post(
+            &cpath(&other, "vpc-peering-connections"),
+            peering_body("10.1.0.0/16"),
+        )
+        .await;
+    let theirs_id = theirs.ok(201)["id"].as_str().unwrap().to_owned();
+    let r = s
+        .post(
+            &rt,
+            json!({"name":"r","destinationCidr":"10.1.5.0/24","targetId": theirs_id}),
+        )
+        .await;
+    assert_eq!(r.problem(422), ["targetId"]);
+    assert!(r.text.contains(&theirs_id), "{}", r.text);
+    let route = s
+        .post(
+            &rt,
+            json!({"name":"r","destinationCidr":"10.1.5.0/24","targetId": first_id}),
+        )
+        .await;
+    let route_id = route.ok(201)["id"].as_str().unwrap().to_owned();
+    // … and a connection: a route is not a target.
+    let r = s
+        .post(
+            &rt,
+            json!({"name":"r3","destinationCidr":"10.1.6.0/24","targetId": route_id}),
+        )
+        .await;
+    assert_eq!(r.problem(422), ["targetId"]);
     // Routes go with their connection (issue 7: "removed with their connection"); a stale
     // If-Match refuses first and touches nothing.
     let second = s.post(&pc, peering_body("10.2.0.0/16")).await;

@@ -296,11 +296,14 @@ pub async fn create_route(
     body: JsonBody<CreateRouteRequest>,
 ) -> ApiResult<Response> {
     let req = CreateRequest::new(p.org(&org)?, &uri, &key, &body.body_hash);
-    create_cluster_child(
+    // A malformed target id is reported by validation; a well-formed one is looked up alone.
+    let target = ResourceId::parse(&body.value.target_id).ok();
+    create_cluster_child_in(
         &state,
         &p,
         &req,
         &cid,
+        ContextNeeds::RouteTarget(target.as_ref()),
         |ctx| {
             draft(
                 ResourceKind::Route,

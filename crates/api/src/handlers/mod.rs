@@ -109,6 +109,48 @@ pub(crate) async fn load_cluster(
     Ok((d, spec))
 }
 
+/// What a create validates against.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ContextNeeds<'a> {
+    /// The cluster and every live connection (CIDR overlaps across connections).
+    Connections,
+    /// Only whether this one id is a live connection of the cluster (a route's target): a
+    /// single lookup, however many connections and routes the cluster has.
+    RouteTarget(Option<&'a ResourceId>),
+}
+
+/// The validation context for a route: the cluster, and its target if the target is a
+/// live connection of this cluster.
+pub(crate) async fn route_context(
+    state: &AppState,
+    org: &ResourceId,
+    cluster: &Document,
+    spec: &ClusterSpec,
+    target: Option<&ResourceId>,
+) -> ApiResult<ClusterContext> {
+    let mut ctx = ClusterContext {
+        cluster_id: cluster.id.clone(),
+        cluster: spec.clone(),
+        taken: vec![],
+        route_targets: vec![],
+    };
+    if let Some(t) = target
+        && let Some(d) = state.store.get_document_by_id(t).await?
+        && &d.org_id == org
+        && d.parent_id.as_ref() == Some(&cluster.id)
+        && d.deletion_requested_at.is_none()
+        && matches!(
+            d.kind,
+            ResourceKind::VpcPeeringConnection
+                | ResourceKind::TransitGatewayAttachment
+                | ResourceKind::VpnConnection
+        )
+    {
+        ctx.route_targets.push(d.id);
+    }
+    Ok(ctx)
+}
+
 /// What validating a connection needs: the cluster and its live connections.
 pub(crate) async fn cluster_context(
     state: &AppState,
@@ -301,6 +343,28 @@ pub(crate) async fn create_cluster_child<V: Serialize>(
     build: impl Fn(&ClusterContext) -> ApiResult<Draft>,
     view: impl Fn(&Document) -> linkplane_store::Result<V>,
 ) -> ApiResult<Response> {
+    create_cluster_child_in(
+        state,
+        principal,
+        req,
+        cluster_id,
+        ContextNeeds::Connections,
+        build,
+        view,
+    )
+    .await
+}
+
+/// [`create_cluster_child`] with the context the resource needs.
+pub(crate) async fn create_cluster_child_in<V: Serialize>(
+    state: &AppState,
+    principal: &Principal,
+    req: &CreateRequest<'_>,
+    cluster_id: &str,
+    needs: ContextNeeds<'_>,
+    build: impl Fn(&ClusterContext) -> ApiResult<Draft>,
+    view: impl Fn(&Document) -> linkplane_store::Result<V>,
+) -> ApiResult<Response> {
     principal.require_owner()?;
     if let Some(r) = req.replay(state).await? {
         return Ok(r);
@@ -313,7 +377,12 @@ pub(crate) async fn create_cluster_child<V: Serialize>(
     loop {
         attempt += 1;
         let (cluster, spec) = load_cluster(state, &req.org, cluster_id).await?;
-        let ctx = cluster_context(state, &req.org, &cluster, &spec).await?;
+        let ctx = match needs {
+            ContextNeeds::Connections => cluster_context(state, &req.org, &cluster, &spec).await?,
+            ContextNeeds::RouteTarget(t) => {
+                route_context(state, &req.org, &cluster, &spec, t).await?
+            }
+        };
         let new = new_document(build(&ctx)?, &req.org, Some(&cluster.id));
         let doc = Document::initial(&new);
         let body = to_json(&view(&doc)?)?;
