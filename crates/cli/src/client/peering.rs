@@ -141,6 +141,9 @@ const FIELDS: &[Column] = &[
     ("peerRegion", "/peerRegion"),
     ("peerCidr", "/peerCidr"),
     ("status", "/status"),
+    ("statusReason", "/statusReason"),
+    ("cloudPeeringId", "/cloudPeeringId"),
+    ("accepterDnsResolution", "/accepterDnsResolution"),
 ];
 
 const AFTER_CREATE: Finals = Finals {
