@@ -976,9 +976,18 @@ async fn accepter_dns_resolution_resolves_the_external_vpcs_public_names_from_th
     })
     .await;
 
-    // Deleting the connection: public answers again.
+    // Deleting the connection (its default route still there): the route goes with it, in
+    // the same store transaction, and leaves the route tables; public answers again.
+    let (st, v) = h.get(&format!("/clusters/{cid}/routes")).await;
+    assert_eq!((st, v["items"].as_array().unwrap().len()), (200, 1), "{v}");
     let (st, v) = h.delete(&ppath).await;
     assert!(st == 202 || st == 204, "{st} {v}");
     h.wait_for(&ppath, MIN, |st, _| st == 404).await;
+    h.wait_for(&format!("/clusters/{cid}/routes"), MIN, |st, v| {
+        st == 200 && v["items"].as_array().is_some_and(|a| a.is_empty())
+    })
+    .await;
+    let rt = cluster_routes(&h, &cid).await;
+    assert!(!rt.iter().any(|(_, t)| *t == pcx), "{rt:?}");
     assert_eq!(dig(&h, &worker, &name).await, public);
 }

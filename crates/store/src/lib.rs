@@ -448,7 +448,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Document>;
     /// Delete a document and its children. Fails with [`StoreError::Conflict`] when a
     /// non-system child of a `blocking` kind exists. Documents with finalizers are marked
-    /// instead (generation bumped) for a reconciler to finish.
+    /// instead (generation bumped) for a reconciler to finish. Dependents that are not
+    /// children (the routes through a connection) are deleted or marked in the same
+    /// transaction.
     async fn delete_document(
         &self,
         kind: ResourceKind,

@@ -222,6 +222,24 @@ async fn children(conn: &mut SqliteConnection, parent: &ResourceId) -> Result<Ve
     rows.iter().map(doc_from_row).collect()
 }
 
+/// Documents of `org` that depend on `id` without being its children (routes through a
+/// connection; the `ref_id` generated column).
+async fn dependents(
+    conn: &mut SqliteConnection,
+    org: &ResourceId,
+    id: &ResourceId,
+) -> Result<Vec<Document>> {
+    const SQL: &str = "SELECT seq, kind, id, org_id, parent_id, system, spec, status, generation, \
+         observed_generation, child_version, finalizers, deletion_requested_at, created_at, \
+         updated_at FROM documents WHERE ref_id = ? AND org_id = ? ORDER BY seq";
+    let rows = sqlx::query(SQL)
+        .bind(id.as_str())
+        .bind(org.as_str())
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(doc_from_row).collect()
+}
+
 async fn mark_deleted(conn: &mut SqliteConnection, id: &ResourceId, at: &Timestamp) -> Result<()> {
     sqlx::query(
         "UPDATE documents SET deletion_requested_at = COALESCE(deletion_requested_at, ?), \
@@ -629,6 +647,15 @@ impl Store for SqliteStore {
             )));
         }
         let mut kept_child = false;
+        // Dependents go with it, in this transaction (a finalized one is only marked, for
+        // its reconciler to finish; it does not hold up this document).
+        for d in dependents(&mut tx, org, id).await? {
+            if d.finalizers.is_empty() {
+                purge(&mut tx, &d.id).await?;
+            } else {
+                mark_deleted(&mut tx, &d.id, &at).await?;
+            }
+        }
         for c in &kids {
             if c.finalizers.is_empty() {
                 purge(&mut tx, &c.id).await?;

@@ -640,3 +640,61 @@ async fn data_survives_reopen_and_uses_wal() {
     assert_eq!(mode, "wal");
     assert!(dir.path().join(sqlite::DB_FILE).exists());
 }
+
+#[tokio::test]
+async fn deleting_a_connection_takes_its_routes_in_the_same_transaction() {
+    // Issue 7: routes are "removed with their connection".
+    let f = fixture().await;
+    let cl = new_doc(ResourceKind::Cluster, 1, &f.org, None);
+    f.store
+        .create_documents(&[cl.clone()], None, None)
+        .await
+        .unwrap();
+    let pcx = new_doc(ResourceKind::VpcPeeringConnection, 1, &f.org, Some(&cl.id));
+    let other_pcx = new_doc(ResourceKind::VpcPeeringConnection, 2, &f.org, Some(&cl.id));
+    let route = |n: u8, target: &ResourceId| NewDocument {
+        spec: json!({"name": format!("r{n}"), "destinationCidr": "10.9.0.0/24",
+                     "targetId": target.as_str()}),
+        ..new_doc(ResourceKind::Route, n, &f.org, Some(&cl.id))
+    };
+    let (r1, r2, r3) = (
+        route(1, &pcx.id),
+        route(2, &pcx.id),
+        route(3, &other_pcx.id),
+    );
+    f.store
+        .create_documents(
+            &[
+                pcx.clone(),
+                other_pcx.clone(),
+                r1.clone(),
+                r2.clone(),
+                r3.clone(),
+            ],
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    // r2 is held by its reconciler: marked, not purged.
+    f.store.add_finalizer(&r2.id, "local-route").await.unwrap();
+    let out = f
+        .store
+        .delete_document(
+            ResourceKind::VpcPeeringConnection,
+            &f.org,
+            &pcx.id,
+            None,
+            &[],
+            now(),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(out, DeleteOutcome::Deleted), "{out:?}");
+    assert!(f.store.get_document_by_id(&r1.id).await.unwrap().is_none());
+    let held = f.store.get_document_by_id(&r2.id).await.unwrap().unwrap();
+    assert!(held.deletion_requested_at.is_some());
+    // A route through another connection is untouched.
+    let kept = f.store.get_document_by_id(&r3.id).await.unwrap().unwrap();
+    assert!(kept.deletion_requested_at.is_none());
+}

@@ -78,23 +78,12 @@ macro_rules! child_reads_and_delete {
                     $kind.title()
                 )));
             }
-            // Routes through this connection go with it (document 002's Routes tab lists
-            // routes *through a connection*): each is deleted, its reconciler withdrawing it
-            // from the route tables, before the connection itself.
-            let now = Utc::now();
-            for route in routes_targeting(&state, &org, &c.id, &d.id).await? {
-                match state
-                    .store
-                    .delete_document(ResourceKind::Route, &org, &route, None, &[], now)
-                    .await
-                {
-                    Ok(_) | Err(linkplane_store::StoreError::NotFound { .. }) => {}
-                    Err(e) => return Err(e.into()),
-                }
-            }
+            // Routes through this connection go with it (issue 7: "removed with their
+            // connection"), in the store's transaction: each route's reconciler then
+            // withdraws it from the route tables.
             let out = state
                 .store
-                .delete_document($kind, &org, &d.id, expected, &[], now)
+                .delete_document($kind, &org, &d.id, expected, &[], Utc::now())
                 .await?;
             deleted(out, <$view>::of)
         }

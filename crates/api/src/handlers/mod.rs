@@ -4,8 +4,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use linkplane_model::{
-    ClusterContext, ClusterSpec, ResourceId, ResourceKind, RouteSpec, TakenCidr,
-    TransitGatewayAttachmentSpec, VpcPeeringSpec, VpnConnectionSpec,
+    ClusterContext, ClusterSpec, ResourceId, ResourceKind, TakenCidr, TransitGatewayAttachmentSpec,
+    VpcPeeringSpec, VpnConnectionSpec,
 };
 use linkplane_store::{Document, IdempotencyRecord, NewDocument, ParentGuard, StoreError};
 use serde::Serialize;
@@ -205,27 +205,6 @@ pub(crate) async fn cluster_context(
         ctx.route_targets.push(c.id.clone());
     }
     Ok(ctx)
-}
-
-/// Ids of routes of `cluster` that target `target`.
-pub(crate) async fn routes_targeting(
-    state: &AppState,
-    org: &ResourceId,
-    cluster: &ResourceId,
-    target: &ResourceId,
-) -> ApiResult<Vec<ResourceId>> {
-    let mut out = vec![];
-    for c in state
-        .store
-        .list_children_of_kinds(org, cluster, &[ResourceKind::Route])
-        .await?
-    {
-        let r: RouteSpec = c.spec_as()?;
-        if &r.target_id == target {
-            out.push(c.id.clone());
-        }
-    }
-    Ok(out)
 }
 
 // --------------------------------------------------------------------------- creation
