@@ -52,7 +52,13 @@ pub(crate) struct Runtime {
     forwarders: HashMap<String, HashMap<SocketAddr, ForwarderHandle>>,
     pub(crate) dns: HashMap<String, super::dns::VpcDns>,
     pub(crate) public_dns: Option<super::dns::VpcDns>,
+    /// service id → watcher id → what to call once when a connection of the service
+    /// changes ([`Engine::watch_endpoint_connections`]).
+    watches: HashMap<String, HashMap<String, Wake>>,
 }
+
+/// A one-shot watch's callback.
+type Wake = Arc<dyn Fn() + Send + Sync>;
 
 struct GroupRt {
     targets: TargetSet,
@@ -1296,7 +1302,39 @@ impl Engine {
             .bind(id)
             .execute(&self.db)
             .await?;
+        self.connections_changed(id);
         Ok(())
+    }
+
+    /// Call `wake` once, the next time an endpoint connection of the caller's service
+    /// changes: an endpoint to it is created (or fails), accepted, rejected or deleted, or the
+    /// service is deleted. A one-shot watch, as ZooKeeper's: whoever still cares registers
+    /// again (a controller does on every pass, before it lists the connections, so no change
+    /// falls between the two). `watcher` names the registration: registering the same name
+    /// again replaces it, so repeated passes hold one watch per service, not a pile.
+    pub async fn watch_endpoint_connections(
+        &self,
+        p: &Principal,
+        service_id: &str,
+        watcher: &str,
+        wake: Arc<dyn Fn() + Send + Sync>,
+    ) -> Result<()> {
+        let r = self.service_row(service_id).await?;
+        authorize(p, &r.account, "watch connections of", service_id)?;
+        self.rt()
+            .watches
+            .entry(service_id.to_string())
+            .or_default()
+            .insert(watcher.to_string(), wake);
+        Ok(())
+    }
+
+    /// Fire (and forget) the watches of a service whose connections changed.
+    fn connections_changed(&self, service_id: &str) {
+        let fired = self.rt().watches.remove(service_id);
+        for wake in fired.into_iter().flat_map(HashMap::into_values) {
+            wake();
+        }
     }
 
     /// The service owner's view of its endpoint connections.
@@ -1364,7 +1402,9 @@ impl Engine {
                 // Close live connections of a previously available endpoint.
                 self.stop_forwarders(eid).await;
             }
-            self.sync_endpoint(eid).await?;
+            let synced = self.sync_endpoint(eid).await;
+            self.connections_changed(id);
+            synced?;
             tracing::info!(endpoint = %eid, state = next, "endpoint connection decided");
         }
         drop(_g);
@@ -1567,9 +1607,11 @@ impl Engine {
             self.drop_endpoint_nft(&id, &vpc.id).await;
             let _ = self.remove_vpc_dependent(&id).await;
             let _ = self.set_endpoint_state(&id, state::FAILED).await;
+            self.connections_changed(&svc.id);
             return Err(e);
         }
         drop(_g);
+        self.connections_changed(&svc.id);
         self.refresh_vpc_dns(&vpc.id).await?;
         tracing::info!(endpoint = %id, service = %svc.id, state = initial, "VPC endpoint created");
         self.to_endpoint(self.endpoint_row(&id).await?).await
@@ -1612,6 +1654,7 @@ impl Engine {
             self.remove_vpc_dependent(id).await?;
             self.set_endpoint_state(id, state::DELETED).await?;
         }
+        self.connections_changed(&e.service_id);
         self.refresh_vpc_dns(&e.vpc_id).await?;
         tracing::info!(endpoint = %id, "VPC endpoint deleted");
         self.to_endpoint(self.endpoint_row(id).await?).await
@@ -1885,6 +1928,179 @@ pub(crate) const ENDPOINT_COLS: &str = "id, account, vpc_id, service_id, state, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An engine under its own prefix, removed (gc) on drop even when the test panics.
+    struct Cloud {
+        engine: Engine,
+        prefix: crate::Prefix,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Drop for Cloud {
+        fn drop(&mut self) {
+            crate::gc(&self.prefix);
+        }
+    }
+
+    async fn vpc_subnet(e: &Engine, p: &Principal, cidr: &str, subnet: &str) -> (Vpc, Subnet) {
+        let vpc = e
+            .create_vpc(
+                p,
+                CreateVpc {
+                    cidr_block: cidr.into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let s = e
+            .create_subnet(
+                p,
+                CreateSubnet {
+                    vpc_id: vpc.vpc_id.clone(),
+                    cidr_block: subnet.into(),
+                    availability_zone: "us-east-1a".into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        (vpc, s)
+    }
+
+    #[tokio::test]
+    async fn connection_watches_fire_once_per_change_and_only_for_the_owner() {
+        if !linkplane_netns::testing::require_root("privatelink-watch") {
+            return;
+        }
+        let prefix = crate::Prefix::parse(&linkplane_netns::testing::unique_prefix()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(super::super::EngineConfig::new(dir.path(), prefix.clone()))
+            .await
+            .unwrap();
+        let c = Cloud {
+            engine,
+            prefix,
+            _dir: dir,
+        };
+        let e = &c.engine;
+        let owner = Principal::parse("arn:aws:iam::100000000000:root").unwrap();
+        let customer = Principal::parse("arn:aws:iam::111122223333:root").unwrap();
+        let (pvpc, psub) = vpc_subnet(e, &owner, "10.50.0.0/16", "10.50.1.0/24").await;
+        let tg = e
+            .create_target_group(
+                &owner,
+                CreateTargetGroup {
+                    vpc_id: pvpc.vpc_id.clone(),
+                    port: 443,
+                    name: None,
+                    health_check: None,
+                },
+            )
+            .await
+            .unwrap();
+        let lb = e
+            .create_load_balancer(
+                &owner,
+                CreateLoadBalancer {
+                    subnet_ids: vec![psub.subnet_id.clone()],
+                    name: None,
+                },
+            )
+            .await
+            .unwrap();
+        e.create_listener(
+            &owner,
+            &lb.load_balancer_id,
+            CreateListener {
+                port: 443,
+                target_group_id: tg.target_group_id,
+            },
+        )
+        .await
+        .unwrap();
+        let svc = e
+            .create_endpoint_service(
+                &owner,
+                CreateEndpointService {
+                    load_balancer_id: lb.load_balancer_id,
+                    acceptance_required: true,
+                    private_dns_name: None,
+                    proxy_protocol: false,
+                    supported_regions: vec![],
+                    allowed_principals: vec![customer.arn().to_string()],
+                },
+            )
+            .await
+            .unwrap();
+        let (cvpc, csub) = vpc_subnet(e, &customer, "10.60.0.0/16", "10.60.1.0/24").await;
+
+        let fired = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = |n: &Arc<std::sync::atomic::AtomicUsize>| -> Arc<dyn Fn() + Send + Sync> {
+            let n = Arc::clone(n);
+            Arc::new(move || {
+                n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            })
+        };
+        let count = || fired.load(std::sync::atomic::Ordering::SeqCst);
+        // Only the service's owner may watch; an unknown service is a 404.
+        let denied = e
+            .watch_endpoint_connections(&customer, &svc.service_id, "w", counter(&fired))
+            .await;
+        assert!(matches!(denied, Err(Error::Forbidden { .. })), "{denied:?}");
+        let missing = e
+            .watch_endpoint_connections(&owner, "vpce-svc-00000000", "w", counter(&fired))
+            .await;
+        assert!(
+            matches!(missing, Err(Error::NotFound { .. })),
+            "{missing:?}"
+        );
+        // Registered twice under one name: one watch, fired once.
+        for _ in 0..2 {
+            e.watch_endpoint_connections(&owner, &svc.service_id, "w", counter(&fired))
+                .await
+                .unwrap();
+        }
+        let ep = e
+            .create_endpoint(
+                &customer,
+                CreateEndpoint {
+                    vpc_id: cvpc.vpc_id.clone(),
+                    service_name: svc.service_name.clone(),
+                    subnet_ids: vec![csub.subnet_id.clone()],
+                    security_group_ids: vec![],
+                    private_dns_enabled: None,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(ep.state, state::PENDING);
+        assert_eq!(count(), 1, "the endpoint's creation fires the watch once");
+        // One-shot: the acceptance does not fire a watch nobody renewed...
+        e.decide_endpoint_connections(
+            &owner,
+            &svc.service_id,
+            std::slice::from_ref(&ep.vpc_endpoint_id),
+            true,
+        )
+        .await
+        .unwrap();
+        assert_eq!(count(), 1);
+        // ...and fires a renewed one.
+        e.watch_endpoint_connections(&owner, &svc.service_id, "w", counter(&fired))
+            .await
+            .unwrap();
+        e.decide_endpoint_connections(
+            &owner,
+            &svc.service_id,
+            std::slice::from_ref(&ep.vpc_endpoint_id),
+            false,
+        )
+        .await
+        .unwrap();
+        assert_eq!(count(), 2, "the rejection fires the renewed watch");
+        e.shutdown().await;
+    }
 
     #[test]
     fn names() {
