@@ -660,6 +660,21 @@ impl LocalProvider {
         let Some(s) = self.cluster_endpoint_service(cluster_id).await? else {
             return Ok(Vec::new());
         };
+        // Asked from a reconcile: wake it when a connection changes (an endpoint created,
+        // accepted, rejected, deleted) instead of at its next requeue. Registered before the
+        // list, so no change falls between the two.
+        if let Some(w) = linkplane_reconciler::Waker::current() {
+            let watcher = w.id().to_owned();
+            self.engine()
+                .watch_endpoint_connections(
+                    self.principal(),
+                    &s.service_id,
+                    &watcher,
+                    Arc::new(move || w.wake()),
+                )
+                .await
+                .map_err(map_err)?;
+        }
         Ok(self
             .engine()
             .list_endpoint_connections(self.principal(), &s.service_id)

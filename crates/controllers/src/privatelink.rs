@@ -10,7 +10,11 @@ use linkplane_model::{
     ClusterObserved, ClusterStatus, EndpointConnectionObserved, EndpointConnectionSpec,
     EndpointConnectionStatus, PrivateLinkSpec, ProvisioningStatus, ResourceId, ResourceKind,
 };
-use linkplane_reconciler::{Action, Reconcile};
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use linkplane_reconciler::{Action, Handle, Reconcile};
 use linkplane_store::{Document, NewDocument};
 use serde_json::{Value, json};
 
@@ -170,9 +174,72 @@ impl PrivateLinkController {
     }
 }
 
+impl PrivateLinkController {
+    /// The private link of the cluster a connection document belongs to.
+    async fn private_link_of(&self, conn: &Document) -> Result<Option<ResourceId>> {
+        let Some(cluster) = &conn.parent_id else {
+            return Ok(None);
+        };
+        Ok(self
+            .ctx
+            .store
+            .list_children(&conn.org_id, cluster)
+            .await?
+            .into_iter()
+            .find(|d| d.kind == ResourceKind::PrivateLink)
+            .map(|d| d.id))
+    }
+
+    /// Trigger the private link whose connection a client decided on (accept or reject
+    /// through the API: a new generation of the connection), once per generation, within
+    /// `watch_interval` instead of at the private link's next requeue.
+    async fn watch_decisions(self: Arc<Self>, handle: Handle<ResourceId>) {
+        let mut seen: HashMap<ResourceId, i64> = HashMap::new();
+        let mut tick = tokio::time::interval(self.ctx.config.watch_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let docs = match self
+                .ctx
+                .store
+                .list_unobserved(ResourceKind::EndpointConnection)
+                .await
+            {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::warn!(error = %e, "watch: listing decided endpoint connections failed");
+                    continue;
+                }
+            };
+            let mut next = HashMap::with_capacity(docs.len());
+            for d in docs {
+                if seen.get(&d.id) != Some(&d.generation) {
+                    match self.private_link_of(&d).await {
+                        Ok(Some(pl)) => handle.enqueue(pl),
+                        Ok(None) => {}
+                        Err(e) => {
+                            tracing::warn!(connection = %d.id, error = %e, "watch: finding the connection's private link failed");
+                            continue; // not seen: tried again at the next tick
+                        }
+                    }
+                }
+                next.insert(d.id, d.generation);
+            }
+            seen = next;
+        }
+    }
+}
+
 impl Reconcile for PrivateLinkController {
     type Key = ResourceId;
     type Error = ControllerError;
+
+    /// Besides the private links' own watcher (lib.rs): decisions on their connections.
+    /// New endpoints need no poll: each pass watches its service's connections in the
+    /// provider (see `LocalProvider::service_connections`).
+    fn triggers(self: Arc<Self>, handle: Handle<ResourceId>) -> impl Future<Output = ()> + Send {
+        self.watch_decisions(handle)
+    }
 
     async fn list(&self) -> Result<Vec<ResourceId>> {
         let docs = self.ctx.store.list_kind(ResourceKind::PrivateLink).await?;
