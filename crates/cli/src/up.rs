@@ -217,13 +217,25 @@ fn find_by<'a>(items: &'a [Value], key: &str, want: &str) -> Option<&'a Value> {
     items.iter().find(|i| field_is(i, key, want))
 }
 
-/// Polls `probe` every second until it returns `Some`, or fails after `timeout`.
+/// First and longest pause between two probes of [`until`].
+const POLL_FIRST: Duration = Duration::from_millis(100);
+const POLL_MAX: Duration = Duration::from_secs(1);
+
+/// The pause after `previous`: half as long again, up to [`POLL_MAX`].
+fn next_poll(previous: Duration) -> Duration {
+    previous.saturating_add(previous / 2).min(POLL_MAX)
+}
+
+/// Polls `probe` until it returns `Some`, or fails after `timeout`: at once, then after
+/// 100 ms, each pause half as long again as the last, up to 1 s. A state that is about to
+/// change is seen within ~100 ms; a long wait costs about one request a second.
 async fn until<T, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> anyhow::Result<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<Option<T>>>,
 {
     let start = Instant::now();
+    let mut pause = POLL_FIRST;
     loop {
         if let Some(t) = probe().await? {
             return Ok(t);
@@ -231,7 +243,8 @@ where
         if start.elapsed() > timeout {
             bail!("{what}: still not there after {}s", timeout.as_secs());
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        tokio::time::sleep(pause).await;
+        pause = next_poll(pause);
     }
 }
 
@@ -255,7 +268,7 @@ impl Progress {
         let _ = std::io::stderr().flush();
         match fut.await {
             Ok((v, detail)) => {
-                eprintln!("{detail} ({:.1}s)", t.elapsed().as_secs_f64());
+                eprintln!("{detail} ({:.2}s)", t.elapsed().as_secs_f64());
                 Ok(v)
             }
             Err(e) => {
@@ -1341,6 +1354,17 @@ mod tests {
         assert!(!v.passed);
         assert_eq!(v.checks[0].name, "dns");
         assert!(serde_json::from_str::<Verification>("not json").is_err());
+    }
+
+    #[test]
+    fn polling_starts_at_100_ms_and_grows_to_one_second() {
+        let mut pauses = vec![POLL_FIRST];
+        for _ in 0..10 {
+            pauses.push(next_poll(*pauses.last().unwrap()));
+        }
+        let ms: Vec<u128> = pauses.iter().map(Duration::as_millis).collect();
+        assert_eq!(ms[..7], [100, 150, 225, 337, 506, 759, 1000]);
+        assert!(ms[7..].iter().all(|m| *m == 1000), "capped at 1 s: {ms:?}");
     }
 
     #[test]
