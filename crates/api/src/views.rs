@@ -142,10 +142,15 @@ pub struct Cluster {
 
 impl Cluster {
     pub fn of(d: &Document, base: &DomainName) -> StoreResult<Self> {
+        let mut observed: ClusterObserved = d.status_as()?;
+        // A deletion request is DELETING at once, whatever a reconciler last recorded.
+        if d.deletion_requested_at.is_some() {
+            observed.status = ClusterStatus::Deleting;
+        }
         Ok(Self {
             meta: Meta::of(d),
             spec: d.spec_as()?,
-            observed: d.status_as()?,
+            observed,
             host_name: cluster_host_name(&d.id, base),
         })
     }

@@ -54,10 +54,12 @@ impl ClusterController {
         if !doc.finalizers.iter().any(|f| f == FINALIZER) {
             return Ok(Action::Done);
         }
+        let mut obs: ClusterObserved = doc.status_as()?;
+        obs.status =
+            cluster_transition(obs.status, ClusterEvent::DeleteRequested).unwrap_or(obs.status);
         let Some(provider) = &self.ctx.provider else {
             // The network may exist (built by an earlier start): the deletion waits for a
             // start that can tear it down.
-            let mut obs: ClusterObserved = doc.status_as()?;
             obs.status_reason = Some(format!(
                 "cannot tear down the cluster's network: {}",
                 self.ctx.disabled()
@@ -67,6 +69,10 @@ impl ClusterController {
                 .await?;
             return Ok(Action::Done);
         };
+        obs.status_reason = None;
+        self.ctx
+            .write_status(doc, &serde_json::to_value(&obs)?)
+            .await?;
         provider.delete_cluster(&doc.id).await?;
         tracing::info!(cluster = %doc.id, "cluster network torn down");
         self.ctx.drop_finalizer(doc, FINALIZER).await?;

@@ -6,9 +6,10 @@
 //!   [`cluster::ClusterController`], [`deployment::DeploymentController`],
 //!   [`peering::PeeringController`], [`route::RouteController`],
 //!   [`privatelink::PrivateLinkController`], [`dns::DnsController`].
-//! - [`Controllers::start`] runs them all, with a watcher per kind that polls the store for
-//!   resources whose `generation != observedGeneration` so an API write is acted on within
-//!   [`ControllersConfig::watch_interval`], not only at the next resync.
+//! - [`Controllers::start`] runs them all, with a watcher per kind that the store wakes on
+//!   every committed write and that asks for the resources changed since it last looked
+//!   (`generation != observedGeneration`), so an API write is acted on at once, not only at
+//!   the next resync ([`ControllersConfig::watch_interval`] is the fallback poll).
 //! - [`plane::Plane`]: everything `linkplane serve` runs (store, API, localcloud, controllers)
 //!   behind one router, so tests start the real server in-process.
 //!
@@ -142,41 +143,51 @@ fn spawn<R>(
     ));
 }
 
-/// Poll the store for resources of `kind` a client changed (`generation !=
-/// observedGeneration`, which includes deletion requests) and trigger their controller once
-/// per generation (a reconcile that fails keeps its resource unobserved; its retries follow
-/// the runtime's backoff, not this poll).
+/// Trigger the controller of `kind` for every resource a client changed (`generation !=
+/// observedGeneration`, which includes deletion requests), once per change: the store wakes
+/// this watcher when a write commits ([`linkplane_store::Store::subscribe`]), and the watcher
+/// asks only for what changed since the revision it last saw, so resources that stay
+/// unobserved are not re-read. `watch_interval` remains as a fallback poll. A reconcile that
+/// fails keeps its resource unobserved; its retries follow the runtime's backoff.
 async fn watch_unobserved(
     ctx: Context,
     kind: ResourceKind,
     handle: Handle<ResourceId>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut seen: std::collections::HashMap<ResourceId, i64> = Default::default();
+    let mut changes = Some(ctx.store.subscribe());
+    let mut after = -1_i64;
     let mut tick = tokio::time::interval(ctx.config.watch_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        match ctx.store.list_changed_unobserved(kind, after).await {
+            Ok((docs, next)) => {
+                for d in docs {
+                    handle.enqueue(d.id);
+                }
+                after = next;
+            }
+            Err(e) => {
+                tracing::warn!(kind = kind.as_str(), error = %e, "watch: listing changed resources failed")
+            }
+        }
         tokio::select! {
             _ = tick.tick() => {}
+            changed = async {
+                match changes.as_mut() {
+                    Some(c) => c.changed().await.is_ok(),
+                    None => std::future::pending().await,
+                }
+            } => {
+                if !changed {
+                    // The store went away: keep the fallback poll only.
+                    changes = None;
+                }
+            }
             changed = shutdown.changed() => {
                 if changed.is_err() || *shutdown.borrow() {
                     return;
                 }
-            }
-        }
-        match ctx.store.list_unobserved(kind).await {
-            Ok(docs) => {
-                let mut next = std::collections::HashMap::with_capacity(docs.len());
-                for d in docs {
-                    if seen.get(&d.id) != Some(&d.generation) {
-                        handle.enqueue(d.id.clone());
-                    }
-                    next.insert(d.id, d.generation);
-                }
-                seen = next;
-            }
-            Err(e) => {
-                tracing::warn!(kind = kind.as_str(), error = %e, "watch: listing changed resources failed")
             }
         }
     }

@@ -466,6 +466,19 @@ pub trait Store: Send + Sync + 'static {
     async fn list_kind(&self, kind: ResourceKind) -> Result<Vec<Document>>;
     /// Documents whose `generation != observedGeneration`.
     async fn list_unobserved(&self, kind: ResourceKind) -> Result<Vec<Document>>;
+    /// Documents of `kind` with `generation != observedGeneration` that were created or
+    /// changed (a new generation) after revision `after`, oldest change first, and the
+    /// revision to ask from next time (start from `-1`). A watcher that keeps asking from
+    /// the returned revision sees every change once, and never re-reads documents that stay
+    /// unobserved (cost follows the changes, not the table).
+    async fn list_changed_unobserved(
+        &self,
+        kind: ResourceKind,
+        after: i64,
+    ) -> Result<(Vec<Document>, i64)>;
+    /// Ticks after every committed write that creates documents or changes a generation:
+    /// wake-ups for watchers (they then ask [`Store::list_changed_unobserved`]).
+    fn subscribe(&self) -> tokio::sync::watch::Receiver<u64>;
     /// Record observed state; never bumps `generation`.
     async fn write_status(
         &self,

@@ -20,6 +20,8 @@ pub const DB_FILE: &str = "linkplane.db";
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
+    /// Bumped after every committed client write (see [`Store::subscribe`]).
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -150,7 +152,15 @@ impl SqliteStore {
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         tracing::debug!(path = %path.display(), "store opened");
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            changes: tokio::sync::watch::Sender::new(0),
+        })
+    }
+
+    /// Tell watchers a write committed.
+    fn changed(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
@@ -496,6 +506,7 @@ impl Store for SqliteStore {
             insert_idempotency(&mut tx, r).await?;
         }
         tx.commit().await?;
+        self.changed();
         Ok(docs.iter().map(Document::initial).collect())
     }
 
@@ -614,6 +625,7 @@ impl Store for SqliteStore {
             .await?
             .ok_or_else(|| not_found(kind, id))?;
         tx.commit().await?;
+        self.changed();
         Ok(doc)
     }
 
@@ -675,6 +687,7 @@ impl Store for SqliteStore {
             DeleteOutcome::Marked(Box::new(d))
         };
         tx.commit().await?;
+        self.changed();
         Ok(outcome)
     }
 
@@ -692,6 +705,35 @@ impl Store for SqliteStore {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(doc_from_row).collect()
+    }
+
+    async fn list_changed_unobserved(
+        &self,
+        kind: ResourceKind,
+        after: i64,
+    ) -> Result<(Vec<Document>, i64)> {
+        const SQL: &str = "SELECT seq, kind, id, org_id, parent_id, system, spec, status, \
+             generation, observed_generation, child_version, finalizers, deletion_requested_at, \
+             created_at, updated_at, rev FROM documents \
+             WHERE kind = ? AND rev > ? AND generation != observed_generation ORDER BY rev";
+        let rows = sqlx::query(SQL)
+            .bind(kind.as_str())
+            .bind(after)
+            .fetch_all(&self.pool)
+            .await?;
+        // Revisions commit in order (one writer at a time), so nothing at or below the
+        // highest one seen here can still appear.
+        let mut next = after;
+        let mut docs = Vec::with_capacity(rows.len());
+        for r in &rows {
+            next = next.max(r.try_get::<i64, _>("rev")?);
+            docs.push(doc_from_row(r)?);
+        }
+        Ok((docs, next))
+    }
+
+    fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     async fn list_unobserved(&self, kind: ResourceKind) -> Result<Vec<Document>> {

@@ -698,3 +698,52 @@ async fn deleting_a_connection_takes_its_routes_in_the_same_transaction() {
     let kept = f.store.get_document_by_id(&r3.id).await.unwrap().unwrap();
     assert!(kept.deletion_requested_at.is_none());
 }
+
+#[tokio::test]
+async fn watchers_see_each_change_once_and_are_woken_by_writes() {
+    let f = fixture().await;
+    let mut woken = f.store.subscribe();
+    let k = ResourceKind::Cluster;
+    let (a, b) = (new_doc(k, 1, &f.org, None), new_doc(k, 2, &f.org, None));
+    f.store
+        .create_documents(&[a.clone(), b.clone()], None, None)
+        .await
+        .unwrap();
+    assert!(woken.has_changed().unwrap(), "a create wakes watchers");
+    woken.borrow_and_update();
+    let (docs, rev) = f.store.list_changed_unobserved(k, -1).await.unwrap();
+    let ids: Vec<_> = docs.iter().map(|d| d.id.clone()).collect();
+    assert_eq!(ids, [a.id.clone(), b.id.clone()]);
+    // Nothing changed since: nothing, although both are still unobserved.
+    let (docs, same) = f.store.list_changed_unobserved(k, rev).await.unwrap();
+    assert!(docs.is_empty());
+    assert_eq!(same, rev);
+    // Observing one does not make it "changed"; a client's update does.
+    f.store
+        .write_status(&a.id, &json!({"status": "CREATED"}), 1, now())
+        .await
+        .unwrap();
+    assert!(
+        !woken.has_changed().unwrap(),
+        "a status write is not a client change"
+    );
+    f.store
+        .update_document(k, &f.org, &b.id, None, &json!({"name": "b2"}), None, now())
+        .await
+        .unwrap();
+    assert!(woken.has_changed().unwrap());
+    let (docs, rev2) = f.store.list_changed_unobserved(k, rev).await.unwrap();
+    assert_eq!(docs.len(), 1);
+    assert_eq!((docs[0].id.clone(), docs[0].generation), (b.id.clone(), 2));
+    assert!(rev2 > rev);
+    // A deletion request of an observed, finalized document is a change too.
+    f.store.add_finalizer(&a.id, "x").await.unwrap();
+    f.store
+        .delete_document(k, &f.org, &a.id, None, &[], now())
+        .await
+        .unwrap();
+    let (docs, _) = f.store.list_changed_unobserved(k, rev2).await.unwrap();
+    assert_eq!(docs.len(), 1);
+    assert_eq!(docs[0].id, a.id);
+    assert!(docs[0].deletion_requested_at.is_some());
+}

@@ -223,25 +223,8 @@ pub async fn delete_cluster(
             Utc::now(),
         )
         .await?;
-    // A reconciler finishes the deletion; until then the cluster is DELETING.
-    let out = match out {
-        linkplane_store::DeleteOutcome::Marked(m) => {
-            let mut observed: ClusterObserved = m.status_as()?;
-            observed.status = cluster_transition(observed.status, ClusterEvent::DeleteRequested)
-                .map_err(|e| ApiError::Conflict(format!("cluster {id}: {e}")))?;
-            let w = state
-                .store
-                .write_status(
-                    &m.id,
-                    &to_value(&observed)?,
-                    m.observed_generation,
-                    Utc::now(),
-                )
-                .await?;
-            linkplane_store::DeleteOutcome::Marked(Box::new(w))
-        }
-        gone => gone,
-    };
+    // A reconciler finishes the deletion; until then the cluster is DELETING (the view
+    // says so from `deletionRequestedAt`, and the controller records it).
     deleted(out, cluster_view(&state))
 }
 
