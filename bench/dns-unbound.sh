@@ -2,7 +2,10 @@
 # Issue 8 item 3: the VPC resolver's private-zone answers vs unbound serving the same records
 # as local-data, each pinned to one core, dnsperf pinned to the other.
 #
-#   bench/dns-unbound.sh [--seconds N] [--records N] [--skip-build]
+#   bench/dns-unbound.sh [--seconds N] [--records N] [--skip-build] [--baseline PATH]
+#
+# --baseline PATH: also measure another dp-bench binary (e.g. one built from an older
+# commit) at 10.1.0.4, in the same run, for a before/after comparison.
 #
 # Namespaces only (a veth pair created inside them); every load run bounded (`dnsperf -l`
 # inside `timeout`, servers started with a time limit); a trap removes the namespaces and
@@ -10,18 +13,21 @@
 #
 #   client 10.1.0.10 (dnsperf, CPU 0) ──veth── server 10.1.0.2 dp-bench dns (1 worker, CPU 1)
 #                                               server 10.1.0.3 unbound (1 thread, CPU 1)
+#                                              [server 10.1.0.4 baseline dp-bench (CPU 1)]
 #
 # Both serve host0..host{N-1}.corp.internal A 10.0.x.y (TTL 300), the same names and answers.
 set -euo pipefail
 
 SECONDS_PER_RUN=5
 RECORDS=1000
+BASELINE=
 BUILD=1
 while (($#)); do
   case "$1" in
     --seconds) SECONDS_PER_RUN=$2; shift 2 ;;
     --records) RECORDS=$2; shift 2 ;;
     --skip-build) BUILD=0; shift ;;
+    --baseline) BASELINE=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -41,6 +47,7 @@ if ((BUILD)); then
   (cd "$ROOT" && cargo build --release -q -p linkplane-dataplane --example dp-bench)
 fi
 [ -x "$BIN" ] || { echo "missing $BIN (build it or drop --skip-build)" >&2; exit 1; }
+[ -z "$BASELINE" ] || [ -x "$BASELINE" ] || { echo "--baseline $BASELINE is not an executable" >&2; exit 1; }
 
 P=tu$(printf '%03x' $((RANDOM % 4096)))
 C=$P-cl S=$P-sv
@@ -60,10 +67,13 @@ ip link add "$P-c" netns "$C" type veth peer name "$P-s" netns "$S"
 ip -n "$C" addr add 10.1.0.10/24 dev "$P-c"
 ip -n "$S" addr add 10.1.0.2/24 dev "$P-s"
 ip -n "$S" addr add 10.1.0.3/24 dev "$P-s"
+ip -n "$S" addr add 10.1.0.4/24 dev "$P-s"
 ip -n "$C" link set "$P-c" up
 ip -n "$S" link set "$P-s" up
 
 bg() { "$@" & PIDS+=($!); }
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime of a process, in clock ticks
+HZ=$(getconf CLK_TCK)
 wait_udp() { # addr:port
   for _ in $(seq 100); do
     ip netns exec "$S" ss -lun | grep -q " $1 " && return 0
@@ -75,6 +85,12 @@ wait_udp() { # addr:port
 BOUND=$((SECONDS_PER_RUN * 8 + 120))
 bg taskset -c 1 "$BIN" --seconds "$BOUND" --workers 1 dns --ns "$S" --listen 10.1.0.2:53 \
   --zone corp.internal --records "$RECORDS" --ttl 300 >"$WORK/dp.out"
+DP_PID=${PIDS[-1]} # taskset execs dp-bench: same pid
+if [ -n "$BASELINE" ]; then
+  bg taskset -c 1 "$BASELINE" --seconds "$BOUND" --workers 1 dns --ns "$S" --listen 10.1.0.4:53 \
+    --zone corp.internal --records "$RECORDS" --ttl 300 >"$WORK/baseline.out"
+  BASE_PID=${PIDS[-1]}
+fi
 
 {
   printf '%s\n' "server:" "  chroot: \"\"" "  username: \"\"" "  directory: \"$WORK\"" \
@@ -92,21 +108,37 @@ bg taskset -c 1 "$BIN" --seconds "$BOUND" --workers 1 dns --ns "$S" --listen 10.
 bg ip netns exec "$S" timeout "$BOUND" taskset -c 1 "$UNBOUND" -d -c "$WORK/unbound.conf"
 wait_udp 10.1.0.2:53
 wait_udp 10.1.0.3:53
+[ -z "$BASELINE" ] || wait_udp 10.1.0.4:53
+UB_PID=$(cat "$WORK/unbound.pid")
 
-# same answers from both (spot check)
-for name in host0 host$((RECORDS - 1)); do
+# same answers from both (spot check; each name twice: the second linkplane answer comes
+# from its UDP memo), and the same NXDOMAIN for a missing name
+for name in host0 host0 HOST$((RECORDS - 1)) host$((RECORDS - 1)); do
   a=$(ip netns exec "$C" dig +short +time=2 @10.1.0.2 "$name.corp.internal" A)
   b=$(ip netns exec "$C" dig +short +time=2 @10.1.0.3 "$name.corp.internal" A)
   [ -n "$a" ] && [ "$a" = "$b" ] || { echo "answers differ for $name: linkplane '$a' unbound '$b'" >&2; exit 1; }
 done
+for _ in 1 2; do
+  status() { ip netns exec "$C" dig +time=2 @"$1" nohost.corp.internal A | grep -o 'status: [A-Z]*'; }
+  a=$(status 10.1.0.2) b=$(status 10.1.0.3)
+  [ "$a" = "status: NXDOMAIN" ] && [ "$a" = "$b" ] || { echo "missing name: linkplane '$a' unbound '$b'" >&2; exit 1; }
+done
 
 for ((i = 0; i < RECORDS; i++)); do echo "host$i.corp.internal A"; done >"$WORK/q"
-perf() { # server clients max-outstanding
+perf() { # server server-pid clients max-outstanding
+  local t0 t1
+  t0=$(ticks "$2")
   ip netns exec "$C" timeout $((SECONDS_PER_RUN + 15)) taskset -c 0 dnsperf -s "$1" -d "$WORK/q" \
-    -l "$SECONDS_PER_RUN" -c "$2" -q "$3" -t 2 2>/dev/null |
-    awk '/Queries per second/ {q=$4} /Average Latency/ {l=$4; mx=$8} /Latency StdDev/ {sd=$4}
-         /Queries lost/ {lost=$3" "$4}
-         END {gsub(/[(),]/, "", mx); printf "%d | %.3f | %.3f | %.3f | %s |\n", q, l*1000, sd*1000, mx*1000, lost}'
+    -l "$SECONDS_PER_RUN" -c "$3" -q "$4" -t 2 2>/dev/null >"$WORK/dnsperf.out"
+  t1=$(ticks "$2")
+  # The server's CPU time over the run (user + system, softirq work done in its context
+  # included) per completed query: what one answer costs, whatever else runs on the CPU.
+  awk -v cpu=$((t1 - t0)) -v hz="$HZ" -v secs="$SECONDS_PER_RUN" \
+    '/Queries completed/ {n=$3} /Queries per second/ {q=$4} /Average Latency/ {l=$4; mx=$8}
+     /Latency StdDev/ {sd=$4} /Queries lost/ {lost=$3" "$4}
+     END {gsub(/[(),]/, "", mx); us = n ? cpu / hz * 1e6 / n : 0
+          printf "%d | %.3f | %.3f | %.3f | %s | %.0f %% | %.1f |\n", q, l*1000, sd*1000, mx*1000, lost,
+                 100 * cpu / hz / secs, us}' "$WORK/dnsperf.out"
 }
 pct() { # server -> "p50 p99" in ms from dnsperf -v per-query lines ("> NOERROR name A 0.000123")
   ip netns exec "$C" timeout $((SECONDS_PER_RUN + 15)) taskset -c 0 dnsperf -s "$1" -d "$WORK/q" \
@@ -119,13 +151,16 @@ echo "### DNS: VPC resolver vs unbound, $RECORDS local names (dnsperf ${SECONDS_
 echo
 echo "load before: $(uptime | sed 's/.*load average/load average/')"
 echo
-echo "| server | load | queries/s | avg latency ms | stddev ms | max ms | lost |"
-echo "|---|---|---:|---:|---:|---:|---:|"
+echo "| server | load | queries/s | avg latency ms | stddev ms | max ms | lost | server CPU | server CPU µs/query |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
 LAT=()
-for srv in "10.1.0.2 linkplane resolver (dp-bench dns, 1 worker)" "10.1.0.3 unbound $("$UNBOUND" -V | awk 'NR==1 {print $2}') (1 thread)"; do
-  read -r addr label <<<"$srv"
-  echo "| $label | -c 8 -q 200 (throughput) | $(perf "$addr" 8 200)"
-  echo "| $label | -c 1 -q 1 (latency) | $(perf "$addr" 1 1)"
+SERVERS=("10.1.0.2 $DP_PID linkplane resolver (dp-bench dns, 1 worker)")
+[ -z "$BASELINE" ] || SERVERS+=("10.1.0.4 $BASE_PID baseline resolver ($(basename "$BASELINE"), 1 worker)")
+SERVERS+=("10.1.0.3 $UB_PID unbound $("$UNBOUND" -V | awk 'NR==1 {print $2}') (1 thread)")
+for srv in "${SERVERS[@]}"; do
+  read -r addr pid label <<<"$srv"
+  echo "| $label | -c 8 -q 200 (throughput) | $(perf "$addr" "$pid" 8 200)"
+  echo "| $label | -c 1 -q 1 (latency) | $(perf "$addr" "$pid" 1 1)"
   LAT+=("| $label | $(pct "$addr") |")
 done
 echo
@@ -133,4 +168,7 @@ echo "| server | p50 ms | p99 ms | queries measured (paced at 2 000 queries/s: -
 echo "|---|---:|---:|---:|"
 printf '%s\n' "${LAT[@]}"
 echo
+# dp-bench prints its counters when it stops: memo_hits = answers from the UDP fast path.
+kill -TERM "$DP_PID" 2>/dev/null && wait "$DP_PID" 2>/dev/null || true
+echo "linkplane resolver counters: $(tail -n 1 "$WORK/dp.out")"
 echo "machine: $(nproc) CPUs, kernel $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(uptime | sed 's/.*load average/load average/')"

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hickory_proto::op::{Edns, Message, Query, ResponseCode};
+use hickory_proto::rr::rdata::opt::EdnsOption;
 use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
 use linkplane_dataplane::dns::{
     DnsServerHandle, DnsView, ForwardRule, LocalSockets, PrivateZone, ViewConfig, ZoneRecord,
@@ -226,11 +227,40 @@ async fn memoized_answers_are_hickorys_answers_byte_for_byte() {
         }
     }
     let s = vpc.view.stats();
-    // Every question but the first of each (name, type, variant) came from the memo.
-    let firsts = (cases.len() * variants.len()) as u64;
+    // Every question but the first of each (name, type, variant) came from the memo; the
+    // two EDNS variants are one (the answer does not depend on payload size or DO).
+    let firsts = (cases.len() * (variants.len() - 1)) as u64;
     assert_eq!(s.memo_hits, udp_queries - firsts, "{s:?}");
     assert_eq!(s.queries, 2 * udp_queries, "UDP and TCP both counted");
     assert_eq!(s.public + s.forwarded + s.failed, 0, "{s:?}");
+}
+
+#[tokio::test]
+async fn edns_options_such_as_cookies_do_not_defeat_the_memo() {
+    let v = view();
+    v.set_zones(vec![corp()]).unwrap();
+    let vpc = serve(v).await;
+    for (i, cookie) in [[1u8; 8], [2; 8], [3; 8]].iter().enumerate() {
+        let mut m = Message::query();
+        m.metadata.id = 500 + u16::try_from(i).unwrap();
+        m.metadata.recursion_desired = true;
+        m.add_query(Query::query(
+            Name::from_ascii("Db.corp.internal.").unwrap(),
+            RecordType::A,
+        ));
+        let mut e = Edns::new();
+        e.set_max_payload(1232);
+        e.options_mut()
+            .insert(EdnsOption::Unknown(10, cookie.to_vec())); // COOKIE, as dig sends
+        m.edns = Some(e);
+        let req = m.to_vec().unwrap();
+        let got = udp(vpc.addr, &req).await;
+        assert_eq!(got, tcp(vpc.addr, &req).await, "cookie {i}");
+        let r = parse(&got);
+        assert_eq!(ips(&r), ["10.0.0.5", "10.0.0.6"]);
+        assert!(r.edns.is_some(), "EDNS in, EDNS out");
+    }
+    assert_eq!(vpc.view.stats().memo_hits, 2);
 }
 
 #[tokio::test]
@@ -472,6 +502,21 @@ async fn requests_outside_the_fast_path_get_the_normal_answers() {
         );
     }
     assert_eq!(vpc.view.stats().memo_hits, 0);
+    // A broken OPT record after the same question with a good one was memoized: FORMERR
+    // (the normal path's answer), not the memoized NOERROR.
+    let good = Q {
+        edns: Some((1232, false)),
+        ..Q::new("db.corp.internal.", RecordType::A)
+    }
+    .bytes();
+    for _ in 0..2 {
+        assert_eq!(ips(&parse(&udp(vpc.addr, &good).await)).len(), 2);
+    }
+    assert_eq!(vpc.view.stats().memo_hits, 1);
+    let cut = &good[..good.len() - 3];
+    let r = parse(&udp(vpc.addr, cut).await);
+    assert_eq!(r.metadata.response_code, ResponseCode::FormErr);
+    assert_eq!(vpc.view.stats().memo_hits, 1);
     // And the server still answers normally.
     let r = parse(
         &udp(

@@ -1,14 +1,17 @@
 //! Memoized UDP answers for private-zone names (the resolver's hot path).
 //!
 //! A private-zone answer depends only on the view's configuration and on the request's
-//! bytes: its flags, its counts, its question and its EDNS record. So once the normal
-//! path (hickory's request parsing, [`super::server`]'s resolution, hickory's encoder)
-//! has answered a request from private zones alone, the encoded response is kept under
-//! a key made of every byte of the request except its id, with the question name's
-//! ASCII letters lowercased. A later request with the same key gets that response with
-//! its own id and its own question bytes (the name in the client's case: DNS 0x20)
-//! copied in. Nothing else can differ: hickory echoes the question verbatim and never
-//! compresses answer names against it, and zone records carry fixed TTLs.
+//! header (id, flags, counts), its question, and whether it carries an EDNS (OPT)
+//! record: the response's EDNS record is the server's own (payload 1232, no options),
+//! whatever the client's payload size, DO bit or options (a DNS cookie, say). So once
+//! the normal path (hickory's request parsing, [`super::server`]'s resolution, hickory's
+//! encoder) has answered a request from private zones alone, the encoded response is
+//! kept under a key made of the request's flags, counts and question (its name's ASCII
+//! letters lowercased) and one byte for "has EDNS". A later request with the same key
+//! gets that response with its own id and its own question bytes (the name in the
+//! client's case: DNS 0x20) copied in. Nothing else can differ: hickory echoes the
+//! question verbatim and never compresses answer names against it, and zone records
+//! carry fixed TTLs.
 //!
 //! Entries belong to one configuration generation: a lookup under any other generation
 //! misses, and the first insert under a newer one empties the map. Answers that involved
@@ -21,6 +24,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::RwLock;
 
 use hickory_proto::op::{Header, MessageType, OpCode, Query};
+use hickory_proto::rr::{Record, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 /// Requests longer than this are never memoized (a normal query is well under 100 bytes).
@@ -38,8 +42,8 @@ pub(crate) struct Shape {
 }
 
 /// Parse `msg` with hickory-proto and, when it is a plain query (one uncompressed
-/// question, no answer or authority records, at most one additional record), write its
-/// memo key into `key`.
+/// question, no answer or authority records, at most one additional record and that one
+/// an OPT record), write its memo key into `key`.
 pub(crate) fn request_key(msg: &[u8], key: &mut Vec<u8>) -> Option<Shape> {
     if msg.len() > MAX_KEY {
         return None;
@@ -65,8 +69,21 @@ pub(crate) fn request_key(msg: &[u8], key: &mut Vec<u8>) -> Option<Shape> {
     if QUESTION + name_len + 4 != question_end {
         return None;
     }
+    // The additional record must be what hickory's request parser accepts as EDNS (the
+    // same `Record::read`), or a request the normal path refuses could share a key with
+    // one it answered.
+    let edns = if c.additionals == 1 {
+        let opt = Record::read(&mut d).ok()?;
+        if opt.record_type() != RecordType::OPT {
+            return None;
+        }
+        1
+    } else {
+        0
+    };
     key.clear();
-    key.extend_from_slice(&msg[2..]);
+    key.extend_from_slice(&msg[2..question_end]);
+    key.push(edns);
     // Label length bytes are at most 63, below b'A': only letters change.
     key[QUESTION - 2..QUESTION - 2 + name_len].make_ascii_lowercase();
     Some(Shape { question_end })
@@ -202,6 +219,7 @@ impl FastAnswers {
 mod tests {
     use super::*;
     use hickory_proto::op::{Edns, Message};
+    use hickory_proto::rr::rdata::opt::EdnsOption;
     use hickory_proto::rr::{Name, RecordType};
     use std::str::FromStr;
 
@@ -227,13 +245,39 @@ mod tests {
             base,
             k(&query(2, "hOST1.corp.INTERNAL.", RecordType::A, false)).unwrap()
         );
+        let mut no_rd = query(1, "host1.corp.internal.", RecordType::A, false);
+        no_rd[2] &= !1;
         for other in [
             query(1, "host2.corp.internal.", RecordType::A, false),
             query(1, "host1.corp.internal.", RecordType::AAAA, false),
             query(1, "host1.corp.internal.", RecordType::A, true),
+            no_rd,
         ] {
             assert_ne!(base, k(&other).unwrap());
         }
+        // EDNS: present or not is in the key; the client's payload size, DO bit and
+        // options (the server's answer does not depend on them) are not.
+        let with_edns = |size: u16, dnssec_ok: bool, cookie: Option<&[u8]>| {
+            let mut m = Message::query();
+            m.metadata.recursion_desired = true;
+            m.add_query(Query::query(
+                Name::from_str("host1.corp.internal.").unwrap(),
+                RecordType::A,
+            ));
+            let mut e = Edns::new();
+            e.set_max_payload(size);
+            e.set_dnssec_ok(dnssec_ok);
+            if let Some(c) = cookie {
+                e.options_mut().insert(EdnsOption::Unknown(10, c.to_vec()));
+            }
+            m.edns = Some(e);
+            k(&m.to_vec().unwrap()).unwrap()
+        };
+        let e = with_edns(1232, false, None);
+        assert_eq!(e, with_edns(4096, true, None));
+        assert_eq!(e, with_edns(512, false, Some(&[7; 8])));
+        assert_eq!(e, with_edns(512, false, Some(&[9; 24])));
+        assert_ne!(e, base);
         // qtype 65 (HTTPS) is 0x0041, an ASCII 'A': it must not be lowercased.
         let https = k(&query(1, "x.corp.internal.", RecordType::HTTPS, false)).unwrap();
         let other = k(&query(
@@ -252,8 +296,7 @@ mod tests {
         let ok = query(7, "a.corp.internal.", RecordType::A, true);
         assert!(request_key(&ok, &mut key).is_some());
         // A response, a NOTIFY, two questions, a compressed question, junk, a cut
-        // question, too long. (A cut EDNS record still has a key: the memo only holds
-        // keys the normal path answered, and it answers that one FORMERR, never kept.)
+        // question, a cut OPT record, a non-OPT additional record, too long.
         let mut resp = ok.clone();
         resp[2] |= 0x80;
         let mut notify = ok.clone();
@@ -267,6 +310,10 @@ mod tests {
             RecordType::A,
             true,
         );
+        // An A record in the additional section (not EDNS).
+        let mut not_opt = query(7, "a.corp.internal.", RecordType::A, false);
+        not_opt[11] = 1;
+        not_opt.extend_from_slice(&[0, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 0, 0, 1]);
         let mut huge = long.clone();
         huge.resize(MAX_KEY + 1, 0);
         for bad in [
@@ -277,6 +324,8 @@ mod tests {
             vec![],
             vec![0; 11],
             ok[..20].to_vec(),
+            ok[..ok.len() - 3].to_vec(),
+            not_opt,
             huge,
         ] {
             assert!(request_key(&bad, &mut key).is_none(), "{bad:?}");
