@@ -2,7 +2,13 @@
 # Issue 8 item 3: the VPC resolver's private-zone answers vs unbound serving the same records
 # as local-data, each pinned to one core, dnsperf pinned to the other.
 #
-#   bench/dns-unbound.sh [--seconds N] [--records N] [--skip-build] [--baseline PATH]
+#   bench/dns-unbound.sh [--seconds N] [--records N] [--rounds N] [--skip-build] [--baseline PATH]
+#
+# Throughput rows are the median of --rounds runs (default 3), the servers taking turns
+# (A B C A B C …) so that a neighbour's burst of load does not land on one server only;
+# every run's queries/s is in brackets. CPU time per query is the server's own CPU time
+# over the run divided by the queries it answered: on a shared machine it moves far less
+# than queries/s, which also depends on how much CPU the server was given.
 #
 # --baseline PATH: also measure another dp-bench binary (e.g. one built from an older
 # commit) at 10.1.0.4, in the same run, for a before/after comparison.
@@ -20,6 +26,7 @@ set -euo pipefail
 
 SECONDS_PER_RUN=5
 RECORDS=1000
+ROUNDS=3
 BASELINE=
 BUILD=1
 while (($#)); do
@@ -27,12 +34,14 @@ while (($#)); do
     --seconds) SECONDS_PER_RUN=$2; shift 2 ;;
     --records) RECORDS=$2; shift 2 ;;
     --skip-build) BUILD=0; shift ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
     --baseline) BASELINE=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
 ((SECONDS_PER_RUN >= 1 && SECONDS_PER_RUN <= 30)) || { echo "--seconds must be 1..30" >&2; exit 2; }
 ((RECORDS >= 1 && RECORDS <= 100000)) || { echo "--records must be 1..100000" >&2; exit 2; }
+((ROUNDS >= 1 && ROUNDS <= 9)) || { echo "--rounds must be 1..9" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)" >&2; exit 1; }
 for tool in ip dnsperf taskset; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install iproute2 dnsperf util-linux)" >&2; exit 1; }
@@ -153,13 +162,22 @@ echo "load before: $(uptime | sed 's/.*load average/load average/')"
 echo
 echo "| server | load | queries/s | avg latency ms | stddev ms | max ms | lost | server CPU | server CPU µs/query |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
-LAT=()
 SERVERS=("10.1.0.2 $DP_PID linkplane resolver (dp-bench dns, 1 worker)")
 [ -z "$BASELINE" ] || SERVERS+=("10.1.0.4 $BASE_PID baseline resolver ($(basename "$BASELINE"), 1 worker)")
 SERVERS+=("10.1.0.3 $UB_PID unbound $("$UNBOUND" -V | awk 'NR==1 {print $2}') (1 thread)")
-for srv in "${SERVERS[@]}"; do
-  read -r addr pid label <<<"$srv"
-  echo "| $label | -c 8 -q 200 (throughput) | $(perf "$addr" "$pid" 8 200)"
+for ((r = 0; r < ROUNDS; r++)); do
+  for i in "${!SERVERS[@]}"; do
+    read -r addr pid _ <<<"${SERVERS[$i]}"
+    perf "$addr" "$pid" 8 200 >>"$WORK/tput.$i"
+  done
+done
+LAT=()
+for i in "${!SERVERS[@]}"; do
+  read -r addr pid label <<<"${SERVERS[$i]}"
+  # the median run by queries/s, with every run's queries/s in brackets
+  all=$(cut -d' ' -f1 "$WORK/tput.$i" | xargs)
+  med=$(sort -n "$WORK/tput.$i" | sed -n "$(((ROUNDS + 1) / 2))p")
+  echo "| $label | -c 8 -q 200 (throughput, median of $ROUNDS) | ${med%% *} ($all) ${med#* }"
   echo "| $label | -c 1 -q 1 (latency) | $(perf "$addr" "$pid" 1 1)"
   LAT+=("| $label | $(pct "$addr") |")
 done
