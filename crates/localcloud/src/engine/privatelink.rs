@@ -937,7 +937,8 @@ impl Engine {
             Some(lb) => self.enis_of(lb).await?.first().map(EniRow::addr),
             None => None,
         };
-        let targets = {
+        let (targets, fresh) = {
+            let mut fresh = false;
             let mut rt = self.rt();
             let g = rt
                 .groups
@@ -956,22 +957,28 @@ impl Engine {
                 match g.targets.get(*a) {
                     None => {
                         g.targets.register_with_state(*a, TargetState::Initial);
+                        fresh = true;
                     }
                     Some(t) if t.state() == TargetState::Draining => {
                         g.targets.set_state(*a, TargetState::Initial);
+                        fresh = true;
                     }
                     Some(_) => {}
                 }
             }
-            g.targets.clone()
+            (g.targets.clone(), fresh)
         };
-        // Checker: (re)start when the source changed, stop when unused.
+        // Checker: (re)start when the source changed, stop when unused. A new target is
+        // checked at once (a checker checks every target when it starts), not at the next
+        // interval: restart a running checker (states stay; only streaks start over).
         let key = lb.clone().zip(source).map(|(l, s)| format!("{l}@{s}"));
         let old = {
             let mut rt = self.rt();
             let g = rt.groups.get_mut(group_id);
             match g {
-                Some(g) if g.checker.as_ref().map(|c| &c.1) != key.as_ref() => g.checker.take(),
+                Some(g) if fresh || g.checker.as_ref().map(|c| &c.1) != key.as_ref() => {
+                    g.checker.take()
+                }
                 _ => None,
             }
         };
@@ -1966,6 +1973,166 @@ mod tests {
             .await
             .unwrap();
         (vpc, s)
+    }
+
+    #[tokio::test]
+    async fn a_target_registered_in_a_checked_group_is_checked_at_once() {
+        if !linkplane_netns::testing::require_root("privatelink-check-at-once") {
+            return;
+        }
+        let prefix = crate::Prefix::parse(&linkplane_netns::testing::unique_prefix()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(super::super::EngineConfig::new(dir.path(), prefix.clone()))
+            .await
+            .unwrap();
+        let c = Cloud {
+            engine,
+            prefix,
+            _dir: dir,
+        };
+        let e = &c.engine;
+        let p = Principal::parse("arn:aws:iam::100000000000:root").unwrap();
+        let (vpc, sub) = vpc_subnet(e, &p, "10.52.0.0/16", "10.52.1.0/24").await;
+        let sg = e
+            .create_security_group(
+                &p,
+                CreateSecurityGroup {
+                    vpc_id: vpc.vpc_id.clone(),
+                    group_name: "targets".into(),
+                    description: String::new(),
+                },
+            )
+            .await
+            .unwrap();
+        e.add_security_group_rule(
+            &p,
+            &sg.group_id,
+            CreateSecurityGroupRule {
+                direction: "ingress".into(),
+                ip_protocol: "tcp".into(),
+                from_port: Some(8080),
+                to_port: Some(8080),
+                cidr_ip: Some("10.52.0.0/16".into()),
+                source_security_group_id: None,
+            },
+        )
+        .await
+        .unwrap();
+        // Two listening targets, each in its instance's namespace.
+        let mut held = Vec::new();
+        let mut ids = Vec::new();
+        for _ in 0..2 {
+            let i = e
+                .create_instance(
+                    &p,
+                    CreateInstance {
+                        subnet_id: sub.subnet_id.clone(),
+                        security_group_ids: vec![sg.group_id.clone()],
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
+            let ns = NsThread::spawn(&i.namespace).unwrap();
+            let l = ns
+                .tcp_listener_async("0.0.0.0:8080".parse().unwrap(), 16)
+                .await
+                .unwrap();
+            held.push((ns, l));
+            ids.push(i.instance_id);
+        }
+        // Checked every 30 s: only a check made at registration can pass in time.
+        let tg = e
+            .create_target_group(
+                &p,
+                CreateTargetGroup {
+                    vpc_id: vpc.vpc_id.clone(),
+                    port: 8080,
+                    name: None,
+                    health_check: Some(HealthCheck {
+                        protocol: "TCP".into(),
+                        path: None,
+                        matcher: None,
+                        port: None,
+                        interval_millis: 30_000,
+                        timeout_millis: 1000,
+                        healthy_threshold: 1,
+                        unhealthy_threshold: 2,
+                    }),
+                },
+            )
+            .await
+            .unwrap();
+        let register = |id: &str| Targets {
+            targets: vec![TargetRef {
+                instance_id: id.to_string(),
+                port: None,
+            }],
+        };
+        e.register_targets(&p, &tg.target_group_id, register(&ids[0]))
+            .await
+            .unwrap();
+        let lb = e
+            .create_load_balancer(
+                &p,
+                CreateLoadBalancer {
+                    subnet_ids: vec![sub.subnet_id.clone()],
+                    name: None,
+                },
+            )
+            .await
+            .unwrap();
+        e.create_listener(
+            &p,
+            &lb.load_balancer_id,
+            CreateListener {
+                port: 8080,
+                target_group_id: tg.target_group_id.clone(),
+            },
+        )
+        .await
+        .unwrap();
+        let state_of = |id: String| {
+            let tg = tg.target_group_id.clone();
+            let p = p.clone();
+            async move {
+                e.target_health(&p, &tg)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .find(|h| h.instance_id == id)
+                    .map(|h| h.state)
+            }
+        };
+        let healthy_within = |id: String, within: Duration| async move {
+            let start = std::time::Instant::now();
+            while start.elapsed() < within {
+                if state_of(id.clone()).await.as_deref() == Some("healthy") {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            false
+        };
+        assert!(
+            healthy_within(ids[0].clone(), Duration::from_secs(5)).await,
+            "the first target is checked when the checker starts"
+        );
+        e.register_targets(&p, &tg.target_group_id, register(&ids[1]))
+            .await
+            .unwrap();
+        assert!(
+            healthy_within(ids[1].clone(), Duration::from_secs(5)).await,
+            "a target registered in a running group is checked at once, not in 30 s: {:?}",
+            state_of(ids[1].clone()).await
+        );
+        assert_eq!(
+            state_of(ids[0].clone()).await.as_deref(),
+            Some("healthy"),
+            "the restart keeps the other target's state"
+        );
+        drop(held);
+        e.shutdown().await;
     }
 
     #[tokio::test]
