@@ -23,7 +23,7 @@ use linkplane_localcloud::Error as CloudError;
 use linkplane_localcloud::types::{
     CreateInstance, CreateListener, CreateLoadBalancer, CreateSecurityGroup,
     CreateSecurityGroupRule, CreateTargetGroup, HealthCheck, Instance, LoadBalancer, PublicRecord,
-    TargetRef, Targets,
+    TargetGroup, TargetRef, Targets,
 };
 use linkplane_model::ResourceId;
 use linkplane_netns::NsThread;
@@ -47,6 +47,9 @@ pub struct IngressSetup {
 
 /// The port the gateway listens on (in its instance) and the load balancer forwards.
 pub const GATEWAY_PORT: u16 = 443;
+
+/// The gateway target group's health check interval (threshold 2), for new clusters.
+const GATEWAY_CHECK_INTERVAL_MS: u64 = 500;
 
 /// How long the gateway waits for a deployment's API server to accept a connection.
 const UPSTREAM_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -174,11 +177,14 @@ impl LocalProvider {
                 instance.instance_id
             ))
         })?;
-        let lb = self
-            .ensure_ingress_lb(cluster_id, &net.vpc_id, &publics, &instance)
+        let (tg, lb) = self
+            .ensure_ingress_lb(cluster_id, &net.vpc_id, &publics)
             .await?;
+        // Listen before the load balancer checks the target: its first check (made at
+        // once) then passes, and the target is healthy one interval later, not two.
         self.run_gateway(ingress, cluster_id, &instance, &lb)
             .await?;
+        self.ensure_ingress_listener(&tg, &lb, &instance).await?;
         let host = host_name(cluster_id, &ingress.setup.base_domain);
         let published = self
             .engine()
@@ -250,13 +256,13 @@ impl LocalProvider {
         }
     }
 
+    /// The ingress target group and load balancer (without its listener).
     async fn ensure_ingress_lb(
         &self,
         cluster_id: &ResourceId,
         vpc_id: &str,
         publics: &[&crate::provider::ClusterSubnet],
-        instance: &Instance,
-    ) -> Result<LoadBalancer, ProviderError> {
+    ) -> Result<(TargetGroup, LoadBalancer), ProviderError> {
         let p = self.principal();
         let name = ingress_name(cluster_id);
         let tg = match self
@@ -281,8 +287,9 @@ impl LocalProvider {
                             path: None,
                             matcher: None,
                             port: None,
-                            interval_millis: 1000,
-                            timeout_millis: 1000,
+                            // Healthy ~1 s after the gateway listens (two passes).
+                            interval_millis: GATEWAY_CHECK_INTERVAL_MS,
+                            timeout_millis: GATEWAY_CHECK_INTERVAL_MS,
                             healthy_threshold: 2,
                             unhealthy_threshold: 2,
                         }),
@@ -291,6 +298,32 @@ impl LocalProvider {
                 .await
                 .map_err(map_err)?,
         };
+        let lb = match self.ingress_load_balancer(cluster_id).await? {
+            Some(l) => l,
+            None => self
+                .engine()
+                .create_load_balancer(
+                    p,
+                    CreateLoadBalancer {
+                        subnet_ids: publics.iter().map(|s| s.id.clone()).collect(),
+                        name: Some(name),
+                    },
+                )
+                .await
+                .map_err(map_err)?,
+        };
+        Ok((tg, lb))
+    }
+
+    /// The gateway instance registered in the target group, and the load balancer's
+    /// listener forwarding to it.
+    async fn ensure_ingress_listener(
+        &self,
+        tg: &TargetGroup,
+        lb: &LoadBalancer,
+        instance: &Instance,
+    ) -> Result<LoadBalancer, ProviderError> {
+        let p = self.principal();
         let health = self
             .engine()
             .target_health(p, &tg.target_group_id)
@@ -311,22 +344,8 @@ impl LocalProvider {
                 .await
                 .map_err(map_err)?;
         }
-        let lb = match self.ingress_load_balancer(cluster_id).await? {
-            Some(l) => l,
-            None => self
-                .engine()
-                .create_load_balancer(
-                    p,
-                    CreateLoadBalancer {
-                        subnet_ids: publics.iter().map(|s| s.id.clone()).collect(),
-                        name: Some(name),
-                    },
-                )
-                .await
-                .map_err(map_err)?,
-        };
         if lb.listeners.iter().any(|l| l.port == GATEWAY_PORT) {
-            return Ok(lb);
+            return Ok(lb.clone());
         }
         self.engine()
             .create_listener(
@@ -334,7 +353,7 @@ impl LocalProvider {
                 &lb.load_balancer_id,
                 CreateListener {
                     port: GATEWAY_PORT,
-                    target_group_id: tg.target_group_id,
+                    target_group_id: tg.target_group_id.clone(),
                 },
             )
             .await
