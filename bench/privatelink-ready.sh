@@ -2,8 +2,10 @@
 # Issue 8 item 4, precisely: the timeline from `PUT private-link` to a verified endpoint,
 # observed every 50 ms.
 #
-#   bench/privatelink-ready.sh [--skip-build] [--debug] [--runs N]
+#   bench/privatelink-ready.sh [--skip-build] [--debug] [--runs N] [--settle SECONDS]
 #
+# --settle: pause between the cluster becoming CREATED and the PUT (default 1 s; 0 is what
+# `linkplane up` does, and shows whether the cluster's gateway target is healthy yet).
 # Starts `linkplane serve` as root with its own prefix, data dir and loopback port. Before
 # the clock starts (preconditions, as in document 000: the cluster exists, the customer's
 # VPC and agent host exist): a LOCAL DEDICATED cluster per run and a deployment on it; once,
@@ -20,15 +22,18 @@ set -euo pipefail
 BUILD=1
 PROFILE=release
 RUNS=3
+SETTLE=1
 while (($#)); do
   case "$1" in
     --skip-build) BUILD=0; shift ;;
     --debug) PROFILE=debug; shift ;;
     --runs) RUNS=$2; shift 2 ;;
+    --settle) SETTLE=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
 [[ "$RUNS" =~ ^[1-9]$ ]] || { echo "--runs: 1 to 9" >&2; exit 2; }
+[[ "$SETTLE" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "--settle: seconds, e.g. 0 or 1.5" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "needs root (localcloud: namespaces, nftables)" >&2; exit 1; }
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$ROOT/target/$PROFILE/linkplane
@@ -72,10 +77,11 @@ echo
 echo "### PUT private-link → verified endpoint, timeline ($PROFILE build, polled every 50 ms)"
 echo
 echo "load before: $(uptime | sed 's/.*load average/load average/')"
-timeout 600 python3 - "http://127.0.0.1:$PORT" "$DATA" "$BIN" "$RUNS" <<'PY'
+timeout 600 python3 - "http://127.0.0.1:$PORT" "$DATA" "$BIN" "$RUNS" "$SETTLE" <<'PY'
 import json, os, subprocess, sys, threading, time, urllib.error, urllib.request
 
 URL, DATA, BIN, RUNS = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+SETTLE = float(sys.argv[5])
 CUSTOMER = "arn:aws:iam::111122223333:root"
 POLL = 0.05
 rd = lambda f: open(os.path.join(DATA, f)).read().strip()
@@ -148,7 +154,7 @@ for run in range(RUNS):
     base = host.split(".external.", 1)[1]
     if zone is None:
         zone = cloud("POST", "/hosted-zones", {"name": f"external.{base}", "vpcIds": [vpc["vpcId"]]})
-    time.sleep(1.0)  # let the cluster's passes settle before the clock starts
+    time.sleep(SETTLE)  # --settle: time between the cluster CREATED and the PUT
 
     events = {}  # name -> ms after PUT (first time seen)
     lock = threading.Lock()
@@ -239,7 +245,10 @@ for run in range(RUNS):
         try:
             # Every check but the agent's (no agent runs here: it heartbeats every 30 s).
             checks = json.loads(r.stdout)["checks"]
-            passed = bool(checks) and all(c["passed"] for c in checks if c["name"] != "agents-healthy")
+            failing = [c["name"] for c in checks if not c["passed"] and c["name"] != "agents-healthy"]
+            passed = bool(checks) and not failing
+            if failing:
+                mark(f"linkplane verify failed: {', '.join(failing)}", t)
         except (ValueError, KeyError, TypeError):
             passed = False
         if passed:
