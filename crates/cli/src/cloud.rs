@@ -460,6 +460,21 @@ pub enum RuleCmd {
         #[arg(long)]
         vpc: String,
     },
+    /// (Rule owner) share the rule with another account, as AWS RAM does: that account may
+    /// then associate it with its own VPCs (e.g. the platform's account 100000000000 with a
+    /// cluster's VPC, for a RESOLVER_RULE DNS resolution).
+    Share {
+        rule_id: String,
+        /// The 12-digit account to share with.
+        #[arg(long)]
+        account: String,
+    },
+    /// (Rule owner) stop sharing: the account's VPCs no longer use the rule.
+    Unshare {
+        rule_id: String,
+        #[arg(long)]
+        account: String,
+    },
     Delete {
         rule_id: String,
     },
@@ -1351,6 +1366,21 @@ async fn rule(c: &Client, cmd: &RuleCmd) -> anyhow::Result<Outcome> {
                 reqwest::Method::DELETE,
                 &format!("/resolver-rules/{rule_id}/vpcs"),
                 Some(json!({ "vpcId": vpc })),
+            )
+            .await?,
+        )),
+        RuleCmd::Share { rule_id, account } => {
+            c.post(
+                &format!("/resolver-rules/{rule_id}/shares"),
+                json!({ "accountId": account }),
+            )
+            .await
+        }
+        RuleCmd::Unshare { rule_id, account } => Ok(Outcome::Value(
+            c.call(
+                reqwest::Method::DELETE,
+                &format!("/resolver-rules/{rule_id}/shares/{account}"),
+                None,
             )
             .await?,
         )),

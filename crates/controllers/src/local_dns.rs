@@ -7,7 +7,9 @@
 //! - PRIVATE_ZONE: a hosted zone of the platform's account for the domain, associated with
 //!   the cluster's VPC, holding exactly the resolution's record sets. One resolution per
 //!   domain and cluster (the API's unique key), so (domain, VPC) finds it again.
-//! - RESOLVER_RULE: the customer's rule, associated with the cluster's VPC.
+//! - RESOLVER_RULE: the customer's rule, associated with the cluster's VPC once its owner
+//!   shared it with the platform's account (until then the resolution waits and says which
+//!   command shares it).
 //! - HOSTED_ZONE_ASSOCIATION: the customer's zone, associated with the cluster's VPC once
 //!   the zone's owner authorized it (localcloud answers 403 until then: the resolution waits
 //!   and says which command authorizes it).
@@ -44,6 +46,14 @@ fn same_domain(a: &str, b: &str) -> bool {
 pub fn authorize_step(owner: &str, zone_id: &str, vpc_id: &str) -> String {
     format!(
         "linkplane cloud --as arn:aws:iam::{owner}:root zone authorize {zone_id} --vpc {vpc_id}"
+    )
+}
+
+/// The command that shares a resolver rule with `account` (document 002: "share your
+/// Amazon Route 53 Resolver rule with your Astro AWS account").
+pub fn share_step(owner: &str, rule_id: &str, account: &str) -> String {
+    format!(
+        "linkplane cloud --as arn:aws:iam::{owner}:root rule share {rule_id} --account {account}"
     )
 }
 
@@ -197,12 +207,11 @@ impl LocalProvider {
             }),
             Err(CloudError::Forbidden { owner, .. }) => Ok(DnsOutcome::Waiting {
                 reason: format!(
-                    "resolver rule {rule} belongs to account {owner} and is not shared with the \
-                     platform's account {}; localcloud cannot share resolver rules across \
-                     accounts yet, so use a FORWARDING resolution (or HOSTED_ZONE_ASSOCIATION)",
+                    "waiting for account {owner}, the owner of resolver rule {rule}, to share \
+                     it with the platform's account {}",
                     self.p().account()
                 ),
-                steps: Vec::new(),
+                steps: vec![share_step(&owner, rule, self.p().account().as_str())],
             }),
             Err(e) => Err(unavailable(e)),
         }
@@ -333,6 +342,14 @@ mod tests {
         assert_eq!(
             authorize_step("222222222222", "hz-0123abcd", "vpc-89abcdef"),
             "linkplane cloud --as arn:aws:iam::222222222222:root zone authorize hz-0123abcd --vpc vpc-89abcdef"
+        );
+    }
+
+    #[test]
+    fn share_step_is_a_cli_command_as_the_rule_owner() {
+        assert_eq!(
+            share_step("222222222222", "rslvr-rr-0123abcd", "100000000000"),
+            "linkplane cloud --as arn:aws:iam::222222222222:root rule share rslvr-rr-0123abcd --account 100000000000"
         );
     }
 

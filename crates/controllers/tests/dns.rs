@@ -10,6 +10,8 @@
 //!   records in your environment" — PRIVATE_ZONE, self-service.
 //! - "Use Domain Name System (DNS) forwarding to allow Astro to resolve DNS queries for
 //!   resources running in other VPCs or on-premises" — FORWARDING to a DNS server.
+//! - "Using Route 53 requires sharing a resolver rule with your Astro account" —
+//!   RESOLVER_RULE, PENDING with the share command until the customer shares it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -208,8 +210,8 @@ async fn customer_private_zone_associated_with_the_cluster_vpc_resolves_from_the
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn private_zone_and_forwarding_resolve_from_the_cluster() {
-    if !linkplane_netns::testing::require_root("private_zone_and_forwarding") {
+async fn private_zone_forwarding_and_a_shared_rule_resolve_from_the_cluster() {
+    if !linkplane_netns::testing::require_root("private_zone_forwarding_and_a_shared_rule") {
         return;
     }
     let h = Harness::start(fast_config(Duration::from_secs(300))).await;
@@ -277,6 +279,13 @@ async fn private_zone_and_forwarding_resolve_from_the_cluster() {
                 ],
             )
             .unwrap(),
+            PrivateZone::new(
+                "shared.example",
+                vec![
+                    ZoneRecord::a("git.shared.example", 30, "10.92.0.7".parse().unwrap()).unwrap(),
+                ],
+            )
+            .unwrap(),
         ])
         .unwrap();
     let server = onprem.serve(
@@ -296,7 +305,68 @@ async fn private_zone_and_forwarding_resolve_from_the_cluster() {
     assert!(s(&f, "cloudResourceId").starts_with("rslvr-rr-"), "{f}");
     assert_eq!(dig(&h, &worker, "ldap.onprem.example").await, "10.91.0.9");
 
-    // Deleting both: the names stop resolving, and what the platform created is gone.
+    // RESOLVER_RULE: "Using Route 53 requires sharing a resolver rule with your Astro
+    // account." The customer's rule (forwarding to the same server) waits, PENDING with the
+    // share command, until the customer shares it; then the cluster resolves through it.
+    let rule = h
+        .engine()
+        .create_resolver_rule(
+            &customer(),
+            linkplane_localcloud::types::CreateResolverRule {
+                domain_name: "shared.example".into(),
+                rule_type: "FORWARD".into(),
+                target_ips: vec![dns_host.private_ip_address.clone()],
+                name: Some("corp".into()),
+            },
+        )
+        .await
+        .unwrap()
+        .resolver_rule_id;
+    let rr = h
+        .post(
+            &path,
+            json!({"name": "shared", "kind": "RESOLVER_RULE", "domain": "shared.example",
+                   "resolverRuleId": rule}),
+        )
+        .await;
+    let rpath = format!("{path}/{}", s(&rr, "id"));
+    let rr = h
+        .wait_for(&rpath, MIN, |st, v| {
+            st == 200 && v["instructions"].as_array().is_some_and(|a| !a.is_empty())
+        })
+        .await;
+    assert_eq!(rr["status"], "PENDING", "{rr}");
+    let steps: Vec<String> = rr["instructions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        steps,
+        [format!(
+            "linkplane cloud --as {CUSTOMER} rule share {rule} --account {}",
+            linkplane_controllers::PLATFORM_ACCOUNT
+        )]
+    );
+    assert_eq!(dig(&h, &worker, "git.shared.example").await, "");
+    run_instructions(&h, &steps).await;
+    let rr = h.wait_status(&rpath, "AVAILABLE", MIN).await;
+    assert_eq!(rr["cloudResourceId"], rule.as_str(), "{rr}");
+    assert_eq!(dig(&h, &worker, "git.shared.example").await, "10.92.0.7");
+
+    // Deleting all three: the names stop resolving, and what the platform created is gone
+    // (the customer's shared rule stays the customer's, no longer used by the cluster).
+    let (st, v) = h.delete(&rpath).await;
+    assert!(st == 202 || st == 204, "{st} {v}");
+    h.wait_for(&rpath, MIN, |st, _| st == 404).await;
+    assert_eq!(dig(&h, &worker, "git.shared.example").await, "");
+    let kept = h
+        .engine()
+        .get_resolver_rule(&customer(), &rule)
+        .await
+        .unwrap();
+    assert!(kept.vpc_ids.is_empty(), "{kept:?}");
     for p in [&zpath, &fpath] {
         let (st, v) = h.delete(p).await;
         assert!(st == 202 || st == 204, "{st} {v}");
@@ -304,13 +374,16 @@ async fn private_zone_and_forwarding_resolve_from_the_cluster() {
     }
     assert_eq!(dig(&h, &worker, "db.example.com").await, "");
     assert_eq!(dig(&h, &worker, "ldap.onprem.example").await, "");
-    assert!(
-        h.engine()
-            .list_resolver_rules(&platform())
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    // Only the customer's rule, shared with the platform, is left in its view.
+    let left: Vec<String> = h
+        .engine()
+        .list_resolver_rules(&platform())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.resolver_rule_id)
+        .collect();
+    assert_eq!(left, [rule]);
     let zones = h.engine().list_hosted_zones(&platform()).await.unwrap();
     assert!(
         !zones.iter().any(|z| z.name.starts_with("db.example.com")),

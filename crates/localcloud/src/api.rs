@@ -461,6 +461,11 @@ fn dns_routes() -> Router<AppState> {
             "/cloud/v1/resolver-rules/{id}/vpcs",
             post(associate_rule).delete(disassociate_rule),
         )
+        .route("/cloud/v1/resolver-rules/{id}/shares", post(share_rule))
+        .route(
+            "/cloud/v1/resolver-rules/{id}/shares/{account}",
+            delete(unshare_rule),
+        )
         .route(
             "/cloud/v1/public-records",
             get(list_public).post(publish_public),
@@ -1033,6 +1038,21 @@ async fn disassociate_rule(
     Ok(Json(
         e.disassociate_resolver_rule(&p, &id, &req.vpc_id).await?,
     ))
+}
+async fn share_rule(
+    State(e): S,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    Body(req): Body<ShareRequest>,
+) -> ApiResult<Json<ResolverRule>> {
+    Ok(Json(e.share_resolver_rule(&p, &id, &req.account_id).await?))
+}
+async fn unshare_rule(
+    State(e): S,
+    Caller(p): Caller,
+    Path((id, account)): Path<(String, String)>,
+) -> ApiResult<Json<ResolverRule>> {
+    Ok(Json(e.unshare_resolver_rule(&p, &id, &account).await?))
 }
 async fn list_public(State(e): S) -> ApiResult<Json<Vec<PublicRecord>>> {
     Ok(Json(e.list_public_records().await?))

@@ -694,7 +694,17 @@ pub struct ResolverRule {
     pub target_ips: Vec<String>,
     pub name: Option<String>,
     pub vpc_ids: Vec<String>,
+    /// Accounts the owner shared the rule with (a recipient sees only itself).
+    #[serde(default)]
+    pub shared_with: Vec<String>,
     pub created_at: String,
+}
+
+/// `POST /resolver-rules/{id}/shares`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ShareRequest {
+    pub account_id: String,
 }
 
 /// A public DNS name the platform publishes (served from the internet namespace).

@@ -403,3 +403,130 @@ async fn forwarding_rule_to_a_dns_server_in_a_peered_vpc() {
     assert!(e.to_string().contains(&va.vpc_id), "{e}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_resolver_rule_is_used_by_the_recipients_vpc_until_unshared() {
+    // Document 002: "Using Route 53 requires sharing a resolver rule with your Astro
+    // account." Here OWNER's rule forwards to a DNS server; OTHER's VPC uses it once shared.
+    let Some(c) = Cloud::new("a_shared_resolver_rule_is_used_by_the_recipients_vpc").await else {
+        return;
+    };
+    let (p, q) = (principal(OWNER), principal(OTHER));
+    let vq = c.vpc(&q, "10.42.0.0/16").await;
+    let sq = c.subnet(&q, &vq, "10.42.1.0/24").await;
+    let client = c.instance(&q, &sq, &[]).await;
+    rule(
+        &c,
+        &q,
+        &vq.default_security_group_id,
+        "udp",
+        53,
+        "10.42.0.0/16",
+    )
+    .await;
+    rule(
+        &c,
+        &q,
+        &vq.default_security_group_id,
+        "tcp",
+        53,
+        "10.42.0.0/16",
+    )
+    .await;
+    let d = c.instance(&q, &sq, &[]).await;
+    let thread = linkplane_netns::NsThread::spawn(&d.namespace).unwrap();
+    let at = SocketAddr::new(d.private_ip_address.parse::<IpAddr>().unwrap(), 53);
+    let corp = DnsView::new(Arc::new(LocalSockets));
+    corp.set_zones(vec![
+        PrivateZone::new(
+            "shared.example",
+            vec![ZoneRecord::a("db.shared.example", 30, "10.42.9.9".parse().unwrap()).unwrap()],
+        )
+        .unwrap(),
+    ])
+    .unwrap();
+    let server = corp.serve(
+        thread.udp_socket(at).unwrap(),
+        thread.tcp_listener(at, 16).unwrap(),
+    );
+    let r = c
+        .engine
+        .create_resolver_rule(
+            &p,
+            CreateResolverRule {
+                domain_name: "shared.example".into(),
+                rule_type: "FORWARD".into(),
+                target_ips: vec![d.private_ip_address.clone()],
+                name: Some("corp".into()),
+            },
+        )
+        .await
+        .unwrap();
+    let id = r.resolver_rule_id.clone();
+
+    // Not shared: the other account can neither see nor use it.
+    for e in [
+        c.engine.get_resolver_rule(&q, &id).await.unwrap_err(),
+        c.engine
+            .associate_resolver_rule(&q, &id, &vq.vpc_id)
+            .await
+            .unwrap_err(),
+    ] {
+        assert!(matches!(e, Error::Forbidden { .. }), "{e}");
+        assert!(e.to_string().contains("has not shared it"), "{e}");
+    }
+    assert!(c.engine.list_resolver_rules(&q).await.unwrap().is_empty());
+    // Only the owner shares; a bad account id and the owner itself are refused.
+    let e = c
+        .engine
+        .share_resolver_rule(&q, &id, OTHER)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Forbidden { .. }), "{e}");
+    for bad in ["5555", OWNER] {
+        let e = c
+            .engine
+            .share_resolver_rule(&p, &id, bad)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("accountId"), "{bad}: {e}");
+    }
+
+    let shared = c.engine.share_resolver_rule(&p, &id, OTHER).await.unwrap();
+    assert_eq!(shared.shared_with, [OTHER]);
+    let seen = c.engine.list_resolver_rules(&q).await.unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].owner_id, OWNER);
+    assert_eq!(short(&c, &q, &client, "db.shared.example").await, "");
+    c.engine
+        .associate_resolver_rule(&q, &id, &vq.vpc_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        short(&c, &q, &client, "db.shared.example").await,
+        "10.42.9.9"
+    );
+    // The owner cannot delete a rule a recipient still uses.
+    let e = c.engine.delete_resolver_rule(&p, &id).await.unwrap_err();
+    assert!(e.to_string().contains(&vq.vpc_id), "{e}");
+
+    // Unsharing takes it out of the recipient's VPC.
+    let after = c
+        .engine
+        .unshare_resolver_rule(&p, &id, OTHER)
+        .await
+        .unwrap();
+    assert!(
+        after.shared_with.is_empty() && after.vpc_ids.is_empty(),
+        "{after:?}"
+    );
+    assert_eq!(short(&c, &q, &client, "db.shared.example").await, "");
+    let e = c
+        .engine
+        .unshare_resolver_rule(&p, &id, OTHER)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::NotFound { .. }), "{e}");
+    c.engine.delete_resolver_rule(&p, &id).await.unwrap();
+    server.stop().await;
+}

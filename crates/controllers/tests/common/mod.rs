@@ -488,6 +488,17 @@ pub async fn run_instructions(h: &Harness, steps: &[String]) {
                     .await;
                 assert_eq!(s, 200, "{step}: {v}");
             }
+            ["rule", "share"] => {
+                let (s, v) = h
+                    .cloud(
+                        who,
+                        reqwest::Method::POST,
+                        &format!("/resolver-rules/{}/shares", rest[2]),
+                        Some(json!({"accountId": flag("--account")})),
+                    )
+                    .await;
+                assert_eq!(s, 200, "{step}: {v}");
+            }
             ["peering", "modify-options"] => {
                 let side = |f: &str| {
                     rest.iter()

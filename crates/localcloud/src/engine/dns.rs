@@ -219,14 +219,14 @@ impl RecordRow {
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
-struct RuleRow {
-    id: String,
-    account: String,
-    domain: String,
-    rule_type: String,
-    targets: String,
-    name: Option<String>,
-    created_at: String,
+pub(crate) struct RuleRow {
+    pub(crate) id: String,
+    pub(crate) account: String,
+    pub(crate) domain: String,
+    pub(crate) rule_type: String,
+    pub(crate) targets: String,
+    pub(crate) name: Option<String>,
+    pub(crate) created_at: String,
 }
 
 impl Engine {
@@ -857,7 +857,7 @@ impl Engine {
 
     // ---------------------------------------------------------------- resolver rules
 
-    async fn rule_row(&self, id: &str) -> Result<RuleRow> {
+    pub(crate) async fn rule_row(&self, id: &str) -> Result<RuleRow> {
         Kind::ResolverRule.parse("resolverRuleId", id)?;
         sqlx::query_as::<_, RuleRow>(
             "SELECT id, account, domain, rule_type, targets, name, created_at FROM resolver_rules WHERE id = ?",
@@ -880,8 +880,16 @@ impl Engine {
         )
     }
 
-    async fn to_rule(&self, r: RuleRow) -> Result<ResolverRule> {
+    async fn to_rule(&self, p: &Principal, r: RuleRow) -> Result<ResolverRule> {
+        // The owner sees every account the rule is shared with; a recipient only itself.
+        let shared_with = self
+            .rule_shares(&r.id)
+            .await?
+            .into_iter()
+            .filter(|a| r.account == p.account().as_str() || a == p.account().as_str())
+            .collect();
         Ok(ResolverRule {
+            shared_with,
             vpc_ids: self.rule_vpcs(&r.id).await?,
             target_ips: split_list(&r.targets),
             resolver_rule_id: r.id,
@@ -951,25 +959,25 @@ impl Engine {
             .execute(&self.db)
             .await?;
         drop(_g);
-        self.to_rule(self.rule_row(&id).await?).await
+        self.to_rule(p, self.rule_row(&id).await?).await
     }
 
     pub async fn get_resolver_rule(&self, p: &Principal, id: &str) -> Result<ResolverRule> {
         let r = self.rule_row(id).await?;
-        authorize(p, &r.account, "describe", id)?;
-        self.to_rule(r).await
+        self.rule_user(p, &r, "describe").await?;
+        self.to_rule(p, r).await
     }
 
     pub async fn list_resolver_rules(&self, p: &Principal) -> Result<Vec<ResolverRule>> {
         let rows = sqlx::query_as::<_, RuleRow>(
-            "SELECT id, account, domain, rule_type, targets, name, created_at FROM resolver_rules WHERE account = ? ORDER BY created_at, id",
+            "SELECT id, account, domain, rule_type, targets, name, created_at FROM resolver_rules WHERE account = ?1 OR id IN (SELECT rule_id FROM rule_shares WHERE account = ?1) ORDER BY created_at, id",
         )
         .bind(p.account().as_str())
         .fetch_all(&self.db)
         .await?;
         let mut out = Vec::new();
         for r in rows {
-            out.push(self.to_rule(r).await?);
+            out.push(self.to_rule(p, r).await?);
         }
         Ok(out)
     }
@@ -982,7 +990,7 @@ impl Engine {
         vpc_id: &str,
     ) -> Result<ResolverRule> {
         let r = self.rule_row(id).await?;
-        authorize(p, &r.account, "associate", id)?;
+        self.rule_user(p, &r, "associate").await?;
         let vpc = self.vpc_row(vpc_id).await?;
         authorize(p, &vpc.account, "associate a resolver rule with", vpc_id)?;
         let clash: Option<String> = sqlx::query_scalar(
@@ -1005,7 +1013,7 @@ impl Engine {
             .execute(&self.db)
             .await?;
         self.refresh_vpc_dns(vpc_id).await?;
-        self.to_rule(r).await
+        self.to_rule(p, r).await
     }
 
     pub async fn disassociate_resolver_rule(
@@ -1015,14 +1023,17 @@ impl Engine {
         vpc_id: &str,
     ) -> Result<ResolverRule> {
         let r = self.rule_row(id).await?;
-        authorize(p, &r.account, "disassociate", id)?;
+        if p.account().as_str() != r.account {
+            let vpc = self.vpc_row(vpc_id).await?;
+            authorize(p, &vpc.account, "disassociate a resolver rule from", vpc_id)?;
+        }
         sqlx::query("DELETE FROM rule_vpcs WHERE rule_id = ? AND vpc_id = ?")
             .bind(id)
             .bind(vpc_id)
             .execute(&self.db)
             .await?;
         self.refresh_vpc_dns(vpc_id).await?;
-        self.to_rule(r).await
+        self.to_rule(p, r).await
     }
 
     pub async fn delete_resolver_rule(&self, p: &Principal, id: &str) -> Result<()> {
@@ -1035,6 +1046,10 @@ impl Engine {
                 vpcs.join(", ")
             )));
         }
+        sqlx::query("DELETE FROM rule_shares WHERE rule_id = ?")
+            .bind(id)
+            .execute(&self.db)
+            .await?;
         sqlx::query("DELETE FROM resolver_rules WHERE id = ?")
             .bind(id)
             .execute(&self.db)

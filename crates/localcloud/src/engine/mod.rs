@@ -17,6 +17,7 @@ mod peering;
 mod privatelink;
 mod reconcile;
 pub mod render;
+mod rule_shares;
 mod sg;
 mod vpc;
 
