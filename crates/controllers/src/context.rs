@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use linkplane_model::{CloudProvider, ClusterObserved, ClusterSpec, ClusterStatus, ResourceId};
+use linkplane_model::{
+    CloudProvider, ClusterObserved, ClusterSpec, ClusterStatus, ResourceId, ResourceKind,
+};
 use linkplane_store::{Document, Store, StoreError};
 use serde_json::Value;
 
@@ -141,4 +143,53 @@ impl Context {
             .await?
             .ok_or_else(|| format!("cluster {} has no network yet", cluster.id)))
     }
+
+    /// Ids of every resource of `kind` (a controller's `list`).
+    pub async fn ids_of(&self, kind: ResourceKind) -> Result<Vec<ResourceId>> {
+        let docs = self.store.list_kind(kind).await?;
+        Ok(docs.into_iter().map(|d| d.id).collect())
+    }
+
+    /// The common start of a pass over a child of a LOCAL cluster: the document, whether it
+    /// is being deleted, its cluster and the provider.
+    pub async fn child_pass(&self, id: &ResourceId) -> Result<ChildPass> {
+        let Some(doc) = self.store.get_document_by_id(id).await? else {
+            return Ok(ChildPass::Gone);
+        };
+        let cluster = self.local_cluster_of(&doc).await?.map(|(c, _)| c);
+        if doc.deletion_requested_at.is_some() {
+            return Ok(ChildPass::Deleting { doc, cluster });
+        }
+        let Some(cluster) = cluster else {
+            return Ok(ChildPass::NotLocal);
+        };
+        Ok(match self.provider.clone() {
+            Some(provider) => ChildPass::Ready {
+                doc,
+                cluster,
+                provider,
+            },
+            None => ChildPass::NoProvider { doc },
+        })
+    }
+}
+
+/// See [`Context::child_pass`].
+pub enum ChildPass {
+    /// The resource no longer exists.
+    Gone,
+    /// Deletion requested: tear down (with the cluster, if it is still there) and release.
+    Deleting {
+        doc: Document,
+        cluster: Option<Document>,
+    },
+    /// Not a child of a LOCAL cluster: nothing for these controllers to do.
+    NotLocal,
+    /// The local provider is disabled ([`Context::disabled`] says why).
+    NoProvider { doc: Document },
+    Ready {
+        doc: Document,
+        cluster: Document,
+        provider: Arc<dyn Provider>,
+    },
 }

@@ -19,7 +19,7 @@ use linkplane_model::{
 use linkplane_reconciler::{Action, Reconcile};
 use linkplane_store::Document;
 
-use crate::context::{Context, ControllerError, Result};
+use crate::context::{ChildPass, Context, ControllerError, Result};
 use crate::provider::{DnsOutcome, DnsPlan, ProviderError};
 
 /// Held by a resolution while the cluster's VPC may use it.
@@ -161,27 +161,23 @@ impl Reconcile for DnsController {
     type Error = ControllerError;
 
     async fn list(&self) -> Result<Vec<ResourceId>> {
-        let docs = self
-            .ctx
-            .store
-            .list_kind(ResourceKind::DnsResolution)
-            .await?;
-        Ok(docs.into_iter().map(|d| d.id).collect())
+        self.ctx.ids_of(ResourceKind::DnsResolution).await
     }
 
     async fn reconcile(&self, id: ResourceId) -> Result<Action> {
-        let Some(doc) = self.ctx.store.get_document_by_id(&id).await? else {
-            return Ok(Action::Done);
-        };
-        let cluster = self.ctx.local_cluster_of(&doc).await?;
-        if doc.deletion_requested_at.is_some() {
-            return self.delete(&doc, cluster.as_ref().map(|(c, _)| c)).await;
-        }
-        let Some((cluster, _)) = cluster else {
-            return Ok(Action::Done);
-        };
-        let Some(provider) = self.ctx.provider.clone() else {
-            return self.pending(&doc, self.ctx.disabled(), Vec::new()).await;
+        let (doc, cluster, provider) = match self.ctx.child_pass(&id).await? {
+            ChildPass::Gone | ChildPass::NotLocal => return Ok(Action::Done),
+            ChildPass::Deleting { doc, cluster } => {
+                return self.delete(&doc, cluster.as_ref()).await;
+            }
+            ChildPass::NoProvider { doc } => {
+                return self.pending(&doc, self.ctx.disabled(), Vec::new()).await;
+            }
+            ChildPass::Ready {
+                doc,
+                cluster,
+                provider,
+            } => (doc, cluster, provider),
         };
         let spec: DnsResolutionSpec = doc.spec_as()?;
         let plan = match plan(&spec) {

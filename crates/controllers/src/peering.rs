@@ -30,7 +30,7 @@ use linkplane_model::{
 use linkplane_reconciler::{Action, Reconcile};
 use linkplane_store::{Document, NewDocument, ParentGuard, StoreError};
 
-use crate::context::{Context, ControllerError, Result};
+use crate::context::{ChildPass, Context, ControllerError, Result};
 use crate::provider::{
     ClusterNetwork, PeeringObservation, PeeringRequest, PeeringState, Provider, ProviderError,
 };
@@ -277,27 +277,21 @@ impl Reconcile for PeeringController {
     type Error = ControllerError;
 
     async fn list(&self) -> Result<Vec<ResourceId>> {
-        let docs = self
-            .ctx
-            .store
-            .list_kind(ResourceKind::VpcPeeringConnection)
-            .await?;
-        Ok(docs.into_iter().map(|d| d.id).collect())
+        self.ctx.ids_of(ResourceKind::VpcPeeringConnection).await
     }
 
     async fn reconcile(&self, id: ResourceId) -> Result<Action> {
-        let Some(doc) = self.ctx.store.get_document_by_id(&id).await? else {
-            return Ok(Action::Done);
-        };
-        let cluster = self.ctx.local_cluster_of(&doc).await?;
-        if doc.deletion_requested_at.is_some() {
-            return self.delete(&doc, cluster.as_ref().map(|(c, _)| c)).await;
-        }
-        let Some((cluster, _)) = cluster else {
-            return Ok(Action::Done);
-        };
-        let Some(provider) = self.ctx.provider.clone() else {
-            return self.wait(&doc, self.ctx.disabled()).await;
+        let (doc, cluster, provider) = match self.ctx.child_pass(&id).await? {
+            ChildPass::Gone | ChildPass::NotLocal => return Ok(Action::Done),
+            ChildPass::Deleting { doc, cluster } => {
+                return self.delete(&doc, cluster.as_ref()).await;
+            }
+            ChildPass::NoProvider { doc } => return self.wait(&doc, self.ctx.disabled()).await,
+            ChildPass::Ready {
+                doc,
+                cluster,
+                provider,
+            } => (doc, cluster, provider),
         };
         self.ctx.ensure_finalizer(&doc, FINALIZER).await?;
         let net = match self

@@ -23,36 +23,10 @@ use std::time::Duration;
 
 use common::*;
 use linkplane_dataplane::dns::{DnsView, LocalSockets, PrivateZone, ZoneRecord};
-use linkplane_localcloud::types::{CreateHostedZone, CreateSecurityGroupRule, Instance, RecordSet};
-use serde_json::{Value, json};
+use linkplane_localcloud::types::{CreateHostedZone, CreateSecurityGroupRule, RecordSet};
+use serde_json::json;
 
 const MIN: Duration = Duration::from_secs(60);
-
-fn s(v: &Value, k: &str) -> String {
-    v[k].as_str()
-        .unwrap_or_else(|| panic!("{k} in {v}"))
-        .to_owned()
-}
-
-/// `dig +short` from an instance of the cluster (empty on NXDOMAIN or no answer).
-async fn dig(h: &Harness, from: &Instance, name: &str) -> String {
-    let cmd: Vec<String> = ["dig", "+short", "+time=2", "+tries=1", name]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let out = h
-        .engine()
-        .exec(
-            &platform(),
-            &from.instance_id,
-            &cmd,
-            b"",
-            Duration::from_secs(8),
-        )
-        .await
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
 
 async fn customer_zone(h: &Harness, name: &str, records: &[(&str, &str)]) -> String {
     let z = h
@@ -103,7 +77,7 @@ async fn customer_private_zone_associated_with_the_cluster_vpc_resolves_from_the
     );
     let zone = customer_zone(&h, "corp.internal", &[("db.corp.internal", "10.80.1.10")]).await;
     let worker = h.cluster_instance(&cid).await;
-    assert_eq!(dig(&h, &worker, "db.corp.internal").await, "");
+    assert_eq!(h.dig(&worker, "db.corp.internal").await, "");
 
     // The customer asks for the association; the platform cannot associate another
     // account's zone before its owner authorizes it: PENDING, with the command.
@@ -140,7 +114,7 @@ async fn customer_private_zone_associated_with_the_cluster_vpc_resolves_from_the
             vpc.vpc_id
         )]
     );
-    assert_eq!(dig(&h, &worker, "db.corp.internal").await, "");
+    assert_eq!(h.dig(&worker, "db.corp.internal").await, "");
 
     // A second association of the same zone on this cluster is refused.
     let (st, v) = h
@@ -157,7 +131,7 @@ async fn customer_private_zone_associated_with_the_cluster_vpc_resolves_from_the
     let r = h.wait_status(&rpath, "AVAILABLE", MIN).await;
     assert_eq!(r["cloudResourceId"], zone.as_str(), "{r}");
     assert_eq!(r["instructions"], json!([]), "{r}");
-    assert_eq!(dig(&h, &worker, "db.corp.internal").await, "10.80.1.10");
+    assert_eq!(h.dig(&worker, "db.corp.internal").await, "10.80.1.10");
 
     // A zone for another domain than the one asked for: FAILED, and not left associated.
     let other = customer_zone(&h, "other.internal", &[("x.other.internal", "10.80.1.11")]).await;
@@ -179,7 +153,7 @@ async fn customer_private_zone_associated_with_the_cluster_vpc_resolves_from_the
         s(&bad, "statusReason").contains("is for other.internal, not corp2.internal"),
         "{bad}"
     );
-    assert_eq!(dig(&h, &worker, "x.other.internal").await, "");
+    assert_eq!(h.dig(&worker, "x.other.internal").await, "");
     // A zone that does not exist: FAILED, saying so.
     let missing = h
         .post(
@@ -200,7 +174,7 @@ async fn customer_private_zone_associated_with_the_cluster_vpc_resolves_from_the
     let (st, v) = h.delete(&rpath).await;
     assert!(st == 202 || st == 204, "{st} {v}");
     h.wait_for(&rpath, MIN, |st, _| st == 404).await;
-    assert_eq!(dig(&h, &worker, "db.corp.internal").await, "");
+    assert_eq!(h.dig(&worker, "db.corp.internal").await, "");
     let z = h
         .engine()
         .get_hosted_zone(&customer(), &zone)
@@ -234,8 +208,9 @@ async fn private_zone_forwarding_and_a_shared_rule_resolve_from_the_cluster() {
     let zpath = format!("{path}/{}", s(&z, "id"));
     let z = h.wait_status(&zpath, "AVAILABLE", MIN).await;
     assert!(s(&z, "cloudResourceId").starts_with("hz-"), "{z}");
-    assert_eq!(dig(&h, &worker, "db.example.com").await, "10.90.0.5");
-    let mut replicas: Vec<String> = dig(&h, &worker, "replica.db.example.com")
+    assert_eq!(h.dig(&worker, "db.example.com").await, "10.90.0.5");
+    let mut replicas: Vec<String> = h
+        .dig(&worker, "replica.db.example.com")
         .await
         .lines()
         .map(str::to_owned)
@@ -243,7 +218,7 @@ async fn private_zone_forwarding_and_a_shared_rule_resolve_from_the_cluster() {
     replicas.sort();
     assert_eq!(replicas, ["10.90.0.6", "10.90.0.7"]);
     // Authoritative: a name the zone does not have is NXDOMAIN, not public DNS.
-    assert_eq!(dig(&h, &worker, "nope.db.example.com").await, "");
+    assert_eq!(h.dig(&worker, "nope.db.example.com").await, "");
 
     // FORWARDING: a DNS server on another instance of the cluster's VPC (standing in for an
     // on-premises resolver reachable over a connection), allowed to receive port 53.
@@ -292,7 +267,7 @@ async fn private_zone_forwarding_and_a_shared_rule_resolve_from_the_cluster() {
         thread.udp_socket(at).unwrap(),
         thread.tcp_listener(at, 16).unwrap(),
     );
-    assert_eq!(dig(&h, &worker, "ldap.onprem.example").await, "");
+    assert_eq!(h.dig(&worker, "ldap.onprem.example").await, "");
     let f = h
         .post(
             &path,
@@ -303,7 +278,7 @@ async fn private_zone_forwarding_and_a_shared_rule_resolve_from_the_cluster() {
     let fpath = format!("{path}/{}", s(&f, "id"));
     let f = h.wait_status(&fpath, "AVAILABLE", MIN).await;
     assert!(s(&f, "cloudResourceId").starts_with("rslvr-rr-"), "{f}");
-    assert_eq!(dig(&h, &worker, "ldap.onprem.example").await, "10.91.0.9");
+    assert_eq!(h.dig(&worker, "ldap.onprem.example").await, "10.91.0.9");
 
     // RESOLVER_RULE: "Using Route 53 requires sharing a resolver rule with your Astro
     // account." The customer's rule (forwarding to the same server) waits, PENDING with the
@@ -349,18 +324,18 @@ async fn private_zone_forwarding_and_a_shared_rule_resolve_from_the_cluster() {
             linkplane_controllers::PLATFORM_ACCOUNT
         )]
     );
-    assert_eq!(dig(&h, &worker, "git.shared.example").await, "");
+    assert_eq!(h.dig(&worker, "git.shared.example").await, "");
     run_instructions(&h, &steps).await;
     let rr = h.wait_status(&rpath, "AVAILABLE", MIN).await;
     assert_eq!(rr["cloudResourceId"], rule.as_str(), "{rr}");
-    assert_eq!(dig(&h, &worker, "git.shared.example").await, "10.92.0.7");
+    assert_eq!(h.dig(&worker, "git.shared.example").await, "10.92.0.7");
 
     // Deleting all three: the names stop resolving, and what the platform created is gone
     // (the customer's shared rule stays the customer's, no longer used by the cluster).
     let (st, v) = h.delete(&rpath).await;
     assert!(st == 202 || st == 204, "{st} {v}");
     h.wait_for(&rpath, MIN, |st, _| st == 404).await;
-    assert_eq!(dig(&h, &worker, "git.shared.example").await, "");
+    assert_eq!(h.dig(&worker, "git.shared.example").await, "");
     let kept = h
         .engine()
         .get_resolver_rule(&customer(), &rule)
@@ -372,8 +347,8 @@ async fn private_zone_forwarding_and_a_shared_rule_resolve_from_the_cluster() {
         assert!(st == 202 || st == 204, "{st} {v}");
         h.wait_for(p, MIN, |st, _| st == 404).await;
     }
-    assert_eq!(dig(&h, &worker, "db.example.com").await, "");
-    assert_eq!(dig(&h, &worker, "ldap.onprem.example").await, "");
+    assert_eq!(h.dig(&worker, "db.example.com").await, "");
+    assert_eq!(h.dig(&worker, "ldap.onprem.example").await, "");
     // Only the customer's rule, shared with the platform, is left in its view.
     let left: Vec<String> = h
         .engine()

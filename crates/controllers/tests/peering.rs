@@ -9,15 +9,9 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const MIN: Duration = Duration::from_secs(60);
-
-fn s(v: &Value, k: &str) -> String {
-    v[k].as_str()
-        .unwrap_or_else(|| panic!("{k} in {v}"))
-        .to_owned()
-}
 
 /// Routes of every subnet of the cluster's VPC, as (destination, target).
 async fn cluster_routes(h: &Harness, cluster_id: &str) -> Vec<(String, String)> {
@@ -823,26 +817,6 @@ async fn crash_test(stages: &[usize]) {
     assert_eq!(c["name"], "renamed");
 }
 
-/// `dig +short` from an instance of the cluster.
-async fn dig(h: &Harness, from: &linkplane_localcloud::types::Instance, name: &str) -> String {
-    let cmd: Vec<String> = ["dig", "+short", "+time=2", "+tries=1", name]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let out = h
-        .engine()
-        .exec(
-            &platform(),
-            &from.instance_id,
-            &cmd,
-            b"",
-            Duration::from_secs(8),
-        )
-        .await
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accepter_dns_resolution_resolves_the_external_vpcs_public_names_from_the_cluster() {
     // Document 002, "DNS considerations for VPC peering": "If your external VPC resolves DNS
@@ -928,7 +902,7 @@ async fn accepter_dns_resolution_resolves_the_external_vpcs_public_names_from_th
     let name = web.public_dns_name.clone().expect("a public DNS name");
     let public = web.public_ip_address.clone().unwrap();
     // Without a peering the cluster gets the public address from public DNS.
-    assert_eq!(dig(&h, &worker, &name).await, public);
+    assert_eq!(h.dig(&worker, &name).await, public);
 
     let p = h
         .post(
@@ -966,10 +940,10 @@ async fn accepter_dns_resolution_resolves_the_external_vpcs_public_names_from_th
         })
         .await;
     assert_eq!(p["status"], "ACTIVE");
-    assert_eq!(dig(&h, &worker, &name).await, public);
+    assert_eq!(h.dig(&worker, &name).await, public);
 
     run_instructions(&h, std::slice::from_ref(dns_step)).await;
-    assert_eq!(dig(&h, &worker, &name).await, web.private_ip_address);
+    assert_eq!(h.dig(&worker, &name).await, web.private_ip_address);
     // The connection shows it at the next resync.
     h.wait_for(&ppath, MIN, |st, v| {
         st == 200 && v["accepterDnsResolution"] == json!(true)
@@ -989,5 +963,5 @@ async fn accepter_dns_resolution_resolves_the_external_vpcs_public_names_from_th
     .await;
     let rt = cluster_routes(&h, &cid).await;
     assert!(!rt.iter().any(|(_, t)| *t == pcx), "{rt:?}");
-    assert_eq!(dig(&h, &worker, &name).await, public);
+    assert_eq!(h.dig(&worker, &name).await, public);
 }

@@ -256,29 +256,32 @@ impl Harness {
             .unwrap()
     }
 
-    /// Whether `from` (a cluster instance) gets `expect` from `ip:8080` over TCP.
-    pub async fn reaches(&self, from: &Instance, ip: &str, expect: &str) -> bool {
-        let cmd: Vec<String> = [
-            "socat",
-            "-T2",
-            "-",
-            &format!("TCP:{ip}:8080,connect-timeout=2"),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    /// Standard output of `cmd` run in a cluster instance.
+    pub async fn exec_out(&self, from: &Instance, cmd: &[&str], within: Duration) -> String {
+        let cmd: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
         let out = self
             .engine()
-            .exec(
-                &platform(),
-                &from.instance_id,
-                &cmd,
-                b"",
-                Duration::from_secs(6),
-            )
+            .exec(&platform(), &from.instance_id, &cmd, b"", within)
             .await
             .unwrap();
-        String::from_utf8_lossy(&out.stdout).contains(expect)
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Whether `from` (a cluster instance) gets `expect` from `ip:8080` over TCP.
+    pub async fn reaches(&self, from: &Instance, ip: &str, expect: &str) -> bool {
+        let to = format!("TCP:{ip}:8080,connect-timeout=2");
+        self.exec_out(from, &["socat", "-T2", "-", &to], Duration::from_secs(6))
+            .await
+            .contains(expect)
+    }
+
+    /// `dig +short` from a cluster instance (empty on NXDOMAIN or no answer).
+    pub async fn dig(&self, from: &Instance, name: &str) -> String {
+        let args = ["dig", "+short", "+time=2", "+tries=1", name];
+        self.exec_out(from, &args, Duration::from_secs(8))
+            .await
+            .trim()
+            .to_owned()
     }
 
     /// Poll [`Harness::reaches`] until it equals `want`.
@@ -322,6 +325,13 @@ impl Harness {
             serde_json::from_str(&text).unwrap_or(Value::String(text)),
         )
     }
+}
+
+/// A string field of a JSON body (panics naming the field when it is not there).
+pub fn s(v: &Value, k: &str) -> String {
+    v[k].as_str()
+        .unwrap_or_else(|| panic!("{k} in {v}"))
+        .to_owned()
 }
 
 /// A customer network: a VPC with two subnets, one instance in each serving TCP 8080
