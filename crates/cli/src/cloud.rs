@@ -976,6 +976,12 @@ impl Client {
             self.call(reqwest::Method::PATCH, path, Some(body)).await?,
         ))
     }
+    /// A DELETE with a body that names what goes (a VPC, a record set): the answer shown.
+    async fn delete_with(&self, path: &str, body: Option<Value>) -> anyhow::Result<Outcome> {
+        Ok(Outcome::Value(
+            self.call(reqwest::Method::DELETE, path, body).await?,
+        ))
+    }
     async fn delete(&self, path: &str, what: &str) -> anyhow::Result<Outcome> {
         let v = self.call(reqwest::Method::DELETE, path, None).await?;
         Ok(if v.is_null() {
@@ -1301,14 +1307,13 @@ async fn zone(c: &Client, cmd: &ZoneCmd) -> anyhow::Result<Outcome> {
             zone_id,
             name,
             kind,
-        } => Ok(Outcome::Value(
-            c.call(
-                reqwest::Method::DELETE,
+        } => {
+            c.delete_with(
                 &format!("/hosted-zones/{zone_id}/records"),
                 Some(json!({"name": name, "type": kind})),
             )
-            .await?,
-        )),
+            .await
+        }
         ZoneCmd::Authorize { zone_id, vpc } => {
             vpc_call(
                 reqwest::Method::POST,
@@ -1361,14 +1366,13 @@ async fn rule(c: &Client, cmd: &RuleCmd) -> anyhow::Result<Outcome> {
             )
             .await
         }
-        RuleCmd::Disassociate { rule_id, vpc } => Ok(Outcome::Value(
-            c.call(
-                reqwest::Method::DELETE,
+        RuleCmd::Disassociate { rule_id, vpc } => {
+            c.delete_with(
                 &format!("/resolver-rules/{rule_id}/vpcs"),
                 Some(json!({ "vpcId": vpc })),
             )
-            .await?,
-        )),
+            .await
+        }
         RuleCmd::Share { rule_id, account } => {
             c.post(
                 &format!("/resolver-rules/{rule_id}/shares"),
@@ -1376,14 +1380,10 @@ async fn rule(c: &Client, cmd: &RuleCmd) -> anyhow::Result<Outcome> {
             )
             .await
         }
-        RuleCmd::Unshare { rule_id, account } => Ok(Outcome::Value(
-            c.call(
-                reqwest::Method::DELETE,
-                &format!("/resolver-rules/{rule_id}/shares/{account}"),
-                None,
-            )
-            .await?,
-        )),
+        RuleCmd::Unshare { rule_id, account } => {
+            c.delete_with(&format!("/resolver-rules/{rule_id}/shares/{account}"), None)
+                .await
+        }
         RuleCmd::Delete { rule_id } => {
             c.delete(&format!("/resolver-rules/{rule_id}"), rule_id)
                 .await
