@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
+use futures::StreamExt;
+
 use super::render::{self, FilterRule};
 use super::{Engine, authorize, now};
 use crate::error::{Error, Result};
@@ -110,6 +112,9 @@ fn check_rule(req: &CreateSecurityGroupRule) -> Result<(String, String, i32, i32
     }
     Ok((dir, proto, from, to))
 }
+
+/// How many instance namespaces a membership change updates at once.
+const MEMBERSHIP_PARALLELISM: usize = 8;
 
 impl Engine {
     pub(crate) async fn group_row(&self, id: &str) -> Result<GroupRow> {
@@ -486,17 +491,37 @@ impl Engine {
             .fetch_all(&self.db)
             .await?;
             let verb = if added { "add" } else { "delete" };
-            for w in watchers.iter().filter(|w| w.as_str() != skip) {
-                let script = format!(
-                    "{verb} element inet {} {} {{ {ip} }}\n",
-                    self.prefix,
-                    render::group_set(g)
-                );
-                if let Err(e) = kernel::nft(&self.instance_namespace_name(w), &script).await {
-                    // The element may already be there (or gone): re-render to be sure.
-                    tracing::debug!(instance = %w, error = %e, "set update failed; re-rendering");
-                    self.render_instance_nft(w).await?;
-                }
+            let script = format!(
+                "{verb} element inet {} {} {{ {ip} }}\n",
+                self.prefix,
+                render::group_set(g)
+            );
+            // One small nft run per watching instance (each has its own namespace): run
+            // them a few at a time, so a join costs about a process spawn per eight members
+            // of the group rather than per member.
+            let runs: Vec<_> = watchers
+                .into_iter()
+                .filter(|w| w != skip)
+                .map(|w| {
+                    let (ns, script) = (self.instance_namespace_name(&w), script.clone());
+                    async move {
+                        let r = kernel::nft(&ns, &script).await;
+                        (w, r)
+                    }
+                })
+                .collect();
+            let results: Vec<(String, Result<()>)> = futures::stream::iter(runs)
+                .buffer_unordered(MEMBERSHIP_PARALLELISM)
+                .collect()
+                .await;
+            let failed = results.into_iter().filter_map(|(w, r)| {
+                let e = r.err()?;
+                tracing::debug!(instance = %w, error = %e, "set update failed; re-rendering");
+                Some(w)
+            });
+            for w in failed {
+                // The element may already be there (or gone): re-render to be sure.
+                self.render_instance_nft(&w).await?;
             }
         }
         Ok(())
