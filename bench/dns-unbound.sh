@@ -2,13 +2,16 @@
 # Issue 8 item 3: the VPC resolver's private-zone answers vs unbound serving the same records
 # as local-data, each pinned to one core, dnsperf pinned to the other.
 #
-#   bench/dns-unbound.sh [--seconds N] [--records N] [--rounds N] [--skip-build] [--baseline PATH]
+#   bench/dns-unbound.sh [--seconds N] [--records N] [--rounds N] [--rate N] [--skip-build]
+#                        [--baseline PATH]
 #
 # Throughput rows are the median of --rounds runs (default 3), the servers taking turns
 # (A B C A B C …) so that a neighbour's burst of load does not land on one server only;
 # every run's queries/s is in brackets. CPU time per query is the server's own CPU time
 # over the run divided by the queries it answered: on a shared machine it moves far less
-# than queries/s, which also depends on how much CPU the server was given.
+# than queries/s, which also depends on how much CPU the server was given. The fixed-rate
+# row (--rate, default 30 000 queries/s, 0 skips it) offers every server the same load,
+# below what each can answer: CPU per query and latency at equal work.
 #
 # --baseline PATH: also measure another dp-bench binary (e.g. one built from an older
 # commit) at 10.1.0.4, in the same run, for a before/after comparison.
@@ -27,6 +30,7 @@ set -euo pipefail
 SECONDS_PER_RUN=5
 RECORDS=1000
 ROUNDS=3
+RATE=30000
 BASELINE=
 BUILD=1
 while (($#)); do
@@ -35,6 +39,7 @@ while (($#)); do
     --records) RECORDS=$2; shift 2 ;;
     --skip-build) BUILD=0; shift ;;
     --rounds) ROUNDS=$2; shift 2 ;;
+    --rate) RATE=$2; shift 2 ;;
     --baseline) BASELINE=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
@@ -42,6 +47,7 @@ done
 ((SECONDS_PER_RUN >= 1 && SECONDS_PER_RUN <= 30)) || { echo "--seconds must be 1..30" >&2; exit 2; }
 ((RECORDS >= 1 && RECORDS <= 100000)) || { echo "--records must be 1..100000" >&2; exit 2; }
 ((ROUNDS >= 1 && ROUNDS <= 9)) || { echo "--rounds must be 1..9" >&2; exit 2; }
+((RATE >= 0 && RATE <= 1000000)) || { echo "--rate must be 0..1000000" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)" >&2; exit 1; }
 for tool in ip dnsperf taskset; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install iproute2 dnsperf util-linux)" >&2; exit 1; }
@@ -134,11 +140,11 @@ for _ in 1 2; do
 done
 
 for ((i = 0; i < RECORDS; i++)); do echo "host$i.corp.internal A"; done >"$WORK/q"
-perf() { # server server-pid clients max-outstanding
+perf() { # server server-pid clients max-outstanding [more dnsperf arguments]
   local t0 t1
   t0=$(ticks "$2")
   ip netns exec "$C" timeout $((SECONDS_PER_RUN + 15)) taskset -c 0 dnsperf -s "$1" -d "$WORK/q" \
-    -l "$SECONDS_PER_RUN" -c "$3" -q "$4" -t 2 2>/dev/null >"$WORK/dnsperf.out"
+    -l "$SECONDS_PER_RUN" -c "$3" -q "$4" "${@:5}" -t 2 2>/dev/null >"$WORK/dnsperf.out"
   t1=$(ticks "$2")
   # The server's CPU time over the run (user + system, softirq work done in its context
   # included) per completed query: what one answer costs, whatever else runs on the CPU.
@@ -178,6 +184,7 @@ for i in "${!SERVERS[@]}"; do
   all=$(cut -d' ' -f1 "$WORK/tput.$i" | xargs)
   med=$(sort -n "$WORK/tput.$i" | sed -n "$(((ROUNDS + 1) / 2))p")
   echo "| $label | -c 8 -q 200 (throughput, median of $ROUNDS) | ${med%% *} ($all) ${med#* }"
+  ((RATE == 0)) || echo "| $label | -c 8 -q 200 -Q $RATE (fixed rate) | $(perf "$addr" "$pid" 8 200 -Q "$RATE")"
   echo "| $label | -c 1 -q 1 (latency) | $(perf "$addr" "$pid" 1 1)"
   LAT+=("| $label | $(pct "$addr") |")
 done
