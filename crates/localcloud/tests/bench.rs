@@ -1,7 +1,8 @@
 //! Measurements through localcloud itself (run by bench/privatelink.sh; ignored in normal
 //! test runs): bulk TCP from a consumer instance to a provider instance through an
 //! interface endpoint vs the direct routed path (VPC peering) between the same two VPCs,
-//! and dnsperf against a VPC resolver. Bounded in time; everything is gc'd on drop.
+//! small HTTP requests (wrk against nginx) over the same two paths, and dnsperf against a
+//! VPC resolver. Bounded in time; everything is gc'd on drop.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -55,6 +56,73 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// The port nginx serves on in the target instance, and the endpoint's second listener.
+const HTTP_PORT: i32 = 8080;
+
+/// An nginx configuration (files under the test's directory) serving a 128-byte file.
+fn nginx_conf(c: &Cloud) -> String {
+    let dir = c.dir.path().join("nginx");
+    let www = dir.join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("small.txt"), "x".repeat(128)).unwrap();
+    let d = dir.display();
+    let conf = format!(
+        "daemon off;\nuser root;\nworker_processes 1;\npid {d}/nginx.pid;\n\
+         error_log {d}/error.log warn;\nevents {{ worker_connections 4096; }}\n\
+         http {{ access_log off; keepalive_requests 100000;\n\
+           client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;\n\
+           fastcgi_temp_path {d}/fcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
+           server {{ listen {HTTP_PORT} backlog=4096; root {d}/www; }} }}\n"
+    );
+    let path = dir.join("nginx.conf");
+    std::fs::write(&path, conf).unwrap();
+    path.display().to_string()
+}
+
+/// What wrk --latency printed.
+struct Wrk {
+    rps: f64,
+    p50_us: f64,
+    p99_us: f64,
+}
+
+impl Wrk {
+    fn parse(out: &str) -> Self {
+        // "123.45us", "1.20ms", "2.00s"
+        let us = |v: &str| -> f64 {
+            let at = v
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .unwrap_or(v.len());
+            let (n, unit) = v.split_at(at);
+            let n: f64 = n.parse().unwrap_or(f64::NAN);
+            match unit {
+                "us" => n,
+                "ms" => n * 1000.0,
+                "s" => n * 1_000_000.0,
+                _ => f64::NAN,
+            }
+        };
+        let field = |key: &str| {
+            out.lines()
+                .map(str::split_whitespace)
+                .find_map(|mut w| (w.next() == Some(key)).then(|| w.next().map(str::to_owned)))
+                .flatten()
+                .unwrap_or_default()
+        };
+        let rps = out
+            .lines()
+            .find(|l| l.starts_with("Requests/sec:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::NAN);
+        Self {
+            rps,
+            p50_us: us(&field("50%")),
+            p99_us: us(&field("99%")),
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "measurement: run bench/privatelink.sh"]
 async fn bench_endpoint_vs_routed_and_resolver_qps() {
@@ -80,21 +148,23 @@ async fn bench_endpoint_vs_routed_and_resolver_qps() {
         .await
         .unwrap();
     for cidr in ["10.60.0.0/16", "10.61.0.0/16"] {
-        c.engine
-            .add_security_group_rule(
-                &pp,
-                &sg.group_id,
-                CreateSecurityGroupRule {
-                    direction: "ingress".into(),
-                    ip_protocol: "tcp".into(),
-                    from_port: Some(5201),
-                    to_port: Some(5201),
-                    cidr_ip: Some(cidr.into()),
-                    source_security_group_id: None,
-                },
-            )
-            .await
-            .unwrap();
+        for port in [5201, HTTP_PORT] {
+            c.engine
+                .add_security_group_rule(
+                    &pp,
+                    &sg.group_id,
+                    CreateSecurityGroupRule {
+                        direction: "ingress".into(),
+                        ip_protocol: "tcp".into(),
+                        from_port: Some(port),
+                        to_port: Some(port),
+                        cidr_ip: Some(cidr.into()),
+                        source_security_group_id: None,
+                    },
+                )
+                .await
+                .unwrap();
+        }
     }
     let target = c.instance(&pp, &ps, &[&sg.group_id]).await;
     c.engine
@@ -106,6 +176,16 @@ async fn bench_endpoint_vs_routed_and_resolver_qps() {
         .await
         .unwrap();
     c.wait_listening(&pp, &target, 5201).await;
+    let conf = nginx_conf(&c);
+    c.engine
+        .run_process(
+            &pp,
+            &target.instance_id,
+            &["nginx".into(), "-c".into(), conf.clone()],
+        )
+        .await
+        .unwrap();
+    c.wait_listening(&pp, &target, HTTP_PORT as u16).await;
     let tg = c
         .engine
         .create_target_group(
@@ -159,6 +239,48 @@ async fn bench_endpoint_vs_routed_and_resolver_qps() {
         )
         .await
         .unwrap();
+    let web_tg = c
+        .engine
+        .create_target_group(
+            &pp,
+            CreateTargetGroup {
+                vpc_id: pv.vpc_id.clone(),
+                port: HTTP_PORT as u16,
+                health_check: Some(HealthCheck {
+                    interval_millis: 500,
+                    timeout_millis: 400,
+                    healthy_threshold: 1,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    c.engine
+        .register_targets(
+            &pp,
+            &web_tg.target_group_id,
+            Targets {
+                targets: vec![TargetRef {
+                    instance_id: target.instance_id.clone(),
+                    port: None,
+                }],
+            },
+        )
+        .await
+        .unwrap();
+    c.engine
+        .create_listener(
+            &pp,
+            &lb.load_balancer_id,
+            CreateListener {
+                port: HTTP_PORT as u16,
+                target_group_id: web_tg.target_group_id.clone(),
+            },
+        )
+        .await
+        .unwrap();
     let svc = c
         .engine
         .create_endpoint_service(
@@ -195,7 +317,7 @@ async fn bench_endpoint_vs_routed_and_resolver_qps() {
                 direction: "ingress".into(),
                 ip_protocol: "tcp".into(),
                 from_port: Some(5201),
-                to_port: Some(5201),
+                to_port: Some(HTTP_PORT),
                 cidr_ip: Some("10.61.0.0/16".into()),
                 source_security_group_id: None,
             },
@@ -248,17 +370,15 @@ async fn bench_endpoint_vs_routed_and_resolver_qps() {
             .await
             .unwrap();
     }
-    // Wait for the target to be healthy.
-    for _ in 0..100 {
-        let h = c
-            .engine
-            .target_health(&pp, &tg.target_group_id)
-            .await
-            .unwrap();
-        if h[0].state == "healthy" {
-            break;
+    // Wait for the targets to be healthy.
+    for group in [&tg.target_group_id, &web_tg.target_group_id] {
+        for _ in 0..100 {
+            let h = c.engine.target_health(&pp, group).await.unwrap();
+            if h[0].state == "healthy" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
     println!(
@@ -287,6 +407,53 @@ async fn bench_endpoint_vs_routed_and_resolver_qps() {
             results[1],
             100.0 * results[1] / results[0]
         );
+    }
+
+    // Small HTTP requests (issue 8 item 2) through the same two paths: wrk in the client
+    // instance against nginx in the target instance.
+    println!(
+        "\n| load (wrk, 1 thread, {secs} s, 128-byte file) | path | requests/s | p50 µs | p99 µs | p50 added µs | p99 added µs |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|");
+    for (label, conns, close) in [
+        ("keep-alive, 1 connection", 1, false),
+        ("keep-alive, 64 connections", 64, false),
+        (
+            "Connection: close, 16 concurrent (new connections/s)",
+            16,
+            true,
+        ),
+    ] {
+        let mut base = (0.0, 0.0);
+        for (path, dest) in [
+            ("direct routed (peering)", &target.private_ip_address),
+            ("through the endpoint", &eni),
+        ] {
+            let hdr = if close { "-H 'Connection: close'" } else { "" };
+            let out = exec(
+                &c,
+                &client,
+                &format!(
+                    "wrk -t 1 -c {conns} -d {secs}s --latency {hdr} http://{dest}:{HTTP_PORT}/small.txt"
+                ),
+                secs + 20,
+            )
+            .await;
+            let w = Wrk::parse(&out);
+            let added = if base == (0.0, 0.0) {
+                base = (w.p50_us, w.p99_us);
+                ("—".to_string(), "—".to_string())
+            } else {
+                (
+                    format!("{:.0}", w.p50_us - base.0),
+                    format!("{:.0}", w.p99_us - base.1),
+                )
+            };
+            println!(
+                "| {label} | {path} | {:.0} | {:.0} | {:.0} | {} | {} |",
+                w.rps, w.p50_us, w.p99_us, added.0, added.1
+            );
+        }
     }
 
     // Resolver queries per second: a private zone name and the endpoint's name.
