@@ -10,7 +10,6 @@ use linkplane_model::{
     ClusterObserved, ClusterStatus, EndpointConnectionObserved, EndpointConnectionSpec,
     EndpointConnectionStatus, PrivateLinkSpec, ProvisioningStatus, ResourceId, ResourceKind,
 };
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -191,42 +190,59 @@ impl PrivateLinkController {
     }
 
     /// Trigger the private link whose connection a client decided on (accept or reject
-    /// through the API: a new generation of the connection), once per generation, within
-    /// `watch_interval` instead of at the private link's next requeue.
+    /// through the API: a new generation of the connection) as soon as the store commits
+    /// it, as the watchers of lib.rs do for their kinds (woken by the store, polling every
+    /// `watch_interval` as a fallback), instead of at the private link's next requeue.
     async fn watch_decisions(self: Arc<Self>, handle: Handle<ResourceId>) {
-        let mut seen: HashMap<ResourceId, i64> = HashMap::new();
+        let mut changes = Some(self.ctx.store.subscribe());
+        let mut after = -1_i64;
         let mut tick = tokio::time::interval(self.ctx.config.watch_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
-            let docs = match self
+            match self
                 .ctx
                 .store
-                .list_unobserved(ResourceKind::EndpointConnection)
+                .list_changed_unobserved(ResourceKind::EndpointConnection, after)
                 .await
             {
-                Ok(d) => d,
+                Ok((docs, next)) => match self.enqueue_private_links(&docs, &handle).await {
+                    Ok(()) => after = next,
+                    // Asked again from the same revision at the next wake-up.
+                    Err(e) => {
+                        tracing::warn!(error = %e, "watch: finding the private link of a decided connection failed")
+                    }
+                },
                 Err(e) => {
-                    tracing::warn!(error = %e, "watch: listing decided endpoint connections failed");
-                    continue;
+                    tracing::warn!(error = %e, "watch: listing decided endpoint connections failed")
                 }
-            };
-            let mut next = HashMap::with_capacity(docs.len());
-            for d in docs {
-                if seen.get(&d.id) != Some(&d.generation) {
-                    match self.private_link_of(&d).await {
-                        Ok(Some(pl)) => handle.enqueue(pl),
-                        Ok(None) => {}
-                        Err(e) => {
-                            tracing::warn!(connection = %d.id, error = %e, "watch: finding the connection's private link failed");
-                            continue; // not seen: tried again at the next tick
-                        }
+            }
+            tokio::select! {
+                _ = tick.tick() => {}
+                changed = async {
+                    match changes.as_mut() {
+                        Some(c) => c.changed().await.is_ok(),
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    if !changed {
+                        changes = None; // the store went away: the poll only
                     }
                 }
-                next.insert(d.id, d.generation);
             }
-            seen = next;
         }
+    }
+
+    async fn enqueue_private_links(
+        &self,
+        connections: &[Document],
+        handle: &Handle<ResourceId>,
+    ) -> Result<()> {
+        for d in connections {
+            if let Some(pl) = self.private_link_of(d).await? {
+                handle.enqueue(pl);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -306,9 +322,9 @@ impl Reconcile for PrivateLinkController {
 
 #[cfg(test)]
 mod tests {
-    //! The controller reacts to events, not to its requeue: with the fallback requeue set to
-    //! a minute, a new endpoint must show on `/v1` and an accept must reach the provider
-    //! within seconds.
+    //! The controller reacts to events, not to polls: with its requeue and the watchers'
+    //! fallback poll set to a minute, a new endpoint must show on `/v1` and an accept must
+    //! reach the provider within seconds.
     use std::future::IntoFuture as _;
     use std::time::{Duration, Instant};
 
@@ -392,7 +408,7 @@ mod tests {
             prefix,
             controllers: ControllersConfig {
                 resync: requeue,
-                watch_interval: Duration::from_millis(100),
+                watch_interval: requeue,
                 poll_interval: requeue,
                 peering_retry_after: requeue,
             },
