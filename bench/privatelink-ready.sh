@@ -16,7 +16,8 @@
 # for the connection on /v1, accept it, wait for `available`) while a poller records the
 # first time each status is seen, every 50 ms, and probes run from the agent host: the DNS
 # answer (dig through the VPC resolver), HTTPS `GET /` through the endpoint, and finally
-# `linkplane verify` (every check but agents-healthy: no agent runs here). `linkplane local gc` removes everything on exit (trap, also on Ctrl-C).
+# `linkplane verify` (every check but agents-healthy: no agent runs here). KEEP_SERVE_LOG=FILE
+# keeps serve's log. `linkplane local gc` removes everything on exit (trap, also on Ctrl-C).
 set -euo pipefail
 
 BUILD=1
@@ -59,6 +60,7 @@ cleanup() {
   for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$PFX" || true); do
     ip netns del "$n" 2>/dev/null || true
   done
+  [ -n "${KEEP_SERVE_LOG:-}" ] && cp "$DATA/serve.log" "$KEEP_SERVE_LOG" 2>/dev/null
   rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM

@@ -138,7 +138,20 @@ impl PrivateLinkController {
                 .is_ok_and(|s| s.cloud_endpoint_id == c.endpoint_id)
         });
         match existing {
-            Some(d) => self.ctx.write_status(d, &status).await,
+            Some(d) => {
+                // A decision made through the API since this pass listed the connections is
+                // a new generation whose status is the desired one: writing over it would
+                // lose it. Re-read, and leave a changed one to the pass its change wakes.
+                // (Narrows the race to the two statements below; closing it needs a status
+                // write conditional on the generation, or the decision kept in the spec.)
+                let Some(fresh) = self.ctx.store.get_document_by_id(&d.id).await? else {
+                    return Ok(());
+                };
+                if fresh.generation != d.generation {
+                    return Ok(());
+                }
+                self.ctx.write_status(&fresh, &status).await
+            }
             None => {
                 let spec = EndpointConnectionSpec {
                     cloud_endpoint_id: c.endpoint_id.clone(),
@@ -237,7 +250,10 @@ impl PrivateLinkController {
         connections: &[Document],
         handle: &Handle<ResourceId>,
     ) -> Result<()> {
-        for d in connections {
+        // A decision is a new generation of an existing connection; generation 1 is the
+        // document this controller created (no pass needed, and one would only race with
+        // a decision arriving at that moment).
+        for d in connections.iter().filter(|d| d.generation > 1) {
             if let Some(pl) = self.private_link_of(d).await? {
                 handle.enqueue(pl);
             }
