@@ -15,6 +15,12 @@
 //!
 //! The configuration is one immutable [`ViewConfig`] behind an `ArcSwap`: every change is
 //! visible to the next query, and queries never wait for a lock.
+//!
+//! UDP is read by this module's own loop (`udp.rs`): an answer computed from private zones
+//! alone is memoized in wire format per configuration generation (`fast.rs`) and served
+//! to the next identical question (id and question case patched in) without a task, an
+//! allocation or hickory's response builder; everything else, and all of TCP, goes through
+//! hickory-server's request parsing and encoding.
 
 mod cache;
 mod config;
