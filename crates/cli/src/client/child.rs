@@ -71,6 +71,25 @@ impl ClusterChild {
         Ok(())
     }
 
+    /// `get`, or with `--wait` follow the status to one of `finals` first.
+    pub async fn get_waiting(
+        &self,
+        ctx: &Ctx,
+        cluster: &str,
+        id: &str,
+        finals: &Finals,
+        args: &WaitArgs,
+    ) -> anyhow::Result<()> {
+        if !args.wait {
+            return self.get(ctx, cluster, id).await;
+        }
+        let path = self.path(ctx, cluster, Some(id)).await?;
+        let label = format!("{} {id}", self.noun);
+        let reply = wait::until_final(&ctx.api, &path, &label, finals, args).await?;
+        render::print_object(ctx.output, &reply, self.fields);
+        Ok(())
+    }
+
     pub async fn delete(
         &self,
         ctx: &Ctx,

@@ -110,9 +110,11 @@ pub enum DnsCommand {
         #[command(flatten)]
         page: PageArgs,
     },
-    /// Show one DNS resolution with its targets or records.
+    /// Show one DNS resolution with its targets or records, its status and what it waits
+    /// for (`instructions`).
     ///
-    /// Sends GET …/clusters/{clusterId}/dns-resolutions/{id}.
+    /// Sends GET …/clusters/{clusterId}/dns-resolutions/{id}. --wait follows it to AVAILABLE
+    /// or FAILED (e.g. while you run the authorize or share command it shows).
     #[command(
         after_help = "Example:\n  linkplane dns get --cluster cl7g2k4m9p3q5r6s2t dns4g6i2k5m7o3q5st"
     )]
@@ -121,6 +123,8 @@ pub enum DnsCommand {
         sel: ClusterSel,
         /// DNS resolution id.
         resolution_id: String,
+        #[command(flatten)]
+        wait: WaitArgs,
     },
     /// Delete a DNS resolution.
     ///
@@ -248,8 +252,19 @@ pub async fn run(args: DnsArgs) -> anyhow::Result<()> {
             .await?;
         }
         DnsCommand::List { sel, page } => KIND.list(&ctx, &sel.cluster, &page).await?,
-        DnsCommand::Get { sel, resolution_id } => {
-            KIND.get(&ctx, &sel.cluster, &resolution_id).await?
+        DnsCommand::Get {
+            sel,
+            resolution_id,
+            wait,
+        } => {
+            KIND.get_waiting(
+                &ctx,
+                &sel.cluster,
+                &resolution_id,
+                &wait::PROVISIONED,
+                &wait,
+            )
+            .await?
         }
         DnsCommand::Delete {
             sel,
