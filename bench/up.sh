@@ -63,7 +63,7 @@ for line in sys.stdin:
     m = re.match(r"\[\s*(\d+)/\d+\].*\((\d+(?:\.\d+)?)s\)\s*$", line)
     if m and int(m.group(1)) in want:
         tot += float(m.group(2))
-print("%.1f" % tot)' "$@"
+print("%.2f" % tot)' "$@"
 }
 echo
 echo "| span | seconds |"
