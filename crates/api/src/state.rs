@@ -37,6 +37,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Serializes creates under one cluster within this process (see [`KeyedLocks`]).
     pub(crate) cluster_locks: Arc<KeyedLocks>,
+    /// The live connections of recently validated clusters (see [`ConnectionsCache`]).
+    pub(crate) connections: Arc<ConnectionsCache>,
 }
 
 impl AppState {
@@ -45,6 +47,7 @@ impl AppState {
             store,
             config: Arc::new(config),
             cluster_locks: Arc::new(KeyedLocks::default()),
+            connections: Arc::new(ConnectionsCache::default()),
         }
     }
 
@@ -108,5 +111,50 @@ impl KeyedLocks {
             }
         };
         lock.lock_owned().await
+    }
+}
+
+/// What create validation needs from a cluster's live connections (their CIDRs and ids),
+/// remembered per cluster with the cluster's `child_version` at the time. The store moves
+/// that version whenever a child is created, updated or deleted (in any process), so an
+/// entry is used only while it is exact; otherwise the connections are read again. Without
+/// it, every create under a cluster with 5 000 attachments re-read and parsed all 5 000.
+#[derive(Default)]
+pub(crate) struct ConnectionsCache {
+    entries: std::sync::Mutex<std::collections::HashMap<ResourceId, Connections>>,
+}
+
+/// A cluster's live connections as of `child_version`.
+#[derive(Debug, Clone)]
+pub(crate) struct Connections {
+    pub child_version: i64,
+    pub taken: Vec<linkplane_model::TakenCidr>,
+    pub route_targets: Vec<ResourceId>,
+}
+
+/// Entries kept before the cache starts over.
+const CONNECTIONS_CACHE_CLUSTERS: usize = 256;
+
+impl ConnectionsCache {
+    fn map(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<ResourceId, Connections>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The cluster's connections if they are known as of `child_version`.
+    pub(crate) fn get(&self, cluster: &ResourceId, child_version: i64) -> Option<Connections> {
+        self.map()
+            .get(cluster)
+            .filter(|c| c.child_version == child_version)
+            .cloned()
+    }
+
+    pub(crate) fn put(&self, cluster: ResourceId, connections: Connections) {
+        let mut map = self.map();
+        if map.len() >= CONNECTIONS_CACHE_CLUSTERS && !map.contains_key(&cluster) {
+            map.clear();
+        }
+        map.insert(cluster, connections);
     }
 }

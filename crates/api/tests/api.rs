@@ -1215,3 +1215,71 @@ async fn deleting_a_provisioned_cluster_marks_it_deleting_for_the_reconciler() {
     );
     s.get(&path).await.problem(404);
 }
+
+#[tokio::test]
+async fn overlap_checks_see_every_change_to_the_clusters_connections() {
+    // Creates validate against the cluster's connections as remembered at its
+    // child_version; a delete, an update or a write by another process must be seen.
+    use linkplane_model::*;
+    let s = Server::start().await;
+    let cl = s.cluster("DEDICATED", "10.0.0.0/16").await;
+    let tgw = s.org_path(&format!("/clusters/{cl}/transit-gateway-attachments"));
+    let body = |name: &str, cidr: &str| {
+        json!({"name": name, "transitGatewayId": "tgw-0123456789abcdef0",
+               "peerAccountId": "123456789012", "cidrs": [cidr]})
+    };
+    let a = s.post(&tgw, body("a", "10.20.0.0/16")).await;
+    let a_id = a.ok(201)["id"].as_str().unwrap().to_owned();
+    // Remembered right after the create: the next one overlaps.
+    assert_eq!(
+        s.post(&tgw, body("b", "10.20.5.0/24")).await.problem(422),
+        ["cidrs[0]"]
+    );
+    // Deleted: its range is free again at once.
+    let del = s
+        .call(
+            Method::DELETE,
+            &format!("{tgw}/{a_id}"),
+            &s.token.clone(),
+            None,
+        )
+        .await;
+    assert!(del.status.is_success(), "{}", del.text);
+    s.post(&tgw, body("b", "10.20.5.0/24")).await.ok(201);
+    // Another process (a write straight to the store) takes 10.30.0.0/16.
+    let cluster_id: ResourceId = cl.parse().unwrap();
+    let spec = TransitGatewayAttachmentSpec {
+        name: Name::parse("elsewhere").unwrap(),
+        transit_gateway_id: TransitGatewayId::parse("tgw-0123456789abcdef0").unwrap(),
+        peer_account_id: AccountId::parse("123456789012").unwrap(),
+        cidrs: vec![Cidr::parse("10.30.0.0/16").unwrap()],
+    };
+    let org: ResourceId = s.org.parse().unwrap();
+    s.store()
+        .create_documents(
+            &[linkplane_store::NewDocument {
+                kind: ResourceKind::TransitGatewayAttachment,
+                id: linkplane_api::new_id(ResourceKind::TransitGatewayAttachment),
+                org_id: org,
+                parent_id: Some(cluster_id.clone()),
+                unique_key: None,
+                system: false,
+                spec: serde_json::to_value(&spec).unwrap(),
+                status: json!({"status": "PENDING", "statusReason": null}),
+                secret: None,
+                created_at: chrono::Utc::now(),
+            }],
+            Some(&linkplane_store::ParentGuard {
+                kind: ResourceKind::Cluster,
+                id: cluster_id,
+                child_version: None,
+            }),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        s.post(&tgw, body("c", "10.30.1.0/24")).await.problem(422),
+        ["cidrs[0]"]
+    );
+}

@@ -118,8 +118,9 @@ pub struct Document {
     pub status: Value,
     pub generation: i64,
     pub observed_generation: i64,
-    /// Bumped whenever a child is created under this document (optimistic lock for rules
-    /// that look at siblings, such as CIDR overlap).
+    /// Bumped whenever a child is created under this document, or one of its children is
+    /// updated, marked for deletion or deleted (optimistic lock for rules that look at
+    /// siblings, such as CIDR overlap, and the key of anything cached from the children).
     pub child_version: i64,
     pub finalizers: Vec<String>,
     pub deletion_requested_at: Option<Timestamp>,

@@ -232,6 +232,19 @@ async fn children(conn: &mut SqliteConnection, parent: &ResourceId) -> Result<Ve
     rows.iter().map(doc_from_row).collect()
 }
 
+/// A child changed (updated, marked for deletion or deleted): its parent's `child_version`
+/// moves, so anything validated against the parent's children (and any cache of them keyed
+/// by the version) is known to be stale.
+async fn bump_parent(conn: &mut SqliteConnection, parent: Option<&ResourceId>) -> Result<()> {
+    if let Some(p) = parent {
+        sqlx::query("UPDATE documents SET child_version = child_version + 1 WHERE id = ?")
+            .bind(p.as_str())
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Documents of `org` that depend on `id` without being its children (routes through a
 /// connection; the `ref_id` generated column).
 async fn dependents(
@@ -621,6 +634,7 @@ impl Store for SqliteStore {
         .bind(id.as_str())
         .execute(&mut *tx)
         .await?;
+        bump_parent(&mut tx, doc.parent_id.as_ref()).await?;
         let doc = fetch_doc(&mut tx, None, None, id)
             .await?
             .ok_or_else(|| not_found(kind, id))?;
@@ -662,6 +676,7 @@ impl Store for SqliteStore {
         // Dependents go with it, in this transaction (a finalized one is only marked, for
         // its reconciler to finish; it does not hold up this document).
         for d in dependents(&mut tx, org, id).await? {
+            bump_parent(&mut tx, d.parent_id.as_ref()).await?;
             if d.finalizers.is_empty() {
                 purge(&mut tx, &d.id).await?;
             } else {
@@ -676,6 +691,7 @@ impl Store for SqliteStore {
                 kept_child = true;
             }
         }
+        bump_parent(&mut tx, doc.parent_id.as_ref()).await?;
         let outcome = if doc.finalizers.is_empty() && !kept_child {
             purge(&mut tx, id).await?;
             DeleteOutcome::Deleted

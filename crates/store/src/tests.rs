@@ -747,3 +747,60 @@ async fn watchers_see_each_change_once_and_are_woken_by_writes() {
     assert_eq!(docs[0].id, a.id);
     assert!(docs[0].deletion_requested_at.is_some());
 }
+
+async fn child_version(f: &Fixture, id: &ResourceId) -> i64 {
+    f.store
+        .get_document_by_id(id)
+        .await
+        .unwrap()
+        .unwrap()
+        .child_version
+}
+
+#[tokio::test]
+async fn a_childs_update_or_deletion_moves_the_parents_child_version() {
+    let f = fixture().await;
+    let cl = new_doc(ResourceKind::Cluster, 1, &f.org, None);
+    f.store
+        .create_documents(&[cl.clone()], None, None)
+        .await
+        .unwrap();
+    let a = new_doc(
+        ResourceKind::TransitGatewayAttachment,
+        1,
+        &f.org,
+        Some(&cl.id),
+    );
+    f.store
+        .create_documents(
+            &[a.clone()],
+            Some(&ParentGuard {
+                kind: ResourceKind::Cluster,
+                id: cl.id.clone(),
+                child_version: None,
+            }),
+            None,
+        )
+        .await
+        .unwrap();
+    let v1 = child_version(&f, &cl.id).await;
+    f.store
+        .update_document(
+            a.kind,
+            &f.org,
+            &a.id,
+            None,
+            &json!({"name": "a2"}),
+            None,
+            now(),
+        )
+        .await
+        .unwrap();
+    let v2 = child_version(&f, &cl.id).await;
+    assert!(v2 > v1, "{v1} -> {v2}");
+    f.store
+        .delete_document(a.kind, &f.org, &a.id, None, &[], now())
+        .await
+        .unwrap();
+    assert!(child_version(&f, &cl.id).await > v2);
+}

@@ -4,15 +4,15 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use linkplane_model::{
-    ClusterContext, ClusterSpec, ResourceId, ResourceKind, TakenCidr, TransitGatewayAttachmentSpec,
-    VpcPeeringSpec, VpnConnectionSpec,
+    Cidr, ClusterContext, ClusterSpec, ResourceId, ResourceKind, TakenCidr,
+    TransitGatewayAttachmentSpec, VpcPeeringSpec, VpnConnectionSpec,
 };
 use linkplane_store::{Document, IdempotencyRecord, NewDocument, ParentGuard, StoreError};
 use serde::Serialize;
 
 use crate::extract::{IdempotencyKey, Principal};
 use crate::problem::{ApiError, ApiResult};
-use crate::state::{AppState, new_id};
+use crate::state::{AppState, Connections, new_id};
 
 pub mod agents;
 pub mod clusters;
@@ -151,14 +151,65 @@ pub(crate) async fn route_context(
     Ok(ctx)
 }
 
-/// What validating a connection needs: the cluster and its live connections.
+/// The CIDRs a connection takes (`None` for a kind that is not a connection).
+fn connection_cidrs(
+    kind: ResourceKind,
+    spec: &serde_json::Value,
+) -> linkplane_store::Result<Option<Vec<Cidr>>> {
+    let parse = |what: &str, e: serde_json::Error| {
+        linkplane_store::StoreError::Corrupt(format!("{what} spec: {e}"))
+    };
+    Ok(match kind {
+        ResourceKind::VpcPeeringConnection => {
+            let s: VpcPeeringSpec =
+                serde_json::from_value(spec.clone()).map_err(|e| parse("peering", e))?;
+            Some(vec![s.peer_cidr])
+        }
+        ResourceKind::TransitGatewayAttachment => {
+            let s: TransitGatewayAttachmentSpec =
+                serde_json::from_value(spec.clone()).map_err(|e| parse("attachment", e))?;
+            Some(s.cidrs)
+        }
+        ResourceKind::VpnConnection => {
+            let s: VpnConnectionSpec =
+                serde_json::from_value(spec.clone()).map_err(|e| parse("VPN", e))?;
+            Some(s.static_prefixes)
+        }
+        _ => None,
+    })
+}
+
+/// What validating a connection needs: the cluster and its live connections (from the
+/// cache while it is exact, see [`crate::state::ConnectionsCache`]).
 pub(crate) async fn cluster_context(
     state: &AppState,
     org: &ResourceId,
     cluster: &Document,
     spec: &ClusterSpec,
 ) -> ApiResult<ClusterContext> {
-    // Only the connections: the cluster's routes (possibly thousands) play no part.
+    let known = match state.connections.get(&cluster.id, cluster.child_version) {
+        Some(c) => c,
+        None => {
+            let c = read_connections(state, org, cluster).await?;
+            state.connections.put(cluster.id.clone(), c.clone());
+            c
+        }
+    };
+    Ok(ClusterContext {
+        cluster_id: cluster.id.clone(),
+        cluster: spec.clone(),
+        taken: known.taken,
+        route_targets: known.route_targets,
+    })
+}
+
+/// Read the cluster's live connections (only the connections: its routes, possibly
+/// thousands, play no part).
+async fn read_connections(
+    state: &AppState,
+    org: &ResourceId,
+    cluster: &Document,
+) -> ApiResult<Connections> {
     let children = state
         .store
         .list_children_of_kinds(
@@ -171,9 +222,8 @@ pub(crate) async fn cluster_context(
             ],
         )
         .await?;
-    let mut ctx = ClusterContext {
-        cluster_id: cluster.id.clone(),
-        cluster: spec.clone(),
+    let mut out = Connections {
+        child_version: cluster.child_version,
         taken: vec![],
         route_targets: vec![],
     };
@@ -181,30 +231,44 @@ pub(crate) async fn cluster_context(
         .iter()
         .filter(|c| c.deletion_requested_at.is_none())
     {
-        let mut take = |cidr| {
-            ctx.taken.push(TakenCidr {
+        if let Some(cidrs) = connection_cidrs(c.kind, &c.spec)? {
+            out.taken.extend(cidrs.into_iter().map(|cidr| TakenCidr {
                 owner: c.id.clone(),
                 cidr,
-            })
-        };
-        match c.kind {
-            ResourceKind::VpcPeeringConnection => {
-                let s: VpcPeeringSpec = c.spec_as()?;
-                take(s.peer_cidr);
-            }
-            ResourceKind::TransitGatewayAttachment => {
-                let s: TransitGatewayAttachmentSpec = c.spec_as()?;
-                s.cidrs.into_iter().for_each(&mut take);
-            }
-            ResourceKind::VpnConnection => {
-                let s: VpnConnectionSpec = c.spec_as()?;
-                s.static_prefixes.into_iter().for_each(&mut take);
-            }
-            _ => continue,
+            }));
+            out.route_targets.push(c.id.clone());
         }
-        ctx.route_targets.push(c.id.clone());
     }
-    Ok(ctx)
+    Ok(out)
+}
+
+/// After `new` was created under `cluster` (whose `child_version` was `seen`, and the
+/// validation context `ctx`), remember the cluster's connections as of the next version.
+fn remember_connections(
+    state: &AppState,
+    cluster: &ResourceId,
+    seen: i64,
+    ctx: ClusterContext,
+    new: &linkplane_store::NewDocument,
+) {
+    let mut next = Connections {
+        child_version: seen + 1,
+        taken: ctx.taken,
+        route_targets: ctx.route_targets,
+    };
+    match connection_cidrs(new.kind, &new.spec) {
+        Ok(Some(cidrs)) => {
+            next.taken.extend(cidrs.into_iter().map(|cidr| TakenCidr {
+                owner: new.id.clone(),
+                cidr,
+            }));
+            next.route_targets.push(new.id.clone());
+        }
+        Ok(None) => {}
+        // Not expected (the spec was just built from a validated request): read it again.
+        Err(_) => return,
+    }
+    state.connections.put(cluster.clone(), next);
 }
 
 // --------------------------------------------------------------------------- creation
@@ -362,6 +426,7 @@ pub(crate) async fn create_cluster_child_in<V: Serialize>(
                 route_context(state, &req.org, &cluster, &spec, t).await?
             }
         };
+        let remember = matches!(needs, ContextNeeds::Connections);
         let new = new_document(build(&ctx)?, &req.org, Some(&cluster.id));
         let doc = Document::initial(&new);
         let body = to_json(&view(&doc)?)?;
@@ -377,6 +442,9 @@ pub(crate) async fn create_cluster_child_in<V: Serialize>(
             .await
         {
             Ok(_) => {
+                if remember {
+                    remember_connections(state, &cluster.id, cluster.child_version, ctx, &new);
+                }
                 let location = format!("{}/{}", req.path, doc.id);
                 return Ok(json_response(
                     StatusCode::CREATED,
