@@ -144,10 +144,18 @@ impl Context {
             .ok_or_else(|| format!("cluster {} has no network yet", cluster.id)))
     }
 
-    /// Ids of every resource of `kind` (a controller's `list`).
-    pub async fn ids_of(&self, kind: ResourceKind) -> Result<Vec<ResourceId>> {
-        let docs = self.store.list_kind(kind).await?;
-        Ok(docs.into_iter().map(|d| d.id).collect())
+    /// Ids of the resources of `kind` under LOCAL clusters (a child controller's `list`, run
+    /// at every resync): ids only, and none under clusters of other clouds, which these
+    /// controllers leave alone.
+    pub async fn local_child_ids(&self, kind: ResourceKind) -> Result<Vec<ResourceId>> {
+        let mut out = Vec::new();
+        for c in self.store.list_kind(ResourceKind::Cluster).await? {
+            let spec: ClusterSpec = c.spec_as()?;
+            if spec.cloud_provider == CloudProvider::Local {
+                out.extend(self.store.list_child_ids(kind, &c.id).await?);
+            }
+        }
+        Ok(out)
     }
 
     /// The common start of a pass over a child of a LOCAL cluster: the document, whether it

@@ -161,7 +161,7 @@ impl Reconcile for DnsController {
     type Error = ControllerError;
 
     async fn list(&self) -> Result<Vec<ResourceId>> {
-        self.ctx.ids_of(ResourceKind::DnsResolution).await
+        self.ctx.local_child_ids(ResourceKind::DnsResolution).await
     }
 
     async fn reconcile(&self, id: ResourceId) -> Result<Action> {

@@ -277,7 +277,9 @@ impl Reconcile for PeeringController {
     type Error = ControllerError;
 
     async fn list(&self) -> Result<Vec<ResourceId>> {
-        self.ctx.ids_of(ResourceKind::VpcPeeringConnection).await
+        self.ctx
+            .local_child_ids(ResourceKind::VpcPeeringConnection)
+            .await
     }
 
     async fn reconcile(&self, id: ResourceId) -> Result<Action> {

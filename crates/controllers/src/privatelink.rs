@@ -274,8 +274,7 @@ impl Reconcile for PrivateLinkController {
     }
 
     async fn list(&self) -> Result<Vec<ResourceId>> {
-        let docs = self.ctx.store.list_kind(ResourceKind::PrivateLink).await?;
-        Ok(docs.into_iter().map(|d| d.id).collect())
+        self.ctx.local_child_ids(ResourceKind::PrivateLink).await
     }
 
     async fn reconcile(&self, id: ResourceId) -> Result<Action> {

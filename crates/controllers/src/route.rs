@@ -83,8 +83,7 @@ impl Reconcile for RouteController {
     type Error = ControllerError;
 
     async fn list(&self) -> Result<Vec<ResourceId>> {
-        let docs = self.ctx.store.list_kind(ResourceKind::Route).await?;
-        Ok(docs.into_iter().map(|d| d.id).collect())
+        self.ctx.local_child_ids(ResourceKind::Route).await
     }
 
     async fn reconcile(&self, id: ResourceId) -> Result<Action> {

@@ -465,6 +465,13 @@ pub trait Store: Send + Sync + 'static {
     // reconcilers (across organizations)
     async fn get_document_by_id(&self, id: &ResourceId) -> Result<Option<Document>>;
     async fn list_kind(&self, kind: ResourceKind) -> Result<Vec<Document>>;
+    /// Ids of the children of `parent` of `kind`, oldest first (no documents are read: a
+    /// resync over 100 000 routes costs ids, not JSON).
+    async fn list_child_ids(
+        &self,
+        kind: ResourceKind,
+        parent: &ResourceId,
+    ) -> Result<Vec<ResourceId>>;
     /// Documents whose `generation != observedGeneration`.
     async fn list_unobserved(&self, kind: ResourceKind) -> Result<Vec<Document>>;
     /// Documents of `kind` with `generation != observedGeneration` that were created or

@@ -723,6 +723,23 @@ impl Store for SqliteStore {
         rows.iter().map(doc_from_row).collect()
     }
 
+    async fn list_child_ids(
+        &self,
+        kind: ResourceKind,
+        parent: &ResourceId,
+    ) -> Result<Vec<ResourceId>> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM documents WHERE parent_id = ? AND kind = ? ORDER BY seq",
+        )
+        .bind(parent.as_str())
+        .bind(kind.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        ids.into_iter()
+            .map(|i| i.parse().map_err(|e| corrupt("document id", e)))
+            .collect()
+    }
+
     async fn list_changed_unobserved(
         &self,
         kind: ResourceKind,
