@@ -93,10 +93,21 @@ impl Context {
         if &doc.status == status && doc.observed_generation == doc.generation {
             return Ok(());
         }
-        self.store
+        match self
+            .store
             .write_status(&doc.id, status, doc.generation, Utc::now())
-            .await?;
-        Ok(())
+            .await
+        {
+            Ok(_) => Ok(()),
+            // A client changed it since this pass read it: the new generation wakes another
+            // pass, which records what it observes then.
+            Err(StoreError::Conflict(reason)) => {
+                tracing::debug!(id = %doc.id, %reason, "status not written: changed since read");
+                Ok(())
+            }
+            Err(StoreError::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub async fn ensure_finalizer(&self, doc: &Document, finalizer: &str) -> Result<()> {

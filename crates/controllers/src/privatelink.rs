@@ -141,9 +141,9 @@ impl PrivateLinkController {
             Some(d) => {
                 // A decision made through the API since this pass listed the connections is
                 // a new generation whose status is the desired one: writing over it would
-                // lose it. Re-read, and leave a changed one to the pass its change wakes.
-                // (Narrows the race to the two statements below; closing it needs a status
-                // write conditional on the generation, or the decision kept in the spec.)
+                // lose it. Re-read, and leave a changed one to the pass its change wakes
+                // (the store writes a status only for the generation read, so a decision
+                // landing between these two statements is kept too).
                 let Some(fresh) = self.ctx.store.get_document_by_id(&d.id).await? else {
                     return Ok(());
                 };

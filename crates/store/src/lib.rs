@@ -487,7 +487,9 @@ pub trait Store: Send + Sync + 'static {
     /// Ticks after every committed write that creates documents or changes a generation:
     /// wake-ups for watchers (they then ask [`Store::list_changed_unobserved`]).
     fn subscribe(&self) -> tokio::sync::watch::Receiver<u64>;
-    /// Record observed state; never bumps `generation`.
+    /// Record observed state for `observed_generation`, which must be the document's current
+    /// generation ([`StoreError::Conflict`] otherwise: a client changed it since the writer
+    /// read it, and that change triggers another pass). Never bumps `generation`.
     async fn write_status(
         &self,
         id: &ResourceId,

@@ -796,9 +796,12 @@ impl Store for SqliteStore {
                     kind: "document",
                     id: id.to_string(),
                 })?;
-        if observed_generation > doc.generation || observed_generation < 0 {
+        // Only for the generation the writer read: a client's change since (a new
+        // generation, which may carry desired state in the status, such as an accepted
+        // endpoint connection) must not be written over; that change triggers a new pass.
+        if observed_generation != doc.generation {
             return Err(StoreError::Conflict(format!(
-                "observedGeneration {observed_generation} is outside 0..={} of {id}",
+                "{id} is at generation {}, not {observed_generation}: it changed since it was read",
                 doc.generation
             )));
         }

@@ -804,3 +804,45 @@ async fn a_childs_update_or_deletion_moves_the_parents_child_version() {
         .unwrap();
     assert!(child_version(&f, &cl.id).await > v2);
 }
+
+#[tokio::test]
+async fn a_status_is_written_only_for_the_generation_read() {
+    // A client's change since the read (here a decision kept in the status, as an accepted
+    // endpoint connection is) must not be written over by a reconciler's older view.
+    let f = fixture().await;
+    let d = new_doc(ResourceKind::EndpointConnection, 1, &f.org, None);
+    f.store
+        .create_documents(&[d.clone()], None, None)
+        .await
+        .unwrap();
+    let read = f.store.get_document_by_id(&d.id).await.unwrap().unwrap();
+    f.store
+        .update_document(
+            d.kind,
+            &f.org,
+            &d.id,
+            None,
+            &d.spec,
+            Some(&json!({"status": "AVAILABLE"})),
+            now(),
+        )
+        .await
+        .unwrap();
+    let e = f
+        .store
+        .write_status(&d.id, &json!({"status": "PENDING"}), read.generation, now())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Conflict(_)), "{e:?}");
+    let now_doc = f.store.get_document_by_id(&d.id).await.unwrap().unwrap();
+    assert_eq!(now_doc.status, json!({"status": "AVAILABLE"}));
+    f.store
+        .write_status(
+            &d.id,
+            &json!({"status": "AVAILABLE"}),
+            now_doc.generation,
+            now(),
+        )
+        .await
+        .unwrap();
+}

@@ -150,9 +150,34 @@ pub async fn heartbeat(
         return Err(ApiError::not_found(format!("agent {agent_id}")));
     }
     let spec = agent_spec(&body.value, &a.token_id)?;
-    let current: AgentSpec = d.spec_as()?;
     let mut d = d;
-    if current != spec {
+    // Two heartbeats of one agent at once may race (a status is written only for the
+    // generation read): the loser reads again.
+    for attempt in 0.. {
+        match beat(&state, &a, d.clone(), &spec).await {
+            Err(ApiError::Conflict(_)) if attempt < 3 => {
+                d = load(&state, ResourceKind::Agent, &a.org_id, &agent_id).await?;
+            }
+            r => {
+                r?;
+                break;
+            }
+        }
+    }
+    ok_json(&views::HeartbeatAck {
+        heartbeat_interval_seconds: interval_secs(&state),
+    })
+}
+
+/// Record one heartbeat: the agent's report if it changed, then the time.
+async fn beat(
+    state: &AppState,
+    a: &AgentPrincipal,
+    mut d: Document,
+    spec: &AgentSpec,
+) -> ApiResult<()> {
+    let current: AgentSpec = d.spec_as()?;
+    if &current != spec {
         d = state
             .store
             .update_document(
@@ -160,7 +185,7 @@ pub async fn heartbeat(
                 &a.org_id,
                 &d.id,
                 None,
-                &to_value(&spec)?,
+                &to_value(spec)?,
                 None,
                 Utc::now(),
             )
@@ -173,7 +198,5 @@ pub async fn heartbeat(
         .store
         .write_status(&d.id, &to_value(&observed)?, d.generation, Utc::now())
         .await?;
-    ok_json(&views::HeartbeatAck {
-        heartbeat_interval_seconds: interval_secs(&state),
-    })
+    Ok(())
 }
