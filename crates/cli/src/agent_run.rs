@@ -1,7 +1,7 @@
 //! `linkplane agent run`: a Remote Execution Agent's connection to the orchestration plane.
 //!
-//! It registers with the deployment's API URL using an agent token, then heartbeats at the
-//! interval the server returns in each response. While the plane is unreachable it retries
+//! It registers with the deployment's API URL using an agent token, heartbeats at once, then
+//! at the interval the server returns in each response. While the plane is unreachable it retries
 //! with exponential backoff and jitter; an invalid or revoked token ends it with exit code 2
 //! and a message saying so. The protocol is in `docs/AGENTS.md`.
 
@@ -128,7 +128,11 @@ pub async fn run(args: AgentRunArgs) -> anyhow::Result<()> {
                 if args.max_heartbeats.is_some_and(|max| beats >= max) {
                     return Ok(());
                 }
-                tokio::time::sleep(interval).await;
+                // The first heartbeat follows the registration at once, so the agent reports
+                // HEALTHY right after it starts, not one interval later.
+                if !registering {
+                    tokio::time::sleep(interval).await;
+                }
             }
             Err(Failure::TokenRefused(detail)) => {
                 eprintln!(

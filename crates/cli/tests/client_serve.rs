@@ -777,8 +777,7 @@ fn an_agent_run_with_a_token_is_listed_and_a_revoked_token_stops_it() {
         cmd.arg(&token_file).args(["--name", "edge-1"]).args(extra);
         run(cmd, None)
     };
-    // `--max-heartbeats 0` registers and stops (a heartbeat would come one server interval,
-    // 30 s, later).
+    // `--max-heartbeats 0` registers and stops.
     agent(&["--max-heartbeats", "0"]).ok();
     let agents = server
         .lp(&["agent", "list", "--deployment", &dep_id, "-o", "json"])
@@ -799,6 +798,24 @@ fn an_agent_run_with_a_token_is_listed_and_a_revoked_token_stops_it() {
         "{}",
         table.stdout
     );
+    // The first heartbeat follows the registration at once (not one 30 s interval later),
+    // so an agent reports HEALTHY as soon as it runs.
+    let t0 = std::time::Instant::now();
+    agent(&["--max-heartbeats", "1"]).ok();
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(15),
+        "{:?}",
+        t0.elapsed()
+    );
+    let agents = server
+        .lp(&["agent", "list", "--deployment", &dep_id, "-o", "json"])
+        .ok()
+        .json();
+    let beating = items(&agents)
+        .iter()
+        .filter(|a| a["status"] == "HEALTHY")
+        .count();
+    assert!(beating >= 1, "{agents}");
 
     let token_id = items(
         &server
