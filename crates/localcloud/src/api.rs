@@ -527,22 +527,32 @@ macro_rules! delete_handler {
     };
 }
 
-/// `POST /vpcs` body: [`CreateVpc`] with the VPC's attributes beside it.
+/// `POST /vpcs` body: [`CreateVpc`]'s fields and the VPC's attributes (spelled out rather
+/// than flattened, so an unknown field is refused like in every other body).
 #[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct CreateVpcBody {
-    #[serde(flatten)]
-    vpc: CreateVpc,
-    #[serde(flatten)]
-    attributes: VpcAttributes,
+    cidr_block: String,
+    region: Option<String>,
+    name: Option<String>,
+    #[serde(default)]
+    enable_dns_hostnames: bool,
 }
 async fn create_vpc(
     State(e): State<AppState>,
     Caller(p): Caller,
     Body(req): Body<CreateVpcBody>,
 ) -> ApiResult<impl IntoResponse> {
+    let vpc = CreateVpc {
+        cidr_block: req.cidr_block,
+        region: req.region,
+        name: req.name,
+    };
+    let attributes = VpcAttributes {
+        enable_dns_hostnames: req.enable_dns_hostnames,
+    };
     Ok(created(
-        e.create_vpc_with_attributes(&p, req.vpc, req.attributes)
-            .await?,
+        e.create_vpc_with_attributes(&p, vpc, attributes).await?,
     ))
 }
 async fn modify_vpc(

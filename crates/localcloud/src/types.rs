@@ -174,7 +174,7 @@ pub struct ModifyVpc {
 }
 
 /// Attributes of a VPC given at creation (`POST /vpcs` accepts them beside [`CreateVpc`]'s
-/// fields; see `Engine::create_vpc_with_attributes`).
+/// fields, unknown fields refused; see `Engine::create_vpc_with_attributes`).
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct VpcAttributes {
@@ -236,7 +236,7 @@ pub struct ExecOutput {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateVpc {
     pub cidr_block: String,
     pub region: Option<String>,
@@ -244,7 +244,7 @@ pub struct CreateVpc {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateSubnet {
     pub vpc_id: String,
     pub cidr_block: String,
@@ -255,14 +255,14 @@ pub struct CreateSubnet {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateRoute {
     pub destination_cidr_block: String,
     pub target_id: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateInstance {
     pub subnet_id: String,
     pub private_ip_address: Option<String>,
@@ -275,7 +275,7 @@ pub struct CreateInstance {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateSecurityGroup {
     pub vpc_id: String,
     pub group_name: String,
@@ -284,7 +284,7 @@ pub struct CreateSecurityGroup {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateSecurityGroupRule {
     /// `ingress` or `egress`.
     pub direction: String,
@@ -297,20 +297,20 @@ pub struct CreateSecurityGroupRule {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateInternetGateway {
     pub vpc_id: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateNatGateway {
     pub subnet_id: String,
     pub allocation_id: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreatePeering {
     pub vpc_id: String,
     pub peer_vpc_id: String,
@@ -324,7 +324,7 @@ pub struct CreatePeering {
 
 /// `POST /load-balancers`: a network load balancer with one address (ENI) in each subnet.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateLoadBalancer {
     /// Subnets of one VPC, at most one per availability zone.
     pub subnet_ids: Vec<String>,
@@ -357,7 +357,7 @@ pub struct LoadBalancer {
 
 /// `POST /load-balancers/{id}/listeners`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateListener {
     pub port: u16,
     pub target_group_id: String,
@@ -374,7 +374,7 @@ pub struct Listener {
 
 /// Health check settings (AWS names; times in milliseconds so tests can be fast).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HealthCheck {
     /// `TCP` or `HTTP`.
     #[serde(default = "default_hc_protocol")]
@@ -428,7 +428,7 @@ impl Default for HealthCheck {
 
 /// `POST /target-groups`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateTargetGroup {
     pub vpc_id: String,
     /// The traffic port of targets registered without one.
@@ -456,7 +456,7 @@ pub struct TargetGroup {
 
 /// One target to register or deregister.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TargetRef {
     pub instance_id: String,
     #[serde(default)]
@@ -464,7 +464,7 @@ pub struct TargetRef {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Targets {
     pub targets: Vec<TargetRef>,
 }
@@ -484,7 +484,7 @@ pub struct TargetHealth {
 
 /// `POST /endpoint-services`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateEndpointService {
     pub load_balancer_id: String,
     #[serde(default = "yes")]
@@ -539,7 +539,7 @@ pub struct EndpointService {
 /// `PATCH /endpoint-services/{id}`: change the configuration (absent fields are kept).
 /// Existing endpoint connections keep their state (as AWS does).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ModifyEndpointService {
     #[serde(default)]
     pub acceptance_required: Option<bool>,
@@ -556,7 +556,7 @@ pub struct ModifyEndpointService {
 
 /// `POST /endpoint-services/{id}/permissions`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ModifyPermissions {
     #[serde(default)]
     pub add_allowed_principals: Vec<String>,
@@ -576,7 +576,7 @@ pub struct EndpointConnection {
 
 /// `POST /vpc-endpoints`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateEndpoint {
     pub vpc_id: String,
     pub service_name: String,
@@ -617,7 +617,7 @@ pub struct Endpoint {
 
 /// `POST /hosted-zones`: a private hosted zone, associated with VPCs of the caller.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateHostedZone {
     pub name: String,
     #[serde(default)]
@@ -640,7 +640,7 @@ pub struct HostedZone {
 /// A record set: `A`, `AAAA` and `CNAME` with values, or `ALIAS` with one target name
 /// (e.g. an endpoint's DNS name).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RecordSet {
     pub name: String,
     #[serde(rename = "type")]
@@ -656,7 +656,7 @@ fn default_ttl() -> u32 {
 
 /// `POST /hosted-zones/{id}/records/delete`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RecordKey {
     pub name: String,
     #[serde(rename = "type")]
@@ -664,14 +664,14 @@ pub struct RecordKey {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VpcRef {
     pub vpc_id: String,
 }
 
 /// `POST /resolver-rules`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateResolverRule {
     pub domain_name: String,
     /// `FORWARD` (to `targetIps`) or `SYSTEM` (resolve normally, overriding a broader
@@ -709,7 +709,7 @@ pub struct ShareRequest {
 
 /// A public DNS name the platform publishes (served from the internet namespace).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PublicRecord {
     pub name: String,
     /// IPv4 addresses.

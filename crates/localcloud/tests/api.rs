@@ -272,6 +272,44 @@ async fn privatelink_and_dns_over_http() {
         let api = &api;
         async move { api.call("POST", path, Some(who), Some(body)).await }
     };
+    // A misspelled or unknown field is refused (400 naming it) and creates nothing.
+    for (path, body) in [
+        (
+            "/cloud/v1/vpcs",
+            json!({"cidrBlock": "10.0.0.0/16", "enableDnsHostname": true}),
+        ),
+        (
+            "/cloud/v1/subnets",
+            json!({"vpcId": "vpc-00000000", "cidrBlock": "10.0.1.0/24",
+                   "availabilityZone": "us-east-1a", "mapPublicIp": true}),
+        ),
+        (
+            "/cloud/v1/hosted-zones",
+            json!({"name": "corp.internal", "vpcs": ["vpc-00000000"]}),
+        ),
+        (
+            "/cloud/v1/resolver-rules",
+            json!({"domainName": "corp.internal", "ruleType": "FORWARD",
+                   "targets": ["10.0.0.2"]}),
+        ),
+        (
+            "/cloud/v1/target-groups",
+            json!({"vpcId": "vpc-00000000", "port": 80, "healthCheck": {"path": "/", "intervalSeconds": 5}}),
+        ),
+    ] {
+        let (s, ct, p) = post(path, ALICE, body).await;
+        assert_eq!(
+            (s, ct.as_str()),
+            (400, "application/problem+json"),
+            "{path}: {p}"
+        );
+        assert!(
+            p["detail"].as_str().unwrap().contains("unknown field"),
+            "{path}: {p}"
+        );
+    }
+    let (s, _, vpcs) = api.call("GET", "/cloud/v1/vpcs", Some(ALICE), None).await;
+    assert_eq!((s, vpcs.as_array().map(Vec::len)), (200, Some(0)), "{vpcs}");
     let (s, _, vpc) = post("/cloud/v1/vpcs", ALICE, json!({"cidrBlock": "10.0.0.0/16"})).await;
     assert_eq!(s, 201);
     let vpc_id = vpc["vpcId"].as_str().unwrap().to_string();
