@@ -177,6 +177,38 @@ impl Server {
         panic!("linkplane serve did not become ready; last log:\n{last_log}");
     }
 
+    /// `kill -9` the server (no shutdown of any kind), then start it again on the same
+    /// address, data directory and prefix, as an operator restarting it would.
+    pub fn kill_and_restart(&mut self) {
+        let _ = self.child.kill(); // SIGKILL
+        let _ = self.child.wait();
+        let log_file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        self.child = linkplane()
+            .args([
+                "serve",
+                "--listen",
+                &self.addr.to_string(),
+                "--prefix",
+                &self.prefix,
+            ])
+            .arg("--data-dir")
+            .arg(self.data_dir.path())
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
+            .spawn()
+            .unwrap();
+        assert!(
+            self.wait_ready(Duration::from_secs(60)),
+            "serve did not come back after kill -9:\n{}",
+            self.log()
+        );
+    }
+
     fn wait_ready(&mut self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
