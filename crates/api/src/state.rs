@@ -142,12 +142,16 @@ impl ConnectionsCache {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The cluster's connections if they are known as of `child_version`.
-    pub(crate) fn get(&self, cluster: &ResourceId, child_version: i64) -> Option<Connections> {
-        self.map()
-            .get(cluster)
-            .filter(|c| c.child_version == child_version)
-            .cloned()
+    /// Take the cluster's connections out if they are known as of `child_version` (taken,
+    /// not copied: the create that validates against them puts them back, one connection
+    /// longer, under the cluster's create lock; a create that fails leaves the next one to
+    /// read them again).
+    pub(crate) fn take(&self, cluster: &ResourceId, child_version: i64) -> Option<Connections> {
+        let mut map = self.map();
+        match map.get(cluster) {
+            Some(c) if c.child_version == child_version => map.remove(cluster),
+            _ => None,
+        }
     }
 
     pub(crate) fn put(&self, cluster: ResourceId, connections: Connections) {

@@ -187,13 +187,9 @@ pub(crate) async fn cluster_context(
     cluster: &Document,
     spec: &ClusterSpec,
 ) -> ApiResult<ClusterContext> {
-    let known = match state.connections.get(&cluster.id, cluster.child_version) {
+    let known = match state.connections.take(&cluster.id, cluster.child_version) {
         Some(c) => c,
-        None => {
-            let c = read_connections(state, org, cluster).await?;
-            state.connections.put(cluster.id.clone(), c.clone());
-            c
-        }
+        None => read_connections(state, org, cluster).await?,
     };
     Ok(ClusterContext {
         cluster_id: cluster.id.clone(),
