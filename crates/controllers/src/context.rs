@@ -212,3 +212,71 @@ pub enum ChildPass {
         provider: Arc<dyn Provider>,
     },
 }
+
+/// The store's change feed for one kind: the resources clients created or changed (a new
+/// generation, deletion requests included) that are still unobserved, each change seen once.
+/// [`ChangeFeed::wait`] returns when a write commits ([`Store::subscribe`]) or at the
+/// `watch_interval` fallback poll; [`ChangeFeed::poll`] asks only for what changed since the
+/// revision last [`ChangeFeed::advance`]d to, so resources that stay unobserved are not
+/// re-read.
+pub struct ChangeFeed {
+    ctx: Context,
+    kind: ResourceKind,
+    after: i64,
+    changes: Option<tokio::sync::watch::Receiver<u64>>,
+    tick: tokio::time::Interval,
+}
+
+impl ChangeFeed {
+    pub fn new(ctx: &Context, kind: ResourceKind) -> Self {
+        let mut tick = tokio::time::interval(ctx.config.watch_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Self {
+            changes: Some(ctx.store.subscribe()),
+            ctx: ctx.clone(),
+            kind,
+            after: -1,
+            tick,
+        }
+    }
+
+    /// The changes since the last [`ChangeFeed::advance`], with the revision to advance to
+    /// once they are handled (`None` when the store could not be read: logged, asked again
+    /// at the next wake-up).
+    pub async fn poll(&mut self) -> Option<(Vec<Document>, i64)> {
+        match self
+            .ctx
+            .store
+            .list_changed_unobserved(self.kind, self.after)
+            .await
+        {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::warn!(kind = self.kind.as_str(), error = %e, "watch: listing changed resources failed");
+                None
+            }
+        }
+    }
+
+    pub fn advance(&mut self, to: i64) {
+        self.after = to;
+    }
+
+    /// Until a write commits or the fallback poll is due.
+    pub async fn wait(&mut self) {
+        tokio::select! {
+            _ = self.tick.tick() => {}
+            changed = async {
+                match self.changes.as_mut() {
+                    Some(c) => c.changed().await.is_ok(),
+                    None => std::future::pending().await,
+                }
+            } => {
+                if !changed {
+                    // The store went away: keep the fallback poll only.
+                    self.changes = None;
+                }
+            }
+        }
+    }
+}

@@ -37,7 +37,7 @@ pub mod privatelink;
 pub mod provider;
 pub mod route;
 
-pub use context::{Context, ControllerError, ControllersConfig};
+pub use context::{ChangeFeed, Context, ControllerError, ControllersConfig};
 pub use local::{LocalProvider, PLATFORM_ACCOUNT, PLATFORM_PRINCIPAL};
 pub use plane::{Plane, PlaneConfig, PlaneError};
 pub use provider::{DnsProvider, Provider, ProviderError};
@@ -155,35 +155,16 @@ async fn watch_unobserved(
     handle: Handle<ResourceId>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut changes = Some(ctx.store.subscribe());
-    let mut after = -1_i64;
-    let mut tick = tokio::time::interval(ctx.config.watch_interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut feed = ChangeFeed::new(&ctx, kind);
     loop {
-        match ctx.store.list_changed_unobserved(kind, after).await {
-            Ok((docs, next)) => {
-                for d in docs {
-                    handle.enqueue(d.id);
-                }
-                after = next;
+        if let Some((docs, next)) = feed.poll().await {
+            for d in docs {
+                handle.enqueue(d.id);
             }
-            Err(e) => {
-                tracing::warn!(kind = kind.as_str(), error = %e, "watch: listing changed resources failed")
-            }
+            feed.advance(next);
         }
         tokio::select! {
-            _ = tick.tick() => {}
-            changed = async {
-                match changes.as_mut() {
-                    Some(c) => c.changed().await.is_ok(),
-                    None => std::future::pending().await,
-                }
-            } => {
-                if !changed {
-                    // The store went away: keep the fallback poll only.
-                    changes = None;
-                }
-            }
+            () = feed.wait() => {}
             changed = shutdown.changed() => {
                 if changed.is_err() || *shutdown.borrow() {
                     return;

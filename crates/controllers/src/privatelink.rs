@@ -17,7 +17,7 @@ use linkplane_reconciler::{Action, Handle, Reconcile};
 use linkplane_store::{Document, NewDocument};
 use serde_json::{Value, json};
 
-use crate::context::{Context, ControllerError, Result};
+use crate::context::{ChangeFeed, Context, ControllerError, Result};
 use crate::provider::{EndpointConnectionInfo, EndpointServiceRequest, ProviderError};
 
 /// Held by a private link while its endpoint service may exist.
@@ -140,17 +140,10 @@ impl PrivateLinkController {
         match existing {
             Some(d) => {
                 // A decision made through the API since this pass listed the connections is
-                // a new generation whose status is the desired one: writing over it would
-                // lose it. Re-read, and leave a changed one to the pass its change wakes
-                // (the store writes a status only for the generation read, so a decision
-                // landing between these two statements is kept too).
-                let Some(fresh) = self.ctx.store.get_document_by_id(&d.id).await? else {
-                    return Ok(());
-                };
-                if fresh.generation != d.generation {
-                    return Ok(());
-                }
-                self.ctx.write_status(&fresh, &status).await
+                // a new generation whose status is the desired one: the store writes a status
+                // only for the generation read, so it is kept, and its change wakes the pass
+                // that applies it.
+                self.ctx.write_status(d, &status).await
             }
             None => {
                 let spec = EndpointConnectionSpec {
@@ -207,41 +200,18 @@ impl PrivateLinkController {
     /// it, as the watchers of lib.rs do for their kinds (woken by the store, polling every
     /// `watch_interval` as a fallback), instead of at the private link's next requeue.
     async fn watch_decisions(self: Arc<Self>, handle: Handle<ResourceId>) {
-        let mut changes = Some(self.ctx.store.subscribe());
-        let mut after = -1_i64;
-        let mut tick = tokio::time::interval(self.ctx.config.watch_interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut feed = ChangeFeed::new(&self.ctx, ResourceKind::EndpointConnection);
         loop {
-            match self
-                .ctx
-                .store
-                .list_changed_unobserved(ResourceKind::EndpointConnection, after)
-                .await
-            {
-                Ok((docs, next)) => match self.enqueue_private_links(&docs, &handle).await {
-                    Ok(()) => after = next,
+            if let Some((docs, next)) = feed.poll().await {
+                match self.enqueue_private_links(&docs, &handle).await {
+                    Ok(()) => feed.advance(next),
                     // Asked again from the same revision at the next wake-up.
                     Err(e) => {
                         tracing::warn!(error = %e, "watch: finding the private link of a decided connection failed")
                     }
-                },
-                Err(e) => {
-                    tracing::warn!(error = %e, "watch: listing decided endpoint connections failed")
                 }
             }
-            tokio::select! {
-                _ = tick.tick() => {}
-                changed = async {
-                    match changes.as_mut() {
-                        Some(c) => c.changed().await.is_ok(),
-                        None => std::future::pending().await,
-                    }
-                } => {
-                    if !changed {
-                        changes = None; // the store went away: the poll only
-                    }
-                }
-            }
+            feed.wait().await;
         }
     }
 
