@@ -83,11 +83,8 @@ impl PrivateLinkController {
         let children: Vec<Document> = self
             .ctx
             .store
-            .list_children(&doc.org_id, cluster)
-            .await?
-            .into_iter()
-            .filter(|d| d.kind == ResourceKind::EndpointConnection)
-            .collect();
+            .list_children_of_kinds(&doc.org_id, cluster, &[ResourceKind::EndpointConnection])
+            .await?;
         let mut decided = false;
         for c in &cloud {
             let desired = children.iter().find_map(|d| {
@@ -188,10 +185,10 @@ impl PrivateLinkController {
         Ok(self
             .ctx
             .store
-            .list_children(&conn.org_id, cluster)
+            .list_children_of_kinds(&conn.org_id, cluster, &[ResourceKind::PrivateLink])
             .await?
             .into_iter()
-            .find(|d| d.kind == ResourceKind::PrivateLink)
+            .next()
             .map(|d| d.id))
     }
 
