@@ -20,7 +20,12 @@
 //!   [`Waker::wake`] when that changes: the key is reconciled at once instead of at its next
 //!   requeue (ZooKeeper-style one-shot watches: a pass re-registers what it still waits on);
 //! - **extra trigger sources** ([`Reconcile::triggers`]), e.g. a watch of a child kind
-//!   that maps a changed child to its parent's key, running as long as the controller.
+//!   that maps a changed child to its parent's key, running as long as the controller;
+//! - **a `reconcile` span per pass** with the controller, the key and why it ran
+//!   ([`Reason`]: a client's write, a provider watch, the resync, a retry, a requeue), so
+//!   every log line of a pass says what set it off.
+
+#![forbid(unsafe_code)]
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
@@ -33,6 +38,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::{Id, JoinSet};
 use tokio::time::Instant;
+use tracing::Instrument as _;
 
 /// What a reconcile wants next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +47,40 @@ pub enum Action {
     Done,
     /// Look again after this long (e.g. waiting on a provider, or a documented retry delay).
     RequeueAfter(Duration),
+}
+
+/// Why a reconcile ran: recorded on its `reconcile` span (with the controller and the key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// A client wrote the resource (the store's change feed, or a decision on something it
+    /// owns): [`Handle::enqueue`].
+    Write,
+    /// The provider saw a change it was asked to watch ([`Waker::wake`]).
+    ProviderWatch,
+    /// The periodic resync (drift repair, missed triggers), and the first pass at start.
+    Resync,
+    /// A retry after a failed reconcile, with backoff.
+    Retry,
+    /// The last pass asked to look again ([`Action::RequeueAfter`]).
+    Requeue,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Write => "write",
+            Self::ProviderWatch => "provider watch",
+            Self::Resync => "resync",
+            Self::Retry => "retry",
+            Self::Requeue => "requeue",
+        }
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Converges one key. Implementations must be idempotent.
@@ -125,7 +165,7 @@ impl Default for Config {
 /// Sends triggers to a running controller. Cheap to clone.
 #[derive(Debug)]
 pub struct Handle<K> {
-    tx: mpsc::UnboundedSender<K>,
+    tx: mpsc::UnboundedSender<(K, Reason)>,
 }
 
 impl<K> Clone for Handle<K> {
@@ -137,9 +177,15 @@ impl<K> Clone for Handle<K> {
 }
 
 impl<K> Handle<K> {
-    /// Ask for `key` to be reconciled soon. Never blocks; harmless if repeated.
+    /// Ask for `key` to be reconciled soon because a client wrote it ([`Reason::Write`]).
+    /// Never blocks; harmless if repeated.
     pub fn enqueue(&self, key: K) {
-        let _ = self.tx.send(key);
+        self.enqueue_because(key, Reason::Write);
+    }
+
+    /// Ask for `key` to be reconciled soon, saying why (recorded on the reconcile's span).
+    pub fn enqueue_because(&self, key: K, reason: Reason) {
+        let _ = self.tx.send((key, reason));
     }
 }
 
@@ -148,8 +194,8 @@ pub struct Controller<R: Reconcile> {
     name: &'static str,
     reconciler: Arc<R>,
     config: Config,
-    tx: mpsc::UnboundedSender<R::Key>,
-    rx: mpsc::UnboundedReceiver<R::Key>,
+    tx: mpsc::UnboundedSender<(R::Key, Reason)>,
+    rx: mpsc::UnboundedReceiver<(R::Key, Reason)>,
 }
 
 /// Aborts a task when dropped (the controller's trigger sources).
@@ -171,6 +217,8 @@ struct State<K> {
     timers: BinaryHeap<Reverse<(Instant, u64, K)>>,
     timer_seq: u64,
     failures: HashMap<K, u32>,
+    /// Why each queued, dirty or scheduled key will run (the first reason wins).
+    reasons: HashMap<K, Reason>,
 }
 
 impl<K: Clone + Eq + Hash + Ord> State<K> {
@@ -185,11 +233,17 @@ impl<K: Clone + Eq + Hash + Ord> State<K> {
             timers: BinaryHeap::new(),
             timer_seq: 0,
             failures: HashMap::new(),
+            reasons: HashMap::new(),
         }
     }
 
-    fn enqueue_now(&mut self, key: K) {
-        self.scheduled.remove(&key);
+    fn enqueue_now(&mut self, key: K, reason: Reason) {
+        if self.scheduled.remove(&key).is_some() {
+            // A trigger before the timer: the trigger is why it runs.
+            self.reasons.insert(key.clone(), reason);
+        } else {
+            self.reasons.entry(key.clone()).or_insert(reason);
+        }
         if self.running_keys.contains(&key) {
             self.dirty.insert(key);
         } else if self.queued.insert(key.clone()) {
@@ -197,7 +251,7 @@ impl<K: Clone + Eq + Hash + Ord> State<K> {
         }
     }
 
-    fn schedule(&mut self, key: K, at: Instant) {
+    fn schedule(&mut self, key: K, at: Instant, reason: Reason) {
         // An earlier schedule wins; an immediate trigger clears it (see enqueue_now).
         if let Some(prev) = self.scheduled.get(&key)
             && *prev <= at
@@ -205,6 +259,7 @@ impl<K: Clone + Eq + Hash + Ord> State<K> {
             return;
         }
         self.scheduled.insert(key.clone(), at);
+        self.reasons.insert(key.clone(), reason);
         self.timer_seq += 1;
         self.timers.push(Reverse((at, self.timer_seq, key)));
     }
@@ -226,7 +281,9 @@ impl<K: Clone + Eq + Hash + Ord> State<K> {
             }
             self.timers.pop();
             if self.scheduled.get(&key) == Some(&at) {
-                self.enqueue_now(key);
+                self.scheduled.remove(&key);
+                let reason = self.reasons.remove(&key).unwrap_or(Reason::Requeue);
+                self.enqueue_now(key, reason);
             }
         }
     }
@@ -264,7 +321,7 @@ where
             id: format!("{}/{key:?}", self.name).into(),
             wake: Arc::new(move || {
                 if let Some(tx) = tx.upgrade() {
-                    let _ = tx.send(k.clone());
+                    let _ = tx.send((k.clone(), Reason::ProviderWatch));
                 }
             }),
         }
@@ -274,7 +331,7 @@ where
         match self.reconciler.list().await {
             Ok(keys) => {
                 for k in keys {
-                    st.enqueue_now(k);
+                    st.enqueue_now(k, Reason::Resync);
                 }
             }
             Err(e) => tracing::warn!(controller = self.name, error = %e, "resync list failed"),
@@ -301,15 +358,24 @@ where
                 };
                 st.queued.remove(&key);
                 st.running_keys.insert(key.clone());
+                let reason = st.reasons.remove(&key).unwrap_or(Reason::Resync);
                 let r = Arc::clone(&self.reconciler);
                 let k = key.clone();
                 let waker = self.waker(&key);
-                let handle = tasks.spawn(CURRENT.scope(waker, async move { r.reconcile(k).await }));
+                // One span per reconcile: which controller, which key, and why it ran.
+                let span = tracing::info_span!(
+                    "reconcile",
+                    controller = self.name,
+                    key = ?key,
+                    reason = reason.as_str()
+                );
+                let pass = async move { r.reconcile(k).await }.instrument(span);
+                let handle = tasks.spawn(CURRENT.scope(waker, pass));
                 st.running.insert(handle.id(), key);
             }
             let next_timer = st.next_timer();
             tokio::select! {
-                Some(key) = self.rx.recv() => st.enqueue_now(key),
+                Some((key, reason)) = self.rx.recv() => st.enqueue_now(key, reason),
                 Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
                     self.finished(&mut st, done);
                 }
@@ -344,7 +410,7 @@ where
             }
             Ok(Action::RequeueAfter(d)) => {
                 st.failures.remove(&key);
-                st.schedule(key.clone(), Instant::now() + d);
+                st.schedule(key.clone(), Instant::now() + d, Reason::Requeue);
             }
             Err(e) => {
                 let n = st.failures.entry(key.clone()).or_insert(0);
@@ -352,11 +418,12 @@ where
                 let delay = backoff(&self.config, *n);
                 tracing::warn!(controller = self.name, key = ?key, failures = *n,
                     retry_in_ms = delay.as_millis() as u64, error = %e, "reconcile failed");
-                st.schedule(key.clone(), Instant::now() + delay);
+                st.schedule(key.clone(), Instant::now() + delay, Reason::Retry);
             }
         }
         if st.dirty.remove(&key) {
-            st.enqueue_now(key);
+            // Its reason is still recorded: the trigger that arrived while it ran.
+            st.enqueue_now(key, Reason::Write);
         }
     }
 }

@@ -331,3 +331,118 @@ async fn trigger_sources_run_with_the_controller_and_stop_with_it() {
         "the trigger source was stopped with the controller"
     );
 }
+
+mod reasons {
+    //! Every pass runs in a `reconcile` span that says why it ran.
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use tokio::sync::watch;
+    use tracing::Subscriber;
+    use tracing::span::{Attributes, Id};
+    use tracing_subscriber::layer::{Context, Layer, SubscriberExt as _};
+
+    use crate::{Action, Config, Controller, Reconcile, Waker};
+
+    /// Records the `reason` field of every `reconcile` span.
+    #[derive(Clone, Default)]
+    struct Reasons(Arc<Mutex<Vec<String>>>);
+
+    struct Field<'a>(&'a mut Option<String>);
+
+    impl tracing::field::Visit for Field<'_> {
+        fn record_str(&mut self, f: &tracing::field::Field, v: &str) {
+            if f.name() == "reason" {
+                *self.0 = Some(v.to_owned());
+            }
+        }
+        fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
+    }
+
+    impl<S: Subscriber> Layer<S> for Reasons {
+        fn on_new_span(&self, attrs: &Attributes<'_>, _: &Id, _: Context<'_, S>) {
+            if attrs.metadata().name() == "reconcile" {
+                let mut reason = None;
+                attrs.record(&mut Field(&mut reason));
+                if let Some(r) = reason {
+                    self.0.lock().unwrap().push(r);
+                }
+            }
+        }
+    }
+
+    /// Fails its first pass, asks for one requeue, then wakes itself once through its Waker.
+    struct Script {
+        passes: Mutex<u32>,
+    }
+
+    impl Reconcile for Script {
+        type Key = u32;
+        type Error = String;
+
+        async fn list(&self) -> Result<Vec<u32>, String> {
+            Ok(vec![])
+        }
+
+        async fn reconcile(&self, _key: u32) -> Result<Action, String> {
+            let n = {
+                let mut p = self.passes.lock().unwrap();
+                *p += 1;
+                *p
+            };
+            match n {
+                1 => Err("first pass fails".into()),
+                2 => Ok(Action::RequeueAfter(Duration::from_millis(5))),
+                3 => {
+                    let w = Waker::current().unwrap();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                        w.wake();
+                    });
+                    Ok(Action::Done)
+                }
+                _ => Ok(Action::Done),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn each_pass_says_why_it_ran() {
+        let reasons = Reasons::default();
+        let subscriber = tracing_subscriber::registry().with(reasons.clone());
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let (controller, handle) = Controller::new(
+            "script",
+            Arc::new(Script {
+                passes: Mutex::new(0),
+            }),
+            Config {
+                resync: Duration::from_secs(3600),
+                backoff_base: Duration::from_millis(5),
+                backoff_max: Duration::from_millis(10),
+                ..Config::default()
+            },
+        );
+        let (stop, rx) = watch::channel(false);
+        let task = tokio::spawn(controller.run(rx));
+        handle.enqueue(1);
+        let start = std::time::Instant::now();
+        while reasons.0.lock().unwrap().len() < 4 {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "{:?}",
+                reasons.0.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let _ = stop.send(true);
+        let _ = task.await;
+        let got = reasons.0.lock().unwrap().clone();
+        // The first tick of the resync interval lists nothing; the spans are the key's.
+        assert_eq!(
+            got[..4],
+            ["write", "retry", "requeue", "provider watch"],
+            "{got:?}"
+        );
+    }
+}
