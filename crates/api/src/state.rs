@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use linkplane_model::{DomainName, ID_RANDOM_BYTES, ResourceId, ResourceKind};
+use linkplane_model::{DomainName, ResourceId};
 use linkplane_store::Store;
 use rand::Rng;
 
@@ -57,12 +57,7 @@ impl AppState {
     }
 }
 
-/// A new random id of `kind`.
-pub fn new_id(kind: ResourceKind) -> ResourceId {
-    let mut bytes = [0u8; ID_RANDOM_BYTES];
-    rand::rng().fill_bytes(&mut bytes);
-    ResourceId::generate(kind, bytes)
-}
+pub use linkplane_store::new_id;
 
 /// A new bearer token secret: a prefix naming its kind and 256 random bits (base64url).
 pub fn new_token_secret(prefix: &str) -> String {

@@ -1,9 +1,9 @@
 //! `linkplane serve`: the control plane process.
 //!
-//! Starts a [`linkplane_controllers::Plane`] (SQLite store in `--data-dir` with first-start
-//! bootstrap, the `/v1` API, localcloud on `/cloud/v1` when running as root, the `local`
-//! provider and the controllers), serves its router on one listener, and shuts everything
-//! down gracefully on SIGINT or SIGTERM.
+//! Starts a [`linkplane_server::Plane`] (SQLite store in `--data-dir` with first-start
+//! bootstrap, the `/v1` API, localcloud on `/cloud/v1` when running as root, the providers
+//! mapped per cloud by `--provider`, and the controllers), serves its router on one
+//! listener, and shuts everything down gracefully on SIGINT or SIGTERM.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -38,6 +38,24 @@ pub struct ServeArgs {
     /// LOCAL clusters then go CREATE_FAILED with the reason.
     #[arg(long, env = "LINKPLANE_NO_LOCALCLOUD")]
     pub no_localcloud: bool,
+    /// Which provider serves a cloud's clusters, as CLOUD=PROVIDER; repeat for each cloud.
+    /// Defaults: aws=local azure=local (AWS- and Azure-shaped clusters are emulated on
+    /// localcloud); LOCAL clusters are always served by local. The real AWS provider
+    /// (aws=aws) needs a build with it.
+    #[arg(
+        long = "provider",
+        value_name = "CLOUD=PROVIDER",
+        value_parser = parse_assignment,
+        env = "LINKPLANE_PROVIDERS",
+        value_delimiter = ','
+    )]
+    pub providers: Vec<String>,
+}
+
+/// One `--provider` assignment, checked on its own.
+fn parse_assignment(s: &str) -> Result<String, String> {
+    linkplane_server::ProviderMap::default().assign(s)?;
+    Ok(s.to_owned())
 }
 
 /// `500ms`, `30s`, `5m`, `1h`.
@@ -78,15 +96,22 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let prefix = linkplane_localcloud::Prefix::parse(&args.prefix)
         .map_err(|e| anyhow::anyhow!("--prefix: {e}"))?;
-    let plane = linkplane_controllers::Plane::start(linkplane_controllers::PlaneConfig {
+    let mut providers = linkplane_server::ProviderMap::default();
+    for a in &args.providers {
+        providers
+            .assign(a)
+            .map_err(|e| anyhow::anyhow!("--provider {a}: {e}"))?;
+    }
+    let plane = linkplane_server::Plane::start(linkplane_server::PlaneConfig {
         data_dir: args.data_dir.clone(),
         api: config,
         prefix,
-        controllers: linkplane_controllers::ControllersConfig {
+        controllers: linkplane_server::ControllersConfig {
             peering_retry_after: args.peering_retry_after,
             ..Default::default()
         },
         disable_localcloud: args.no_localcloud,
+        providers: providers.clone(),
     })
     .await?;
     let boot = plane.bootstrap();
@@ -106,6 +131,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     eprintln!(
         "linkplane serve: listening on http://{addr} (API /v1, docs /docs, localcloud /cloud/v1)"
     );
+    eprintln!("linkplane serve: providers {}", providers.describe());
     if let Some(reason) = plane.localcloud_disabled() {
         eprintln!("warning: localcloud is disabled: {reason}");
     }
@@ -142,6 +168,21 @@ async fn shutdown_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn provider_assignments_are_checked_one_by_one() {
+        assert_eq!(parse_assignment("aws=local"), Ok("aws=local".into()));
+        assert!(
+            parse_assignment("gcp=local")
+                .unwrap_err()
+                .contains("is not a cloud")
+        );
+        assert!(
+            parse_assignment("aws")
+                .unwrap_err()
+                .contains("CLOUD=PROVIDER")
+        );
+    }
 
     #[test]
     fn durations() {

@@ -1,16 +1,16 @@
-//! What every controller shares: the store, the provider (or why there is none), tuning.
+//! What every controller shares: the store, the provider registry, tuning; and the steps
+//! every child controller starts a pass with.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use linkplane_model::{
-    CloudProvider, ClusterObserved, ClusterSpec, ClusterStatus, ResourceId, ResourceKind,
+use linkplane_model::{ClusterObserved, ClusterSpec, ClusterStatus, ResourceId, ResourceKind};
+use linkplane_provider::{
+    ClusterNetwork, ClusterNetworks, Provider, ProviderError, ProviderRegistry,
 };
 use linkplane_store::{Document, Store, StoreError};
 use serde_json::Value;
-
-use crate::provider::{ClusterNetwork, Provider, ProviderError};
 
 /// Tuning of the controllers.
 #[derive(Debug, Clone)]
@@ -18,7 +18,8 @@ pub struct ControllersConfig {
     /// Every resource is looked at again this often (drift repair, missed triggers).
     pub resync: Duration,
     /// How often the store is polled for changed resources (`generation != observedGeneration`)
-    /// to trigger their controller right after an API write.
+    /// to trigger their controller right after an API write (a fallback: the store wakes the
+    /// watchers on every commit).
     pub watch_interval: Duration,
     /// How often a controller looks again while it waits on someone else (a customer to
     /// accept a peering, a cluster to be created).
@@ -56,36 +57,31 @@ pub type Result<T> = std::result::Result<T, ControllerError>;
 #[derive(Clone)]
 pub struct Context {
     pub store: Arc<dyn Store>,
-    /// `None` when localcloud cannot run here; `disabled_reason` says why.
-    pub provider: Option<Arc<dyn Provider>>,
-    pub disabled_reason: String,
+    /// Which provider serves each cluster, and the providers this process runs.
+    pub providers: Arc<ProviderRegistry>,
     pub config: ControllersConfig,
 }
 
+/// A cluster with the provider that serves it (or why none runs here).
+pub struct Served {
+    pub doc: Document,
+    pub spec: ClusterSpec,
+    pub provider: std::result::Result<Arc<dyn Provider>, ProviderError>,
+}
+
 impl Context {
-    /// The reason recorded on LOCAL resources when there is no provider.
-    pub fn disabled(&self) -> String {
-        format!("the local provider is disabled: {}", self.disabled_reason)
-    }
-
-    /// The cluster a child document belongs to, with its spec, if it is a LOCAL cluster.
-    pub async fn local_cluster_of(
-        &self,
-        doc: &Document,
-    ) -> Result<Option<(Document, ClusterSpec)>> {
-        let Some(parent) = &doc.parent_id else {
+    /// The cluster `id` with its spec and provider, if it exists.
+    pub async fn cluster(&self, id: &ResourceId) -> Result<Option<Served>> {
+        let Some(doc) = self.store.get_document_by_id(id).await? else {
             return Ok(None);
         };
-        self.local_cluster(parent).await
-    }
-
-    /// The cluster `id` with its spec, if it exists and is LOCAL.
-    pub async fn local_cluster(&self, id: &ResourceId) -> Result<Option<(Document, ClusterSpec)>> {
-        let Some(c) = self.store.get_document_by_id(id).await? else {
-            return Ok(None);
-        };
-        let spec: ClusterSpec = c.spec_as()?;
-        Ok((spec.cloud_provider == CloudProvider::Local).then_some((c, spec)))
+        let spec: ClusterSpec = doc.spec_as()?;
+        let provider = self.providers.for_cloud(spec.cloud_provider);
+        Ok(Some(Served {
+            doc,
+            spec,
+            provider,
+        }))
     }
 
     /// Record `status` unless it is already recorded for the current generation.
@@ -110,25 +106,11 @@ impl Context {
         }
     }
 
-    pub async fn ensure_finalizer(&self, doc: &Document, finalizer: &str) -> Result<()> {
-        if !doc.finalizers.iter().any(|f| f == finalizer) {
-            self.store.add_finalizer(&doc.id, finalizer).await?;
-        }
-        Ok(())
-    }
-
-    pub async fn drop_finalizer(&self, doc: &Document, finalizer: &str) -> Result<()> {
-        if doc.finalizers.iter().any(|f| f == finalizer) {
-            self.store.remove_finalizer(&doc.id, finalizer).await?;
-        }
-        Ok(())
-    }
-
-    /// The network of a LOCAL cluster that is CREATED (or UPDATING), or why a child of the
+    /// The network of a cluster that is CREATED (or UPDATING), or why a child of the
     /// cluster has to wait for it.
     pub async fn cluster_network(
         &self,
-        provider: &dyn Provider,
+        networks: &dyn ClusterNetworks,
         cluster: &Document,
     ) -> Result<std::result::Result<ClusterNetwork, String>> {
         let cobs: ClusterObserved = cluster.status_as()?;
@@ -149,63 +131,84 @@ impl Context {
                 )));
             }
         }
-        Ok(provider
+        Ok(networks
             .find_cluster(&cluster.id)
             .await?
             .ok_or_else(|| format!("cluster {} has no network yet", cluster.id)))
     }
 
-    /// Ids of the resources of `kind` under LOCAL clusters (a child controller's `list`, run
-    /// at every resync): ids only, and none under clusters of other clouds, which these
-    /// controllers leave alone.
-    pub async fn local_child_ids(&self, kind: ResourceKind) -> Result<Vec<ResourceId>> {
+    /// Ids of the resources of `kind` under clusters whose provider runs in this process (a
+    /// child controller's `list`, run at every resync). Children of clusters without a
+    /// running provider are left to the change feed: nothing about them can change until a
+    /// client writes, so re-reading them every resync (100,000 routes of such a cluster)
+    /// would be work for nothing.
+    pub async fn child_ids(&self, kind: ResourceKind) -> Result<Vec<ResourceId>> {
         let mut out = Vec::new();
         for c in self.store.list_kind(ResourceKind::Cluster).await? {
             let spec: ClusterSpec = c.spec_as()?;
-            if spec.cloud_provider == CloudProvider::Local {
+            if self.providers.for_cloud(spec.cloud_provider).is_ok() {
                 out.extend(self.store.list_child_ids(kind, &c.id).await?);
             }
         }
         Ok(out)
     }
 
-    /// The common start of a pass over a child of a LOCAL cluster: the document, whether it
-    /// is being deleted, its cluster and the provider.
+    /// The common start of a pass over a child of a cluster: the document, whether it is
+    /// being deleted, its cluster and the cluster's provider.
     pub async fn child_pass(&self, id: &ResourceId) -> Result<ChildPass> {
         let Some(doc) = self.store.get_document_by_id(id).await? else {
             return Ok(ChildPass::Gone);
         };
-        let cluster = self.local_cluster_of(&doc).await?.map(|(c, _)| c);
-        if doc.deletion_requested_at.is_some() {
-            return Ok(ChildPass::Deleting { doc, cluster });
-        }
-        let Some(cluster) = cluster else {
-            return Ok(ChildPass::NotLocal);
+        let served = match &doc.parent_id {
+            Some(parent) => self.cluster(parent).await?,
+            None => None,
         };
-        Ok(match self.provider.clone() {
-            Some(provider) => ChildPass::Ready {
+        if doc.deletion_requested_at.is_some() {
+            let (cluster, provider) = match served {
+                Some(s) => (Some(s.doc), s.provider),
+                None => (
+                    None,
+                    Err(ProviderError::NotFound(
+                        "the cluster no longer exists".into(),
+                    )),
+                ),
+            };
+            return Ok(ChildPass::Deleting {
                 doc,
                 cluster,
                 provider,
+            });
+        }
+        let Some(served) = served else {
+            return Ok(ChildPass::Gone);
+        };
+        Ok(match served.provider {
+            Ok(provider) => ChildPass::Ready {
+                doc,
+                cluster: served.doc,
+                provider,
             },
-            None => ChildPass::NoProvider { doc },
+            Err(reason) => ChildPass::NoProvider { doc, reason },
         })
     }
 }
 
 /// See [`Context::child_pass`].
 pub enum ChildPass {
-    /// The resource no longer exists.
+    /// The resource (or its cluster) no longer exists.
     Gone,
     /// Deletion requested: tear down (with the cluster, if it is still there) and release.
     Deleting {
         doc: Document,
         cluster: Option<Document>,
+        provider: std::result::Result<Arc<dyn Provider>, ProviderError>,
     },
-    /// Not a child of a LOCAL cluster: nothing for these controllers to do.
-    NotLocal,
-    /// The local provider is disabled ([`Context::disabled`] says why).
-    NoProvider { doc: Document },
+    /// No provider serves the cluster in this process ([`ProviderError::Disabled`] says
+    /// why).
+    NoProvider {
+        doc: Document,
+        reason: ProviderError,
+    },
     Ready {
         doc: Document,
         cluster: Document,

@@ -1,6 +1,6 @@
-//! The deployment controller (deployments of LOCAL clusters): a deployment leaves from its
-//! cluster's external IPs, so its `externalIps` follow the cluster's. (`apiUrl` is derived
-//! from the ids by the API; the ingress gateway that answers it comes with issue 5 item 2.)
+//! The deployment controller: a deployment leaves from its cluster's external IPs, so its
+//! `externalIps` follow the cluster's. (`apiUrl` is derived from the ids by the API; the
+//! cluster's ingress gateway answers it.)
 
 use linkplane_model::{ClusterObserved, ClusterStatus, DeploymentSpec, ResourceId, ResourceKind};
 use linkplane_reconciler::{Action, Reconcile};
@@ -26,7 +26,7 @@ impl Reconcile for DeploymentController {
             return Ok(Action::Done);
         };
         let spec: DeploymentSpec = doc.spec_as()?;
-        let Some((cluster, _)) = self.ctx.local_cluster(&spec.cluster_id).await? else {
+        let Some(cluster) = self.ctx.store.get_document_by_id(&spec.cluster_id).await? else {
             return Ok(Action::Done);
         };
         let cobs: ClusterObserved = cluster.status_as()?;

@@ -1,6 +1,6 @@
 //! The DNS resolution controller (document 002's "hostname resolution" options and the
-//! private hosted zone of "DNS considerations for VPC peering"): a `DnsResolution` of a
-//! LOCAL cluster becomes a rule or zone the cluster's VPC resolver uses.
+//! private hosted zone of "DNS considerations for VPC peering"): a `DnsResolution` becomes
+//! a rule or zone the cluster's VPC resolver uses, through the cluster's provider.
 //!
 //! - `PENDING` while the cluster's network is not there yet, or while the customer still
 //!   has to do something (authorize the association of their private hosted zone): the
@@ -14,27 +14,24 @@
 
 use linkplane_model::{
     DnsRecord, DnsResolutionKind, DnsResolutionObserved, DnsResolutionSpec, ProvisioningStatus,
-    RecordType, ResourceId, ResourceKind,
+    ResourceId, ResourceKind,
+};
+use linkplane_provider::{
+    Capability, ClusterNetworks, DnsOutcome, DnsPlan, DnsResolutions, Provider, ProviderError,
+    RecordSet, capability,
 };
 use linkplane_reconciler::{Action, Reconcile};
 use linkplane_store::Document;
 
 use crate::context::{ChildPass, Context, ControllerError, Result};
-use crate::provider::{DnsOutcome, DnsPlan, ProviderError};
+use crate::finalizer::{finalizer, release};
 
-/// Held by a resolution while the cluster's VPC may use it.
-pub const FINALIZER: &str = "linkplane.dev/local-dns";
+/// The resource part of the finalizer a resolution holds while the cluster's VPC may use
+/// it (`linkplane.dev/<provider>-dns`).
+pub const FINALIZER: &str = "dns";
 
 pub struct DnsController {
     pub ctx: Context,
-}
-
-fn record_type(t: RecordType) -> &'static str {
-    match t {
-        RecordType::A => "A",
-        RecordType::AAAA => "AAAA",
-        RecordType::CNAME => "CNAME",
-    }
 }
 
 /// A record's fully qualified name: `@` is the zone apex, other names are relative.
@@ -48,23 +45,27 @@ fn fqdn(record: &DnsRecord, domain: &str) -> String {
 
 /// The record sets of a private zone: records of one name and type share a set (the
 /// smallest TTL among them wins, as one set has one TTL).
-pub fn record_sets(spec: &DnsResolutionSpec) -> Vec<(String, String, u32, Vec<String>)> {
+pub fn record_sets(spec: &DnsResolutionSpec) -> Vec<RecordSet> {
     let domain = spec.domain.as_str();
-    let mut sets: Vec<(String, String, u32, Vec<String>)> = Vec::new();
+    let mut sets: Vec<RecordSet> = Vec::new();
     for r in &spec.records {
         let name = fqdn(r, domain);
-        let kind = record_type(r.record_type);
         match sets
             .iter_mut()
-            .find(|(n, k, _, _)| *n == name && *k == kind)
+            .find(|s| s.name == name && s.record_type == r.record_type)
         {
             Some(set) => {
-                set.2 = set.2.min(r.ttl);
-                if !set.3.contains(&r.value) {
-                    set.3.push(r.value.clone());
+                set.ttl = set.ttl.min(r.ttl);
+                if !set.values.contains(&r.value) {
+                    set.values.push(r.value.clone());
                 }
             }
-            None => sets.push((name, kind.to_owned(), r.ttl, vec![r.value.clone()])),
+            None => sets.push(RecordSet {
+                name,
+                record_type: r.record_type,
+                ttl: r.ttl,
+                values: vec![r.value.clone()],
+            }),
         }
     }
     sets
@@ -72,7 +73,7 @@ pub fn record_sets(spec: &DnsResolutionSpec) -> Vec<(String, String, u32, Vec<St
 
 /// What a resolution asks of the provider, or why it cannot ask anything.
 pub fn plan(spec: &DnsResolutionSpec) -> std::result::Result<DnsPlan, String> {
-    let domain = spec.domain.as_str().to_owned();
+    let domain = spec.domain.clone();
     match spec.kind {
         DnsResolutionKind::Forwarding => Ok(DnsPlan::Forward {
             domain,
@@ -89,15 +90,13 @@ pub fn plan(spec: &DnsResolutionSpec) -> std::result::Result<DnsPlan, String> {
         DnsResolutionKind::ResolverRule => spec
             .resolver_rule_id
             .as_ref()
-            .map(|r| DnsPlan::SharedRule {
-                rule_id: r.as_str().to_owned(),
-            })
+            .map(|r| DnsPlan::SharedRule { rule_id: r.clone() })
             .ok_or_else(|| "a RESOLVER_RULE resolution needs resolverRuleId".to_owned()),
         DnsResolutionKind::HostedZoneAssociation => spec
             .hosted_zone_id
             .as_ref()
             .map(|z| DnsPlan::HostedZone {
-                zone_id: z.as_str().to_owned(),
+                zone_id: z.clone(),
                 domain,
             })
             .ok_or_else(|| "a HOSTED_ZONE_ASSOCIATION resolution needs hostedZoneId".to_owned()),
@@ -142,17 +141,70 @@ impl DnsController {
         Ok(Action::Done)
     }
 
-    async fn delete(&self, doc: &Document, cluster: Option<&Document>) -> Result<Action> {
-        if let (Some(provider), Some(cluster)) = (&self.ctx.provider, cluster)
-            && doc.finalizers.iter().any(|f| f == FINALIZER)
+    async fn cleanup(
+        &self,
+        doc: &Document,
+        cluster: Option<&Document>,
+        networks: &dyn ClusterNetworks,
+        dns: &dyn DnsResolutions,
+    ) -> Result<()> {
+        if let Some(cluster) = cluster
             && let Ok(plan) = plan(&doc.spec_as()?)
-            && let Some(net) = provider.find_cluster(&cluster.id).await?
+            && let Some(net) = networks.find_cluster(&cluster.id).await?
         {
-            provider.remove_dns(&net, &doc.id, &plan).await?;
+            dns.remove_dns(&net, &doc.id, &plan).await?;
             tracing::info!(dns = %doc.id, "DNS resolution removed from the cluster's VPC");
         }
-        self.ctx.drop_finalizer(doc, FINALIZER).await?;
-        Ok(Action::Done)
+        Ok(())
+    }
+
+    fn capabilities(
+        provider: &dyn Provider,
+    ) -> std::result::Result<(&dyn ClusterNetworks, &dyn DnsResolutions), ProviderError> {
+        Ok((
+            capability(
+                provider,
+                Capability::ClusterNetwork,
+                provider.cluster_networks(),
+            )?,
+            capability(provider, Capability::Dns, provider.dns())?,
+        ))
+    }
+
+    async fn apply(
+        &self,
+        doc: &Document,
+        cluster: &Document,
+        plan: &DnsPlan,
+        networks: &dyn ClusterNetworks,
+        dns: &dyn DnsResolutions,
+    ) -> Result<Action> {
+        let net = match self.ctx.cluster_network(networks, cluster).await? {
+            Ok(n) => n,
+            Err(reason) => return self.pending(doc, reason, Vec::new()).await,
+        };
+        match dns.ensure_dns(&net, &doc.id, plan).await {
+            Ok(DnsOutcome::Ready { object }) => {
+                let prev: DnsResolutionObserved = doc.status_as()?;
+                if prev.status != ProvisioningStatus::Available {
+                    tracing::info!(dns = %doc.id, cloud_id = %object, vpc = %net.vpc_id, "DNS resolution AVAILABLE");
+                }
+                self.record(
+                    doc,
+                    DnsResolutionObserved {
+                        status: ProvisioningStatus::Available,
+                        status_reason: None,
+                        cloud_resource_id: Some(object.to_string()),
+                        instructions: Vec::new(),
+                    },
+                )
+                .await?;
+                Ok(Action::Done)
+            }
+            Ok(DnsOutcome::Waiting { reason, steps }) => self.pending(doc, reason, steps).await,
+            Err(e) if !e.is_transient() => self.failed(doc, e.to_string()).await,
+            Err(e) => Err(e.into()),
+        }
     }
 }
 
@@ -161,17 +213,31 @@ impl Reconcile for DnsController {
     type Error = ControllerError;
 
     async fn list(&self) -> Result<Vec<ResourceId>> {
-        self.ctx.local_child_ids(ResourceKind::DnsResolution).await
+        self.ctx.child_ids(ResourceKind::DnsResolution).await
     }
 
     async fn reconcile(&self, id: ResourceId) -> Result<Action> {
         let (doc, cluster, provider) = match self.ctx.child_pass(&id).await? {
-            ChildPass::Gone | ChildPass::NotLocal => return Ok(Action::Done),
-            ChildPass::Deleting { doc, cluster } => {
-                return self.delete(&doc, cluster.as_ref()).await;
+            ChildPass::Gone => return Ok(Action::Done),
+            ChildPass::Deleting {
+                doc,
+                cluster,
+                provider,
+            } => {
+                let Ok(provider) = provider else {
+                    return release(&self.ctx, &doc, FINALIZER).await;
+                };
+                let Ok((networks, dns)) = Self::capabilities(provider.as_ref()) else {
+                    return release(&self.ctx, &doc, FINALIZER).await;
+                };
+                return finalizer(&self.ctx, &doc, &provider.finalizer(FINALIZER), |_| async {
+                    self.cleanup(&doc, cluster.as_ref(), networks, dns).await?;
+                    Ok(Action::Done)
+                })
+                .await;
             }
-            ChildPass::NoProvider { doc } => {
-                return self.pending(&doc, self.ctx.disabled(), Vec::new()).await;
+            ChildPass::NoProvider { doc, reason } => {
+                return self.pending(&doc, reason.to_string(), Vec::new()).await;
             }
             ChildPass::Ready {
                 doc,
@@ -179,51 +245,26 @@ impl Reconcile for DnsController {
                 provider,
             } => (doc, cluster, provider),
         };
+        let (networks, dns) = match Self::capabilities(provider.as_ref()) {
+            Ok(c) => c,
+            Err(e) => return self.failed(&doc, e.to_string()).await,
+        };
         let spec: DnsResolutionSpec = doc.spec_as()?;
         let plan = match plan(&spec) {
             Ok(p) => p,
             Err(reason) => return self.failed(&doc, reason).await,
         };
-        self.ctx.ensure_finalizer(&doc, FINALIZER).await?;
-        let net = match self
-            .ctx
-            .cluster_network(provider.as_ref(), &cluster)
-            .await?
-        {
-            Ok(n) => n,
-            Err(reason) => return self.pending(&doc, reason, Vec::new()).await,
-        };
-        match provider.ensure_dns(&net, &doc.id, &plan).await {
-            Ok(DnsOutcome::Ready { cloud_id }) => {
-                let prev: DnsResolutionObserved = doc.status_as()?;
-                if prev.status != ProvisioningStatus::Available {
-                    tracing::info!(dns = %doc.id, %cloud_id, vpc = %net.vpc_id, "DNS resolution AVAILABLE");
-                }
-                self.record(
-                    &doc,
-                    DnsResolutionObserved {
-                        status: ProvisioningStatus::Available,
-                        status_reason: None,
-                        cloud_resource_id: Some(cloud_id),
-                        instructions: Vec::new(),
-                    },
-                )
-                .await?;
-                Ok(Action::Done)
-            }
-            Ok(DnsOutcome::Waiting { reason, steps }) => self.pending(&doc, reason, steps).await,
-            Err(ProviderError::Refused(reason) | ProviderError::NotFound(reason)) => {
-                self.failed(&doc, reason).await
-            }
-            Err(e) => Err(e.into()),
-        }
+        finalizer(&self.ctx, &doc, &provider.finalizer(FINALIZER), |_| {
+            self.apply(&doc, &cluster, &plan, networks, dns)
+        })
+        .await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use linkplane_model::{CreateDnsResolutionRequest, DnsRecordRequest};
+    use linkplane_model::{CreateDnsResolutionRequest, DnsRecordRequest, RecordType};
 
     fn zone(records: &[(&str, RecordType, &str, Option<u32>)]) -> DnsResolutionSpec {
         CreateDnsResolutionRequest {
@@ -255,26 +296,27 @@ mod tests {
             ("@", RecordType::A, "10.1.1.3", None),
             ("www", RecordType::CNAME, "db.corp.example.com", None),
         ]);
+        let set = |name: &str, record_type, ttl, values: &[&str]| RecordSet {
+            name: name.to_owned(),
+            record_type,
+            ttl,
+            values: values.iter().map(|v| (*v).to_owned()).collect(),
+        };
         assert_eq!(
             record_sets(&spec),
             [
-                (
-                    "db.corp.example.com".to_owned(),
-                    "A".to_owned(),
+                set(
+                    "db.corp.example.com",
+                    RecordType::A,
                     30,
-                    vec!["10.1.1.1".to_owned(), "10.1.1.2".to_owned()]
+                    &["10.1.1.1", "10.1.1.2"]
                 ),
-                (
-                    "corp.example.com".to_owned(),
-                    "A".to_owned(),
+                set("corp.example.com", RecordType::A, 300, &["10.1.1.3"]),
+                set(
+                    "www.corp.example.com",
+                    RecordType::CNAME,
                     300,
-                    vec!["10.1.1.3".to_owned()]
-                ),
-                (
-                    "www.corp.example.com".to_owned(),
-                    "CNAME".to_owned(),
-                    300,
-                    vec!["db.corp.example.com".to_owned()]
+                    &["db.corp.example.com"]
                 ),
             ]
         );
@@ -290,8 +332,8 @@ mod tests {
         assert_eq!(
             plan(&s),
             Ok(DnsPlan::HostedZone {
-                zone_id: "hz-0123abcd".into(),
-                domain: "corp.example.com".into()
+                zone_id: linkplane_model::HostedZoneId::parse("hz-0123abcd").unwrap(),
+                domain: linkplane_model::DomainName::parse("corp.example.com").unwrap()
             })
         );
         s.kind = DnsResolutionKind::Forwarding;
@@ -299,7 +341,7 @@ mod tests {
         assert_eq!(
             plan(&s),
             Ok(DnsPlan::Forward {
-                domain: "corp.example.com".into(),
+                domain: linkplane_model::DomainName::parse("corp.example.com").unwrap(),
                 targets: vec!["10.2.0.53:5353".parse().unwrap()]
             })
         );

@@ -1,19 +1,24 @@
-//! The control plane's controllers and the provider they drive.
+//! The control plane's reconcilers, and nothing else: they read the store, pick the
+//! cluster's provider from the [`ProviderRegistry`](linkplane_provider::ProviderRegistry)
+//! and converge it through the provider's capability traits. They never name a cloud:
+//! no localcloud, no SDK, no HTTP.
 //!
-//! - [`provider::Provider`]: the seam between controllers and a cloud; [`local::LocalProvider`]
-//!   implements it on localcloud, as the platform's own account ([`local::PLATFORM_PRINCIPAL`]).
 //! - Controllers, each a [`linkplane_reconciler::Reconcile`] keyed by resource id:
 //!   [`cluster::ClusterController`], [`deployment::DeploymentController`],
 //!   [`peering::PeeringController`], [`route::RouteController`],
-//!   [`privatelink::PrivateLinkController`], [`dns::DnsController`].
+//!   [`privatelink::PrivateLinkController`], [`dns::DnsController`], and one
+//!   [`provisioned::ProvisionedController`] each for transit gateway attachments, VPN
+//!   connections and outbound endpoints.
+//! - [`finalizer::finalizer`]: the one finalizer helper (apply / cleanup), finalizers named by
+//!   the provider (`linkplane.dev/<provider>-<resource>`).
 //! - [`Controllers::start`] runs them all, with a watcher per kind that the store wakes on
 //!   every committed write and that asks for the resources changed since it last looked
 //!   (`generation != observedGeneration`), so an API write is acted on at once, not only at
 //!   the next resync ([`ControllersConfig::watch_interval`] is the fallback poll).
-//! - [`plane::Plane`]: everything `linkplane serve` runs (store, API, localcloud, controllers)
-//!   behind one router, so tests start the real server in-process.
 //!
 //! See docs/CONTROLLERS.md.
+
+#![forbid(unsafe_code)]
 
 use std::sync::Arc;
 
@@ -26,21 +31,13 @@ pub mod cluster;
 pub mod context;
 pub mod deployment;
 pub mod dns;
-pub mod front_door;
-pub mod gateway;
-pub mod layout;
-pub mod local;
-mod local_dns;
+pub mod finalizer;
 pub mod peering;
-pub mod plane;
 pub mod privatelink;
-pub mod provider;
+pub mod provisioned;
 pub mod route;
 
 pub use context::{ChangeFeed, Context, ControllerError, ControllersConfig};
-pub use local::{LocalProvider, PLATFORM_ACCOUNT, PLATFORM_PRINCIPAL};
-pub use plane::{Plane, PlaneConfig, PlaneError};
-pub use provider::{DnsProvider, Provider, ProviderError};
 
 /// The running controllers.
 pub struct Controllers {
@@ -109,6 +106,35 @@ impl Controllers {
             "private-link",
             ResourceKind::PrivateLink,
             privatelink::PrivateLinkController { ctx: ctx.clone() },
+            rt.clone(),
+        );
+        spawn(
+            &mut tasks,
+            &rx,
+            &ctx,
+            "transit-gateway-attachment",
+            ResourceKind::TransitGatewayAttachment,
+            provisioned::ProvisionedController::<provisioned::TransitGatewayAttachments>::new(
+                ctx.clone(),
+            ),
+            rt.clone(),
+        );
+        spawn(
+            &mut tasks,
+            &rx,
+            &ctx,
+            "vpn-connection",
+            ResourceKind::VpnConnection,
+            provisioned::ProvisionedController::<provisioned::Vpns>::new(ctx.clone()),
+            rt.clone(),
+        );
+        spawn(
+            &mut tasks,
+            &rx,
+            &ctx,
+            "outbound-endpoint",
+            ResourceKind::OutboundEndpoint,
+            provisioned::ProvisionedController::<provisioned::Outbound>::new(ctx.clone()),
             rt,
         );
         Self { shutdown, tasks }

@@ -24,19 +24,30 @@ use std::time::Duration;
 
 use chrono::Utc;
 use linkplane_model::{
-    ActivationInstructions, Name, PeeringEvent, PeeringStatus, Provisioning, ResourceId,
-    ResourceKind, RouteSpec, VpcPeeringObserved, VpcPeeringSpec, peering_transition,
+    ActivationInstructions, Name, PeeringConnectionId, PeeringEvent, PeeringStatus, Provisioning,
+    ResourceId, ResourceKind, RouteSpec, VpcPeeringObserved, VpcPeeringSpec, peering_transition,
+};
+use linkplane_provider::{
+    Capability, ClusterNetwork, ClusterNetworks, PeeringObservation, PeeringRequest, PeeringState,
+    Peerings, Provider, ProviderError, capability,
 };
 use linkplane_reconciler::{Action, Reconcile};
 use linkplane_store::{Document, NewDocument, ParentGuard, StoreError};
 
 use crate::context::{ChildPass, Context, ControllerError, Result};
-use crate::provider::{
-    ClusterNetwork, PeeringObservation, PeeringRequest, PeeringState, Provider, ProviderError,
-};
+use crate::finalizer::{finalizer, release};
 
-/// Held by a peering connection while the provider may hold its peering and routes.
-pub const FINALIZER: &str = "linkplane.dev/local-peering";
+/// The resource part of the finalizer a peering connection holds while the provider may
+/// hold its peering and routes (`linkplane.dev/<provider>-peering`).
+pub const FINALIZER: &str = "peering";
+
+/// The provider id recorded in a peering's status, typed (`None` when absent or not a
+/// peering id, which no provider writes).
+fn recorded_id(obs: &VpcPeeringObserved) -> Option<PeeringConnectionId> {
+    obs.cloud_peering_id
+        .as_deref()
+        .and_then(|s| PeeringConnectionId::parse(s).ok())
+}
 
 pub struct PeeringController {
     pub ctx: Context,
@@ -73,7 +84,7 @@ pub fn retry_wait(obs: &VpcPeeringObserved, retry_after: Duration) -> Option<Dur
 
 struct Pass<'a> {
     ctx: &'a Context,
-    provider: &'a dyn Provider,
+    peerings: &'a dyn Peerings,
     doc: &'a Document,
     spec: VpcPeeringSpec,
     cluster: &'a Document,
@@ -95,9 +106,9 @@ impl Pass<'_> {
             peer_account_id: self.spec.peer_account_id.clone(),
             peer_vpc_id: self.spec.peer_vpc_id.clone(),
             peer_region: self.spec.peer_region.clone(),
-            previous: self.obs.cloud_peering_id.clone(),
+            previous: recorded_id(&self.obs),
         };
-        match self.provider.request_peering(&self.net, &req).await {
+        match self.peerings.request_peering(&self.net, &req).await {
             Ok(o) => self.observed(o).await,
             Err(ProviderError::NotFound(reason) | ProviderError::Refused(reason)) => {
                 self.not_found(reason).await
@@ -117,16 +128,16 @@ impl Pass<'_> {
 
     /// React to what the provider says about the request.
     async fn observed(&mut self, o: PeeringObservation) -> Result<Action> {
-        self.obs.cloud_peering_id = Some(o.id.clone());
+        self.obs.cloud_peering_id = Some(o.id.to_string());
         match o.state {
             PeeringState::PendingAcceptance => {
                 step(&mut self.obs, PeeringEvent::RequestSent);
                 if self.obs.status == PeeringStatus::PendingActivation {
                     self.obs.status_reason = None;
                     self.obs.activation_instructions = Some(ActivationInstructions {
-                        peering_connection_id: o.id.clone(),
+                        peering_connection_id: o.id.to_string(),
                         cluster_vpc_cidr: self.net.cidr,
-                        steps: self.provider.activation_steps(
+                        steps: self.peerings.activation_steps(
                             &self.net,
                             &o.id,
                             &self.spec.peer_account_id,
@@ -149,7 +160,7 @@ impl Pass<'_> {
 
     /// The request was rejected (or vanished) before it was accepted: FAILED, kept until
     /// deleted. An ACTIVE connection whose peering vanished stays ACTIVE with the reason.
-    async fn gone(&mut self, id: String, reason: String) -> Result<Action> {
+    async fn gone(&mut self, id: PeeringConnectionId, reason: String) -> Result<Action> {
         if self.obs.status == PeeringStatus::Pending {
             step(&mut self.obs, PeeringEvent::RequestSent);
         }
@@ -173,12 +184,12 @@ impl Pass<'_> {
     /// Accepted: ACTIVE, and the default route to `peerCidr` appears in Routes. Also
     /// observed while ACTIVE: whether the customer turned on "Accepter DNS Resolution"
     /// (document 002's DNS considerations), looked at again at every resync.
-    async fn activate(&mut self, id: &str) -> Result<Action> {
+    async fn activate(&mut self, id: &PeeringConnectionId) -> Result<Action> {
         if self.obs.status != PeeringStatus::Active {
             self.ensure_default_route().await?;
             tracing::info!(peering = %self.doc.id, pcx = %id, "peering ACTIVE");
         }
-        let dns = self.provider.peering_accepter_dns(id).await?;
+        let dns = self.peerings.accepter_dns_resolution(id).await?;
         if dns.is_some() && dns != self.obs.accepter_dns_resolution {
             tracing::info!(peering = %self.doc.id, pcx = %id, accepter_dns_resolution = ?dns, "peering DNS resolution option observed");
         }
@@ -204,7 +215,7 @@ impl Pass<'_> {
         };
         let doc = NewDocument {
             kind: ResourceKind::Route,
-            id: linkplane_api::new_id(ResourceKind::Route),
+            id: linkplane_store::new_id(ResourceKind::Route),
             org_id: self.doc.org_id.clone(),
             parent_id: Some(self.cluster.id.clone()),
             unique_key: Some(default_route_key(&self.doc.id)),
@@ -236,10 +247,10 @@ impl Pass<'_> {
 
     /// Look at the request sent earlier.
     async fn follow(&mut self) -> Result<Action> {
-        let Some(id) = self.obs.cloud_peering_id.clone() else {
+        let Some(id) = recorded_id(&self.obs) else {
             return self.send().await;
         };
-        match self.provider.observe_peering(&id).await? {
+        match self.peerings.observe_peering(&id).await? {
             Some(o) => self.observed(o).await,
             None => self.gone(id, "it no longer exists".into()).await,
         }
@@ -247,17 +258,23 @@ impl Pass<'_> {
 }
 
 impl PeeringController {
-    async fn delete(&self, doc: &Document, cluster: Option<&Document>) -> Result<Action> {
+    /// The peering and its routes leave the cluster's network (with the cluster, if it is
+    /// still there).
+    async fn cleanup(
+        &self,
+        doc: &Document,
+        cluster: Option<&Document>,
+        networks: &dyn ClusterNetworks,
+        peerings: &dyn Peerings,
+    ) -> Result<()> {
         let obs: VpcPeeringObserved = doc.status_as()?;
-        if let (Some(provider), Some(cluster), Some(pcx)) =
-            (&self.ctx.provider, cluster, &obs.cloud_peering_id)
-            && let Some(net) = provider.find_cluster(&cluster.id).await?
+        if let (Some(cluster), Some(pcx)) = (cluster, recorded_id(&obs))
+            && let Some(net) = networks.find_cluster(&cluster.id).await?
         {
-            provider.delete_peering(&net, pcx).await?;
+            peerings.delete_peering(&net, &pcx).await?;
             tracing::info!(peering = %doc.id, %pcx, "peering deleted with its routes");
         }
-        self.ctx.drop_finalizer(doc, FINALIZER).await?;
-        Ok(Action::Done)
+        Ok(())
     }
 
     async fn wait(&self, doc: &Document, reason: String) -> Result<Action> {
@@ -270,46 +287,38 @@ impl PeeringController {
         }
         Ok(Action::RequeueAfter(self.ctx.config.poll_interval))
     }
-}
 
-impl Reconcile for PeeringController {
-    type Key = ResourceId;
-    type Error = ControllerError;
-
-    async fn list(&self) -> Result<Vec<ResourceId>> {
-        self.ctx
-            .local_child_ids(ResourceKind::VpcPeeringConnection)
-            .await
+    /// The provider's network and peering capabilities.
+    fn capabilities(
+        provider: &dyn Provider,
+    ) -> std::result::Result<(&dyn ClusterNetworks, &dyn Peerings), ProviderError> {
+        Ok((
+            capability(
+                provider,
+                Capability::ClusterNetwork,
+                provider.cluster_networks(),
+            )?,
+            capability(provider, Capability::Peering, provider.peerings())?,
+        ))
     }
 
-    async fn reconcile(&self, id: ResourceId) -> Result<Action> {
-        let (doc, cluster, provider) = match self.ctx.child_pass(&id).await? {
-            ChildPass::Gone | ChildPass::NotLocal => return Ok(Action::Done),
-            ChildPass::Deleting { doc, cluster } => {
-                return self.delete(&doc, cluster.as_ref()).await;
-            }
-            ChildPass::NoProvider { doc } => return self.wait(&doc, self.ctx.disabled()).await,
-            ChildPass::Ready {
-                doc,
-                cluster,
-                provider,
-            } => (doc, cluster, provider),
-        };
-        self.ctx.ensure_finalizer(&doc, FINALIZER).await?;
-        let net = match self
-            .ctx
-            .cluster_network(provider.as_ref(), &cluster)
-            .await?
-        {
+    async fn apply(
+        &self,
+        doc: &Document,
+        cluster: &Document,
+        networks: &dyn ClusterNetworks,
+        peerings: &dyn Peerings,
+    ) -> Result<Action> {
+        let net = match self.ctx.cluster_network(networks, cluster).await? {
             Ok(n) => n,
-            Err(reason) => return self.wait(&doc, reason).await,
+            Err(reason) => return self.wait(doc, reason).await,
         };
         let mut pass = Pass {
             ctx: &self.ctx,
-            provider: provider.as_ref(),
-            doc: &doc,
+            peerings,
+            doc,
             spec: doc.spec_as()?,
-            cluster: &cluster,
+            cluster,
             net,
             obs: doc.status_as()?,
         };
@@ -336,6 +345,57 @@ impl Reconcile for PeeringController {
                 }
             }
         }
+    }
+}
+
+impl Reconcile for PeeringController {
+    type Key = ResourceId;
+    type Error = ControllerError;
+
+    async fn list(&self) -> Result<Vec<ResourceId>> {
+        self.ctx.child_ids(ResourceKind::VpcPeeringConnection).await
+    }
+
+    async fn reconcile(&self, id: ResourceId) -> Result<Action> {
+        let (doc, cluster, provider) = match self.ctx.child_pass(&id).await? {
+            ChildPass::Gone => return Ok(Action::Done),
+            ChildPass::Deleting {
+                doc,
+                cluster,
+                provider,
+            } => {
+                // Without a provider that reaches it (the cluster and its network are gone,
+                // or nothing serves them here) nothing is left to tear down.
+                let Ok(provider) = provider else {
+                    return release(&self.ctx, &doc, FINALIZER).await;
+                };
+                let Ok((networks, peerings)) = Self::capabilities(provider.as_ref()) else {
+                    return release(&self.ctx, &doc, FINALIZER).await;
+                };
+                return finalizer(&self.ctx, &doc, &provider.finalizer(FINALIZER), |_| async {
+                    self.cleanup(&doc, cluster.as_ref(), networks, peerings)
+                        .await?;
+                    Ok(Action::Done)
+                })
+                .await;
+            }
+            ChildPass::NoProvider { doc, reason } => {
+                return self.wait(&doc, reason.to_string()).await;
+            }
+            ChildPass::Ready {
+                doc,
+                cluster,
+                provider,
+            } => (doc, cluster, provider),
+        };
+        let (networks, peerings) = match Self::capabilities(provider.as_ref()) {
+            Ok(c) => c,
+            Err(e) => return self.wait(&doc, e.to_string()).await,
+        };
+        finalizer(&self.ctx, &doc, &provider.finalizer(FINALIZER), |_| {
+            self.apply(&doc, &cluster, networks, peerings)
+        })
+        .await
     }
 }
 

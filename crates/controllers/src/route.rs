@@ -1,29 +1,34 @@
 //! The route controller (issue 7 item 2): a `Route` to a customer CIDR (the connection's
 //! primary CIDR, a secondary CIDR or a subnet) through a VPC peering connection goes into
 //! every route table of the cluster's VPC once the connection is ACTIVE, and leaves them when
-//! the route (or its connection) is deleted.
+//! the route (or its connection) is deleted. A route through a transit gateway attachment
+//! or a VPN connection is `FAILED` with the reason while the cluster's provider does not
+//! implement those.
 
 use linkplane_model::{
-    PeeringStatus, Provisioning, ProvisioningStatus, ResourceId, ResourceKind, RouteSpec,
-    VpcPeeringObserved,
+    PeeringConnectionId, PeeringStatus, Provisioning, ProvisioningStatus, ResourceId, ResourceKind,
+    RouteSpec, VpcPeeringObserved,
+};
+use linkplane_provider::{
+    Capability, ClusterNetwork, ClusterNetworks, Provider, ProviderError, RouteTarget, capability,
 };
 use linkplane_reconciler::{Action, Reconcile};
 use linkplane_store::Document;
 
-use crate::context::{Context, ControllerError, Result};
-use crate::provider::ClusterNetwork;
+use crate::context::{ChildPass, Context, ControllerError, Result};
+use crate::finalizer::{Event, finalizer, release};
 
-/// Held by a route while it may be in the cluster's route tables.
-pub const FINALIZER: &str = "linkplane.dev/local-route";
+/// The resource part of the finalizer a route holds while it may be in the cluster's route
+/// tables (`linkplane.dev/<provider>-route`).
+pub const FINALIZER: &str = "route";
 
 pub struct RouteController {
     pub ctx: Context,
 }
 
-/// Where a route points, as far as the local provider can carry it.
+/// Where a route points, as far as the cluster's provider can carry it.
 enum Target {
-    /// Through this provider peering (`pcx-…`).
-    Peering(String),
+    Ready(RouteTarget),
     /// Not (yet) usable, and why.
     Waiting(String),
     /// Never usable by this provider, and why.
@@ -31,23 +36,52 @@ enum Target {
 }
 
 impl RouteController {
-    async fn target(&self, spec: &RouteSpec) -> Result<Target> {
+    async fn target(&self, provider: &dyn Provider, spec: &RouteSpec) -> Result<Target> {
         let Some(t) = self.ctx.store.get_document_by_id(&spec.target_id).await? else {
             return Ok(Target::Waiting(format!(
                 "target {} does not exist",
                 spec.target_id
             )));
         };
-        if t.kind != ResourceKind::VpcPeeringConnection {
+        let needs = match t.kind {
+            ResourceKind::VpcPeeringConnection => Capability::Peering,
+            ResourceKind::TransitGatewayAttachment => Capability::TransitGateway,
+            ResourceKind::VpnConnection => Capability::Vpn,
+            other => {
+                return Ok(Target::Unsupported(format!(
+                    "a route cannot go through a {}",
+                    other.title()
+                )));
+            }
+        };
+        if !linkplane_provider::implements(provider, needs) {
             return Ok(Target::Unsupported(format!(
-                "routes through a {} are not provisioned by the local provider yet",
-                t.kind.title()
+                "routes through a {} are not provisioned by the {} provider yet: {}",
+                t.kind.title(),
+                provider.kind(),
+                ProviderError::Unsupported {
+                    provider: provider.kind(),
+                    capability: needs,
+                }
+            )));
+        }
+        if t.kind != ResourceKind::VpcPeeringConnection {
+            // A provider that implements transit gateways or VPN routes through them once
+            // their controllers record the attachment or connection AVAILABLE.
+            return Ok(Target::Waiting(format!(
+                "waiting for {} {} to be AVAILABLE",
+                t.kind.title(),
+                t.id
             )));
         }
         let obs: VpcPeeringObserved = t.status_as()?;
-        Ok(match (obs.status, obs.cloud_peering_id) {
+        let pcx = obs
+            .cloud_peering_id
+            .as_deref()
+            .and_then(|p| PeeringConnectionId::parse(p).ok());
+        Ok(match (obs.status, pcx) {
             (PeeringStatus::Active, Some(pcx)) if t.deletion_requested_at.is_none() => {
-                Target::Peering(pcx)
+                Target::Ready(RouteTarget::Peering(pcx))
             }
             (s, _) => Target::Waiting(format!(
                 "waiting for VPC peering connection {} to be ACTIVE (it is {})",
@@ -55,13 +89,6 @@ impl RouteController {
                 serde_json::to_value(s)?.as_str().unwrap_or("?")
             )),
         })
-    }
-
-    async fn net(&self, cluster: &Document) -> Result<Option<ClusterNetwork>> {
-        match &self.ctx.provider {
-            Some(p) => Ok(p.find_cluster(&cluster.id).await?),
-            None => Ok(None),
-        }
     }
 
     async fn record(
@@ -76,60 +103,50 @@ impl RouteController {
         };
         self.ctx.write_status(doc, &serde_json::to_value(&p)?).await
     }
-}
 
-impl Reconcile for RouteController {
-    type Key = ResourceId;
-    type Error = ControllerError;
-
-    async fn list(&self) -> Result<Vec<ResourceId>> {
-        self.ctx.local_child_ids(ResourceKind::Route).await
+    async fn cleanup(
+        &self,
+        provider: &dyn Provider,
+        networks: &dyn ClusterNetworks,
+        cluster: Option<&Document>,
+        spec: &RouteSpec,
+    ) -> Result<()> {
+        let Some(cluster) = cluster else {
+            return Ok(());
+        };
+        if let Some(net) = networks.find_cluster(&cluster.id).await? {
+            let via = match self.target(provider, spec).await? {
+                Target::Ready(t) => Some(t),
+                _ => None,
+            };
+            networks
+                .remove_route(&net, &spec.destination_cidr, via.as_ref())
+                .await?;
+        }
+        Ok(())
     }
 
-    async fn reconcile(&self, id: ResourceId) -> Result<Action> {
-        let Some(doc) = self.ctx.store.get_document_by_id(&id).await? else {
-            return Ok(Action::Done);
-        };
-        let Some((cluster, _)) = self.ctx.local_cluster_of(&doc).await? else {
-            return Ok(Action::Done);
-        };
-        let spec: RouteSpec = doc.spec_as()?;
-        let Some(provider) = self.ctx.provider.clone() else {
-            if doc.deletion_requested_at.is_some() {
-                self.ctx.drop_finalizer(&doc, FINALIZER).await?;
-            } else {
-                self.record(&doc, ProvisioningStatus::Pending, Some(self.ctx.disabled()))
-                    .await?;
-            }
-            return Ok(Action::Done);
-        };
-        let target = self.target(&spec).await?;
-        let net = self.net(&cluster).await?;
-        if doc.deletion_requested_at.is_some() {
-            if let Some(net) = &net {
-                let via = match &target {
-                    Target::Peering(pcx) => Some(pcx.as_str()),
-                    _ => None,
-                };
-                provider
-                    .remove_route(net, &spec.destination_cidr, via)
-                    .await?;
-            }
-            self.ctx.drop_finalizer(&doc, FINALIZER).await?;
-            return Ok(Action::Done);
-        }
-        self.ctx.ensure_finalizer(&doc, FINALIZER).await?;
+    async fn apply(
+        &self,
+        doc: &Document,
+        provider: &dyn Provider,
+        networks: &dyn ClusterNetworks,
+        cluster: &Document,
+        spec: &RouteSpec,
+    ) -> Result<Action> {
+        let target = self.target(provider, spec).await?;
+        let net: Option<ClusterNetwork> = networks.find_cluster(&cluster.id).await?;
         match (target, net) {
-            (Target::Peering(pcx), Some(net)) => {
-                provider
-                    .ensure_route(&net, &spec.destination_cidr, &pcx)
+            (Target::Ready(via), Some(net)) => {
+                networks
+                    .ensure_route(&net, &spec.destination_cidr, &via)
                     .await?;
-                self.record(&doc, ProvisioningStatus::Available, None)
+                self.record(doc, ProvisioningStatus::Available, None)
                     .await?;
                 Ok(Action::Done)
             }
             (Target::Unsupported(reason), _) => {
-                self.record(&doc, ProvisioningStatus::Failed, Some(reason))
+                self.record(doc, ProvisioningStatus::Failed, Some(reason))
                     .await?;
                 Ok(Action::Done)
             }
@@ -138,17 +155,17 @@ impl Reconcile for RouteController {
                 if let Some(net) = &net
                     && doc.status_as::<Provisioning>()?.status == ProvisioningStatus::Available
                 {
-                    provider
+                    networks
                         .remove_route(net, &spec.destination_cidr, None)
                         .await?;
                 }
-                self.record(&doc, ProvisioningStatus::Pending, Some(reason))
+                self.record(doc, ProvisioningStatus::Pending, Some(reason))
                     .await?;
                 Ok(Action::RequeueAfter(self.ctx.config.poll_interval))
             }
-            (Target::Peering(_), None) => {
+            (Target::Ready(_), None) => {
                 self.record(
-                    &doc,
+                    doc,
                     ProvisioningStatus::Pending,
                     Some(format!("cluster {} has no network yet", cluster.id)),
                 )
@@ -156,5 +173,74 @@ impl Reconcile for RouteController {
                 Ok(Action::RequeueAfter(self.ctx.config.poll_interval))
             }
         }
+    }
+}
+
+impl Reconcile for RouteController {
+    type Key = ResourceId;
+    type Error = ControllerError;
+
+    async fn list(&self) -> Result<Vec<ResourceId>> {
+        self.ctx.child_ids(ResourceKind::Route).await
+    }
+
+    async fn reconcile(&self, id: ResourceId) -> Result<Action> {
+        let (doc, cluster, provider) = match self.ctx.child_pass(&id).await? {
+            ChildPass::Gone => return Ok(Action::Done),
+            ChildPass::NoProvider { doc, reason } => {
+                self.record(&doc, ProvisioningStatus::Pending, Some(reason.to_string()))
+                    .await?;
+                return Ok(Action::Done);
+            }
+            ChildPass::Deleting {
+                doc,
+                cluster,
+                provider: Ok(provider),
+            } => (doc, cluster, provider),
+            ChildPass::Deleting { doc, .. } => {
+                return release(&self.ctx, &doc, FINALIZER).await;
+            }
+            ChildPass::Ready {
+                doc,
+                cluster,
+                provider,
+            } => (doc, Some(cluster), provider),
+        };
+        let networks = match capability(
+            provider.as_ref(),
+            Capability::ClusterNetwork,
+            provider.cluster_networks(),
+        ) {
+            Ok(n) => n,
+            Err(_) if doc.deletion_requested_at.is_some() => {
+                return release(&self.ctx, &doc, FINALIZER).await;
+            }
+            Err(e) => {
+                self.record(&doc, ProvisioningStatus::Failed, Some(e.to_string()))
+                    .await?;
+                return Ok(Action::Done);
+            }
+        };
+        let spec: RouteSpec = doc.spec_as()?;
+        let provider = provider.as_ref();
+        let (doc, cluster, spec) = (&doc, cluster.as_ref(), &spec);
+        finalizer(
+            &self.ctx,
+            doc,
+            &provider.finalizer(FINALIZER),
+            |event| async move {
+                match (event, cluster) {
+                    (Event::Cleanup, cluster) => {
+                        self.cleanup(provider, networks, cluster, spec).await?;
+                        Ok(Action::Done)
+                    }
+                    (Event::Apply, Some(cluster)) => {
+                        self.apply(doc, provider, networks, cluster, spec).await
+                    }
+                    (Event::Apply, None) => Ok(Action::Done),
+                }
+            },
+        )
+        .await
     }
 }

@@ -157,6 +157,47 @@ impl VpcId {
 }
 string_value!(VpcId, "AWS VPC id", "vpc-0a1b2c3d4e5f67890");
 
+/// A cloud id of the form `<prefix>` + 8 or 17 lowercase hex digits (AWS's and localcloud's
+/// shape), one type per kind so a subnet id never stands where a peering id belongs.
+macro_rules! hex_cloud_id {
+    ($(#[$doc:meta])* $t:ident, $prefix:literal, $what:literal, $example:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $t(String);
+
+        impl $t {
+            pub fn parse(s: &str) -> Result<Self, String> {
+                prefixed_hex_id(s, $prefix, $what).map(Self)
+            }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+        string_value!($t, $what, $example);
+    };
+}
+
+hex_cloud_id!(
+    /// A subnet id: `subnet-` + 8 or 17 hex digits.
+    SubnetId, "subnet-", "subnet id", "subnet-0a1b2c3d4e5f67890"
+);
+hex_cloud_id!(
+    /// A VPC peering connection id: `pcx-` + 8 or 17 hex digits.
+    PeeringConnectionId, "pcx-", "VPC peering connection id", "pcx-0a1b2c3d4e5f67890"
+);
+hex_cloud_id!(
+    /// A VPC endpoint id: `vpce-` + 8 or 17 hex digits.
+    VpcEndpointId, "vpce-", "VPC endpoint id", "vpce-0a1b2c3d4e5f67890"
+);
+hex_cloud_id!(
+    /// A transit gateway attachment id: `tgw-attach-` + 8 or 17 hex digits.
+    TransitGatewayAttachmentId, "tgw-attach-", "transit gateway attachment id", "tgw-attach-0a1b2c3d4e5f67890"
+);
+hex_cloud_id!(
+    /// A site-to-site VPN connection id: `vpn-` + 8 or 17 hex digits.
+    VpnConnectionId, "vpn-", "VPN connection id", "vpn-0a1b2c3d4e5f67890"
+);
+
 /// An AWS transit gateway id: `tgw-` + 8 or 17 hex digits.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TransitGatewayId(String);

@@ -59,6 +59,51 @@ impl CloudProvider {
     pub fn is_aws_shaped(self) -> bool {
         self.region_cloud() == RegionCloud::Aws
     }
+    pub const ALL: [CloudProvider; 3] = [Self::Local, Self::Aws, Self::Azure];
+    /// As on the wire: `LOCAL`, `AWS`, `AZURE`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "LOCAL",
+            Self::Aws => "AWS",
+            Self::Azure => "AZURE",
+        }
+    }
+}
+
+/// The implementation that serves a cluster's cloud in this installation (`serve --provider
+/// aws=local`): `local` emulates the cloud on localcloud, `aws` drives the real one.
+/// Lower-case on the wire, as on the command line and in finalizer names.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    Local,
+    Aws,
+}
+
+impl ProviderKind {
+    pub const ALL: [ProviderKind; 2] = [Self::Local, Self::Aws];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Aws => "aws",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("{s:?} is not a provider (local or aws)"))
+    }
+}
+
+impl std::fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -110,6 +155,9 @@ pub struct ClusterObserved {
     /// The cluster's VPC (to authorize a private hosted zone association with).
     #[serde(default)]
     pub vpc_id: Option<String>,
+    /// The provider that serves the cluster (recorded by the cluster controller).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<ProviderKind>,
 }
 
 impl Default for ClusterObserved {
@@ -120,6 +168,7 @@ impl Default for ClusterObserved {
             external_ips: vec![],
             account_id: None,
             vpc_id: None,
+            provider: None,
         }
     }
 }

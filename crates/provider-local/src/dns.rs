@@ -1,4 +1,4 @@
-//! DNS resolutions on localcloud, as the platform's account ([`DnsProvider`] for
+//! DNS resolutions on localcloud, as the platform's account ([`DnsResolutions`] for
 //! [`LocalProvider`]).
 //!
 //! - FORWARDING: a FORWARD resolver rule named `linkplane/<resolutionId>` in the platform's
@@ -14,12 +14,34 @@
 //!   the zone's owner authorized it (localcloud answers 403 until then: the resolution waits
 //!   and says which command authorizes it).
 
-use linkplane_localcloud::types::{CreateHostedZone, CreateResolverRule, RecordKey, RecordSet};
+use linkplane_localcloud::types::{CreateHostedZone, CreateResolverRule, RecordKey};
 use linkplane_localcloud::{Error as CloudError, Principal};
-use linkplane_model::ResourceId;
+use linkplane_model::{HostedZoneId, RecordType, ResolverRuleId, ResourceId};
+use linkplane_provider::{
+    ClusterNetwork, DnsObject, DnsOutcome, DnsPlan, DnsResolutions, ProviderError, RecordSet,
+};
 
-use crate::local::LocalProvider;
-use crate::provider::{ClusterNetwork, DnsOutcome, DnsPlan, DnsProvider, ProviderError};
+use crate::{LocalProvider, parsed};
+
+fn record_type(t: RecordType) -> &'static str {
+    match t {
+        RecordType::A => "A",
+        RecordType::AAAA => "AAAA",
+        RecordType::CNAME => "CNAME",
+    }
+}
+
+fn rule(id: String) -> Result<DnsOutcome, ProviderError> {
+    Ok(DnsOutcome::Ready {
+        object: DnsObject::ResolverRule(parsed("resolver rule id", ResolverRuleId::parse(&id))?),
+    })
+}
+
+fn zone(id: String) -> Result<DnsOutcome, ProviderError> {
+    Ok(DnsOutcome::Ready {
+        object: DnsObject::HostedZone(parsed("hosted zone id", HostedZoneId::parse(&id))?),
+    })
+}
 
 fn unavailable(e: CloudError) -> ProviderError {
     match e {
@@ -86,7 +108,9 @@ impl LocalProvider {
             .map_err(unavailable)?;
         Ok(zones
             .into_iter()
-            .find(|z| same_domain(&z.name, domain) && z.vpc_ids.contains(&net.vpc_id))
+            .find(|z| {
+                same_domain(&z.name, domain) && z.vpc_ids.iter().any(|v| v == net.vpc_id.as_str())
+            })
             .map(|z| z.hosted_zone_id))
     }
 
@@ -117,17 +141,17 @@ impl LocalProvider {
             }
         };
         self.engine()
-            .associate_resolver_rule(self.p(), &rule, &net.vpc_id)
+            .associate_resolver_rule(self.p(), &rule, net.vpc_id.as_str())
             .await
             .map_err(unavailable)?;
-        Ok(DnsOutcome::Ready { cloud_id: rule })
+        self::rule(rule)
     }
 
     async fn zone(
         &self,
         net: &ClusterNetwork,
         domain: &str,
-        sets: &[(String, String, u32, Vec<String>)],
+        sets: &[RecordSet],
     ) -> Result<DnsOutcome, ProviderError> {
         let e = self.engine();
         let zone = match self.find_zone(net, domain).await? {
@@ -137,7 +161,7 @@ impl LocalProvider {
                     self.p(),
                     CreateHostedZone {
                         name: domain.to_owned(),
-                        vpc_ids: vec![net.vpc_id.clone()],
+                        vpc_ids: vec![net.vpc_id.to_string()],
                     },
                 )
                 .await
@@ -151,9 +175,10 @@ impl LocalProvider {
             .map_err(unavailable)?;
         // Exactly the resolution's record sets: drop the others, then put every wanted one.
         for r in &current.record_sets {
-            let wanted = sets
-                .iter()
-                .any(|(n, t, _, _)| same_domain(n, &r.name) && t.eq_ignore_ascii_case(&r.kind));
+            let wanted = sets.iter().any(|w| {
+                same_domain(&w.name, &r.name)
+                    && record_type(w.record_type).eq_ignore_ascii_case(&r.kind)
+            });
             if !wanted {
                 e.delete_record_set(
                     self.p(),
@@ -167,43 +192,44 @@ impl LocalProvider {
                 .map_err(unavailable)?;
             }
         }
-        for (name, kind, ttl, values) in sets {
+        for w in sets {
+            let kind = record_type(w.record_type);
             let have = current.record_sets.iter().any(|r| {
-                same_domain(&r.name, name)
+                same_domain(&r.name, &w.name)
                     && r.kind.eq_ignore_ascii_case(kind)
-                    && r.ttl == *ttl
-                    && &r.values == values
+                    && r.ttl == w.ttl
+                    && r.values == w.values
             });
             if !have {
                 e.upsert_record_set(
                     self.p(),
                     &zone,
-                    RecordSet {
-                        name: name.clone(),
-                        kind: kind.clone(),
-                        ttl: *ttl,
-                        values: values.clone(),
+                    linkplane_localcloud::types::RecordSet {
+                        name: w.name.clone(),
+                        kind: kind.to_owned(),
+                        ttl: w.ttl,
+                        values: w.values.clone(),
                     },
                 )
                 .await
                 .map_err(unavailable)?;
             }
         }
-        Ok(DnsOutcome::Ready { cloud_id: zone })
+        self::zone(zone)
     }
 
     async fn shared_rule(
         &self,
         net: &ClusterNetwork,
-        rule: &str,
+        rule: &ResolverRuleId,
     ) -> Result<DnsOutcome, ProviderError> {
         match self
             .engine()
-            .associate_resolver_rule(self.p(), rule, &net.vpc_id)
+            .associate_resolver_rule(self.p(), rule.as_str(), net.vpc_id.as_str())
             .await
         {
             Ok(_) => Ok(DnsOutcome::Ready {
-                cloud_id: rule.to_owned(),
+                object: DnsObject::ResolverRule(rule.clone()),
             }),
             Err(CloudError::Forbidden { owner, .. }) => Ok(DnsOutcome::Waiting {
                 reason: format!(
@@ -211,7 +237,11 @@ impl LocalProvider {
                      it with the platform's account {}",
                     self.p().account()
                 ),
-                steps: vec![share_step(&owner, rule, self.p().account().as_str())],
+                steps: vec![share_step(
+                    &owner,
+                    rule.as_str(),
+                    self.p().account().as_str(),
+                )],
             }),
             Err(e) => Err(unavailable(e)),
         }
@@ -220,17 +250,18 @@ impl LocalProvider {
     async fn hosted_zone(
         &self,
         net: &ClusterNetwork,
-        zone_id: &str,
+        zone: &HostedZoneId,
         domain: &str,
     ) -> Result<DnsOutcome, ProviderError> {
         let e = self.engine();
-        match e.associate_zone(self.p(), zone_id, &net.vpc_id).await {
+        let (zone_id, vpc_id) = (zone.as_str(), net.vpc_id.as_str());
+        match e.associate_zone(self.p(), zone_id, vpc_id).await {
             Ok(z) if same_domain(&z.name, domain) => Ok(DnsOutcome::Ready {
-                cloud_id: zone_id.to_owned(),
+                object: DnsObject::HostedZone(zone.clone()),
             }),
             Ok(z) => {
                 // Not the zone the customer meant: undo, say so.
-                e.disassociate_zone(self.p(), zone_id, &net.vpc_id)
+                e.disassociate_zone(self.p(), zone_id, vpc_id)
                     .await
                     .map_err(unavailable)?;
                 Err(ProviderError::Refused(format!(
@@ -244,7 +275,7 @@ impl LocalProvider {
                      authorize its association with the cluster's VPC {}",
                     net.vpc_id
                 ),
-                steps: vec![authorize_step(&owner, zone_id, &net.vpc_id)],
+                steps: vec![authorize_step(&owner, zone_id, vpc_id)],
             }),
             Err(e) => Err(unavailable(e)),
         }
@@ -259,7 +290,7 @@ fn gone_ok(r: Result<(), ProviderError>) -> Result<(), ProviderError> {
 }
 
 #[async_trait::async_trait]
-impl DnsProvider for LocalProvider {
+impl DnsResolutions for LocalProvider {
     async fn ensure_dns(
         &self,
         net: &ClusterNetwork,
@@ -268,26 +299,17 @@ impl DnsProvider for LocalProvider {
     ) -> Result<DnsOutcome, ProviderError> {
         match plan {
             DnsPlan::Forward { domain, targets } => {
-                self.forward(net, resolution_id, domain, targets).await
+                self.forward(net, resolution_id, domain.as_str(), targets)
+                    .await
             }
             DnsPlan::Zone {
                 domain,
                 record_sets,
-            } => self.zone(net, domain, record_sets).await,
+            } => self.zone(net, domain.as_str(), record_sets).await,
             DnsPlan::SharedRule { rule_id } => self.shared_rule(net, rule_id).await,
-            DnsPlan::HostedZone { zone_id, domain } => self.hosted_zone(net, zone_id, domain).await,
-        }
-    }
-
-    async fn peering_accepter_dns(&self, cloud_id: &str) -> Result<Option<bool>, ProviderError> {
-        match self.engine().get_peering(self.p(), cloud_id).await {
-            Ok(c) => Ok(Some(
-                c.accepter_vpc_info
-                    .peering_options
-                    .allow_dns_resolution_from_remote_vpc,
-            )),
-            Err(CloudError::NotFound { .. }) => Ok(None),
-            Err(e) => Err(unavailable(e)),
+            DnsPlan::HostedZone { zone_id, domain } => {
+                self.hosted_zone(net, zone_id, domain.as_str()).await
+            }
         }
     }
 
@@ -299,11 +321,12 @@ impl DnsProvider for LocalProvider {
     ) -> Result<(), ProviderError> {
         let e = self.engine();
         let p = self.p();
+        let vpc_id = net.vpc_id.as_str();
         match plan {
             DnsPlan::Forward { .. } => {
                 if let Some(rule) = self.find_rule(&rule_name(resolution_id)).await? {
                     gone_ok(
-                        e.disassociate_resolver_rule(p, &rule, &net.vpc_id)
+                        e.disassociate_resolver_rule(p, &rule, vpc_id)
                             .await
                             .map(|_| ())
                             .map_err(unavailable),
@@ -312,18 +335,21 @@ impl DnsProvider for LocalProvider {
                 }
             }
             DnsPlan::Zone { domain, .. } => {
-                if let Some(zone) = self.find_zone(net, domain).await? {
+                if let Some(zone) = self.find_zone(net, domain.as_str()).await? {
                     gone_ok(e.delete_hosted_zone(p, &zone).await.map_err(unavailable))?;
                 }
             }
             DnsPlan::SharedRule { rule_id } => {
-                match e.disassociate_resolver_rule(p, rule_id, &net.vpc_id).await {
+                match e
+                    .disassociate_resolver_rule(p, rule_id.as_str(), vpc_id)
+                    .await
+                {
                     Ok(_) | Err(CloudError::NotFound { .. } | CloudError::Forbidden { .. }) => {}
                     Err(e) => return Err(unavailable(e)),
                 }
             }
             DnsPlan::HostedZone { zone_id, .. } => {
-                match e.disassociate_zone(p, zone_id, &net.vpc_id).await {
+                match e.disassociate_zone(p, zone_id.as_str(), vpc_id).await {
                     Ok(_) | Err(CloudError::NotFound { .. }) => {}
                     Err(e) => return Err(unavailable(e)),
                 }

@@ -25,15 +25,26 @@ use linkplane_localcloud::types::{
     CreateSecurityGroupRule, CreateTargetGroup, HealthCheck, Instance, LoadBalancer, PublicRecord,
     TargetGroup, TargetRef, Targets,
 };
-use linkplane_model::ResourceId;
+use linkplane_model::{AccountId, EndpointConnectionStatus, ResourceId, VpcEndpointId, VpcId};
 use linkplane_netns::NsThread;
+use linkplane_provider::{
+    ClusterNetwork, ClusterSubnet, EndpointConnectionInfo, EndpointServiceInfo,
+    EndpointServiceRequest, PrivateLinkServices, ProviderError,
+};
 use tokio::sync::{Mutex, watch};
 
-use crate::front_door::GatewaySite;
-use crate::local::LocalProvider;
-use crate::provider::{ClusterNetwork, ProviderError};
+use crate::{LocalProvider, map_err, parsed};
 
-/// Builds the router of one cluster's gateway.
+/// One cluster's gateway, as its router sees it: which cluster, and how to reach into the
+/// cluster's VPC (connections opened from inside the gateway instance).
+#[derive(Clone)]
+pub struct GatewaySite {
+    pub cluster_id: ResourceId,
+    pub connector: Connector,
+}
+
+/// Builds the router of one cluster's gateway (the orchestration plane's policy, supplied
+/// by the composition root).
 pub type RouterFactory = Arc<dyn Fn(GatewaySite) -> axum::Router + Send + Sync>;
 
 /// What the provider needs to run gateways.
@@ -95,16 +106,6 @@ pub fn host_name(cluster_id: &ResourceId, base_domain: &str) -> String {
     format!("{cluster_id}.external.{base_domain}")
 }
 
-fn map_err(e: CloudError) -> ProviderError {
-    match e {
-        CloudError::Invalid { .. } | CloudError::Forbidden { .. } => {
-            ProviderError::Refused(e.to_string())
-        }
-        CloudError::NotFound { .. } => ProviderError::NotFound(e.to_string()),
-        _ => ProviderError::Unavailable(e.to_string()),
-    }
-}
-
 fn unavailable(e: impl std::fmt::Display) -> ProviderError {
     ProviderError::Unavailable(e.to_string())
 }
@@ -128,13 +129,13 @@ impl LocalProvider {
     /// The cluster's gateway instance, if it exists.
     pub async fn gateway_instance(
         &self,
-        vpc_id: &str,
+        vpc_id: &VpcId,
         cluster_id: &ResourceId,
     ) -> Result<Option<Instance>, ProviderError> {
         let name = gateway_name(cluster_id);
         Ok(self
             .engine()
-            .list_instances(self.principal(), Some(vpc_id))
+            .list_instances(self.principal(), Some(vpc_id.as_str()))
             .await
             .map_err(map_err)?
             .into_iter()
@@ -161,7 +162,7 @@ impl LocalProvider {
                 .create_instance(
                     self.principal(),
                     CreateInstance {
-                        subnet_id: first.id.clone(),
+                        subnet_id: first.id.to_string(),
                         private_ip_address: None,
                         security_group_ids: vec![sg],
                         associate_public_ip_address: Some(true),
@@ -208,12 +209,12 @@ impl LocalProvider {
 
     /// A security group `linkplane-gateway` letting anyone reach 443 (policy is the
     /// gateway's: privateOnly and allowed ranges are enforced per request).
-    async fn ensure_gateway_sg(&self, vpc_id: &str) -> Result<String, ProviderError> {
+    async fn ensure_gateway_sg(&self, vpc_id: &VpcId) -> Result<String, ProviderError> {
         const NAME: &str = "linkplane-gateway";
         let p = self.principal();
         let groups = self
             .engine()
-            .list_security_groups(p, Some(vpc_id))
+            .list_security_groups(p, Some(vpc_id.as_str()))
             .await
             .map_err(map_err)?;
         if let Some(g) = groups.iter().find(|g| g.group_name == NAME)
@@ -232,7 +233,7 @@ impl LocalProvider {
                     .create_security_group(
                         p,
                         CreateSecurityGroup {
-                            vpc_id: vpc_id.to_owned(),
+                            vpc_id: vpc_id.to_string(),
                             group_name: NAME.to_owned(),
                             description: "linkplane ingress gateway: 443 from anywhere".into(),
                         },
@@ -260,8 +261,8 @@ impl LocalProvider {
     async fn ensure_ingress_lb(
         &self,
         cluster_id: &ResourceId,
-        vpc_id: &str,
-        publics: &[&crate::provider::ClusterSubnet],
+        vpc_id: &VpcId,
+        publics: &[&ClusterSubnet],
     ) -> Result<(TargetGroup, LoadBalancer), ProviderError> {
         let p = self.principal();
         let name = ingress_name(cluster_id);
@@ -279,7 +280,7 @@ impl LocalProvider {
                 .create_target_group(
                     p,
                     CreateTargetGroup {
-                        vpc_id: vpc_id.to_owned(),
+                        vpc_id: vpc_id.to_string(),
                         port: GATEWAY_PORT,
                         name: Some(name.clone()),
                         health_check: Some(HealthCheck {
@@ -305,7 +306,7 @@ impl LocalProvider {
                 .create_load_balancer(
                     p,
                     CreateLoadBalancer {
-                        subnet_ids: publics.iter().map(|s| s.id.clone()).collect(),
+                        subnet_ids: publics.iter().map(|s| s.id.to_string()).collect(),
                         name: Some(name),
                     },
                 )
@@ -424,7 +425,6 @@ impl LocalProvider {
         let router = (ingress.setup.routes)(GatewaySite {
             cluster_id: cluster_id.clone(),
             connector,
-            load_balancer_id: lb.load_balancer_id.clone(),
         });
         let (tx, rx) = watch::channel(false);
         let gateway = Gateway::new(tls, trusted, router);
@@ -577,21 +577,36 @@ impl LocalProvider {
             .into_iter()
             .find(|s| s.load_balancer_id == lb.load_balancer_id))
     }
+}
 
-    pub(crate) async fn put_endpoint_service(
+/// A localcloud endpoint state as the control plane's connection status.
+fn connection_status(state: &str) -> EndpointConnectionStatus {
+    match state {
+        "pendingAcceptance" => EndpointConnectionStatus::PendingAcceptance,
+        "available" => EndpointConnectionStatus::Available,
+        "rejected" => EndpointConnectionStatus::Rejected,
+        "deleted" => EndpointConnectionStatus::Deleted,
+        _ => EndpointConnectionStatus::Failed,
+    }
+}
+
+#[async_trait::async_trait]
+impl PrivateLinkServices for LocalProvider {
+    async fn ensure_endpoint_service(
         &self,
-        req: &crate::provider::EndpointServiceRequest,
-    ) -> Result<crate::provider::EndpointServiceInfo, ProviderError> {
+        req: &EndpointServiceRequest,
+    ) -> Result<EndpointServiceInfo, ProviderError> {
         use linkplane_localcloud::types::{CreateEndpointService, ModifyPermissions};
         let p = self.principal();
+        let principals: Vec<String> = req.allowed_principals.iter().map(|a| a.as_str()).collect();
+        let regions: Vec<String> = req.regions.iter().map(|r| r.to_string()).collect();
         let lb = self
             .ingress_load_balancer(&req.cluster_id)
             .await?
             .ok_or_else(|| unavailable("the cluster's ingress load balancer does not exist yet"))?;
         let service = match self.cluster_endpoint_service(&req.cluster_id).await? {
             Some(s) => {
-                let add: Vec<String> = req
-                    .allowed_principals
+                let add: Vec<String> = principals
                     .iter()
                     .filter(|a| !s.allowed_principals.contains(a))
                     .cloned()
@@ -599,7 +614,7 @@ impl LocalProvider {
                 let remove: Vec<String> = s
                     .allowed_principals
                     .iter()
-                    .filter(|a| !req.allowed_principals.contains(a))
+                    .filter(|a| !principals.contains(a))
                     .cloned()
                     .collect();
                 let s = if add.is_empty() && remove.is_empty() {
@@ -617,7 +632,8 @@ impl LocalProvider {
                         .await
                         .map_err(map_err)?
                 };
-                self.modify_service_settings(s, req).await?
+                self.modify_service_settings(s, &regions, req.auto_accept)
+                    .await?
             }
             None => self
                 .engine()
@@ -628,32 +644,67 @@ impl LocalProvider {
                         acceptance_required: !req.auto_accept,
                         private_dns_name: None,
                         proxy_protocol: true,
-                        supported_regions: req.regions.clone(),
-                        allowed_principals: req.allowed_principals.clone(),
+                        supported_regions: regions.clone(),
+                        allowed_principals: principals.clone(),
                     },
                 )
                 .await
                 .map_err(map_err)?,
         };
-        Ok(crate::provider::EndpointServiceInfo {
+        Ok(EndpointServiceInfo {
             service_name: service.service_name,
             availability_zones: service.availability_zones,
         })
     }
 
+    async fn endpoint_connections(
+        &self,
+        cluster_id: &ResourceId,
+    ) -> Result<Vec<EndpointConnectionInfo>, ProviderError> {
+        self.service_connections(cluster_id).await
+    }
+
+    async fn decide_endpoints(
+        &self,
+        cluster_id: &ResourceId,
+        endpoint_ids: &[VpcEndpointId],
+        accept: bool,
+    ) -> Result<(), ProviderError> {
+        let s = self
+            .cluster_endpoint_service(cluster_id)
+            .await?
+            .ok_or_else(|| ProviderError::NotFound("the cluster has no endpoint service".into()))?;
+        let ids: Vec<String> = endpoint_ids.iter().map(|e| e.to_string()).collect();
+        self.engine()
+            .decide_endpoint_connections(self.principal(), &s.service_id, &ids, accept)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn delete_endpoint_service(&self, cluster_id: &ResourceId) -> Result<(), ProviderError> {
+        match self.cluster_endpoint_service(cluster_id).await? {
+            Some(s) => self.delete_service_and_endpoints(&s.service_id).await,
+            None => Ok(()),
+        }
+    }
+}
+
+impl LocalProvider {
     /// Acceptance (`autoAccept`) and supported regions, when they differ from the request.
     async fn modify_service_settings(
         &self,
         s: linkplane_localcloud::types::EndpointService,
-        req: &crate::provider::EndpointServiceRequest,
+        regions: &[String],
+        auto_accept: bool,
     ) -> Result<linkplane_localcloud::types::EndpointService, ProviderError> {
         use std::collections::BTreeSet;
         let others = |v: &[String]| -> BTreeSet<String> {
             v.iter().filter(|r| **r != s.region).cloned().collect()
         };
-        let wanted = others(&req.regions);
+        let wanted = others(regions);
         let regions_differ = wanted != others(&s.supported_regions);
-        let acceptance_differs = s.acceptance_required == req.auto_accept;
+        let acceptance_differs = s.acceptance_required == auto_accept;
         if !regions_differ && !acceptance_differs {
             return Ok(s);
         }
@@ -662,7 +713,7 @@ impl LocalProvider {
                 self.principal(),
                 &s.service_id,
                 linkplane_localcloud::types::ModifyEndpointService {
-                    acceptance_required: acceptance_differs.then_some(!req.auto_accept),
+                    acceptance_required: acceptance_differs.then_some(!auto_accept),
                     supported_regions: regions_differ.then(|| wanted.into_iter().collect()),
                     private_dns_name: None,
                     remove_private_dns_name: false,
@@ -672,10 +723,12 @@ impl LocalProvider {
             .map_err(map_err)
     }
 
-    pub(crate) async fn service_connections(
+    /// The connections of the cluster's service; asked from a reconcile, the reconcile is
+    /// woken when one changes.
+    async fn service_connections(
         &self,
         cluster_id: &ResourceId,
-    ) -> Result<Vec<crate::provider::EndpointConnectionInfo>, ProviderError> {
+    ) -> Result<Vec<EndpointConnectionInfo>, ProviderError> {
         let Some(s) = self.cluster_endpoint_service(cluster_id).await? else {
             return Ok(Vec::new());
         };
@@ -694,44 +747,18 @@ impl LocalProvider {
                 .await
                 .map_err(map_err)?;
         }
-        Ok(self
-            .engine()
+        self.engine()
             .list_endpoint_connections(self.principal(), &s.service_id)
             .await
             .map_err(map_err)?
             .into_iter()
-            .map(|c| crate::provider::EndpointConnectionInfo {
-                endpoint_id: c.vpc_endpoint_id,
-                owner: c.vpc_endpoint_owner,
-                state: c.vpc_endpoint_state,
+            .map(|c| {
+                Ok(EndpointConnectionInfo {
+                    endpoint_id: parsed("endpoint id", VpcEndpointId::parse(&c.vpc_endpoint_id))?,
+                    owner: parsed("account id", AccountId::parse(&c.vpc_endpoint_owner))?,
+                    state: connection_status(&c.vpc_endpoint_state),
+                })
             })
-            .collect())
-    }
-
-    pub(crate) async fn decide(
-        &self,
-        cluster_id: &ResourceId,
-        ids: &[String],
-        accept: bool,
-    ) -> Result<(), ProviderError> {
-        let s = self
-            .cluster_endpoint_service(cluster_id)
-            .await?
-            .ok_or_else(|| ProviderError::NotFound("the cluster has no endpoint service".into()))?;
-        self.engine()
-            .decide_endpoint_connections(self.principal(), &s.service_id, ids, accept)
-            .await
-            .map_err(map_err)?;
-        Ok(())
-    }
-
-    pub(crate) async fn remove_endpoint_service(
-        &self,
-        cluster_id: &ResourceId,
-    ) -> Result<(), ProviderError> {
-        match self.cluster_endpoint_service(cluster_id).await? {
-            Some(s) => self.delete_service_and_endpoints(&s.service_id).await,
-            None => Ok(()),
-        }
+            .collect()
     }
 }

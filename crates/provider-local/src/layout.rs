@@ -124,7 +124,10 @@ mod tests {
 
     #[test]
     fn names_carry_the_cluster_id() {
-        let id = linkplane_api::new_id(linkplane_model::ResourceKind::Cluster);
+        let id = ResourceId::generate(
+            linkplane_model::ResourceKind::Cluster,
+            [7; linkplane_model::ID_RANDOM_BYTES],
+        );
         assert_eq!(vpc_name(&id), format!("linkplane/{id}"));
         assert_eq!(
             subnet_name(&id, "public-b"),

@@ -1,10 +1,18 @@
-//! The `local` provider: clusters built in localcloud, as the platform's own account.
+//! The `local` provider: clusters built in localcloud, as the platform's own account. The
+//! only crate besides the composition root (`linkplane-server`) that knows localcloud.
+//!
+//! It implements [`ClusterNetworks`] and [`Peerings`] here, [`DnsResolutions`] in `dns.rs`,
+//! and [`PrivateLinkServices`] with each cluster's ingress gateway in [`gateway`]. Transit
+//! gateways, VPN, outbound endpoints and environments it does not implement yet: the
+//! controllers record that in words on those resources.
 //!
 //! Every call is made as [`PLATFORM_PRINCIPAL`] (account [`PLATFORM_ACCOUNT`]), which is not
 //! localcloud's default customer account (`000000000001`). Objects are found again by name
 //! (VPC `linkplane/<clusterId>`, subnets `linkplane/<clusterId>/<role>`) or by what they are
 //! attached to (the VPC's internet gateway, the NAT gateway of a public subnet, the peering
 //! between the cluster VPC and the peer VPC), so a restart re-adopts instead of duplicating.
+
+#![forbid(unsafe_code)]
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -14,10 +22,19 @@ use linkplane_localcloud::types::{
     PeeringConnection, Subnet,
 };
 use linkplane_localcloud::{Engine, Error as CloudError, Principal};
-use linkplane_model::{AccountId, Cidr, ResourceId, VpcId};
+use linkplane_model::{
+    AccountId, Cidr, CloudProvider, PeeringConnectionId, ProviderKind, ResourceId, SubnetId, VpcId,
+};
+use linkplane_provider::*;
 
 use crate::layout::{plan_subnets, subnet_name, vpc_name};
-use crate::provider::*;
+
+mod dns;
+pub mod gateway;
+pub mod layout;
+
+pub use dns::{authorize_step, rule_name, share_step};
+pub use gateway::{GatewaySite, IngressSetup, RouterFactory};
 
 /// The platform's localcloud account (documented in docs/CONTROLLERS.md).
 pub const PLATFORM_ACCOUNT: &str = "100000000000";
@@ -28,11 +45,12 @@ pub const PLATFORM_PRINCIPAL: &str = "arn:aws:iam::100000000000:root";
 pub struct LocalProvider {
     engine: Arc<Engine>,
     principal: Principal,
+    account: AccountId,
     /// Serializes "find a free elastic IP or allocate one, then create the NAT gateway", so
     /// two clusters never pick the same unattached elastic IP.
     nat_lock: tokio::sync::Mutex<()>,
     /// Ingress gateways (absent: clusters get no gateway, e.g. provider-only tests).
-    pub(crate) ingress: Option<crate::gateway::Ingress>,
+    pub(crate) ingress: Option<gateway::Ingress>,
 }
 
 impl std::fmt::Debug for LocalProvider {
@@ -43,7 +61,9 @@ impl std::fmt::Debug for LocalProvider {
     }
 }
 
-fn map_err(e: CloudError) -> ProviderError {
+/// A localcloud error as the provider's answer: a refusal is final, a missing object is
+/// NOT_FOUND, anything else is retried.
+pub(crate) fn map_err(e: CloudError) -> ProviderError {
     match e {
         CloudError::Invalid { .. } | CloudError::Forbidden { .. } => {
             ProviderError::Refused(e.to_string())
@@ -60,7 +80,15 @@ fn is_live(p: &PeeringConnection) -> bool {
     )
 }
 
-fn observation(p: PeeringConnection) -> PeeringObservation {
+/// A value localcloud returned, in the model's type (localcloud and the model agree on every
+/// id and range shape, so a failure here is a defect, retried and logged).
+pub(crate) fn parsed<T>(what: &str, r: Result<T, String>) -> Result<T, ProviderError> {
+    r.map_err(|e| {
+        ProviderError::Unavailable(format!("localcloud returned a malformed {what}: {e}"))
+    })
+}
+
+fn observation(p: PeeringConnection) -> Result<PeeringObservation, ProviderError> {
     let state = match p.status.code.as_str() {
         "initiating-request" | "pending-acceptance" => PeeringState::PendingAcceptance,
         "active" => PeeringState::Active,
@@ -68,10 +96,13 @@ fn observation(p: PeeringConnection) -> PeeringObservation {
         "failed" => PeeringState::Failed(p.status.message.clone()),
         _ => PeeringState::Deleted(p.status.message.clone()),
     };
-    PeeringObservation {
-        id: p.vpc_peering_connection_id,
+    Ok(PeeringObservation {
+        id: parsed(
+            "peering id",
+            PeeringConnectionId::parse(&p.vpc_peering_connection_id),
+        )?,
         state,
-    }
+    })
 }
 
 /// The principal the `local` provider acts as, parsed.
@@ -83,18 +114,21 @@ pub fn platform_principal() -> Principal {
 impl LocalProvider {
     pub fn new(engine: Arc<Engine>) -> Self {
         let principal = platform_principal();
+        let account = AccountId::parse(PLATFORM_ACCOUNT)
+            .unwrap_or_else(|_| unreachable!("the platform account is 12 digits"));
         Self {
             engine,
             principal,
+            account,
             nat_lock: tokio::sync::Mutex::new(()),
             ingress: None,
         }
     }
 
     /// A provider that also builds and runs each cluster's ingress gateway.
-    pub fn with_ingress(engine: Arc<Engine>, setup: crate::gateway::IngressSetup) -> Self {
+    pub fn with_ingress(engine: Arc<Engine>, setup: IngressSetup) -> Self {
         let mut p = Self::new(engine);
-        p.ingress = Some(crate::gateway::Ingress::new(setup));
+        p.ingress = Some(gateway::Ingress::new(setup));
         p
     }
 
@@ -106,49 +140,55 @@ impl LocalProvider {
         &self.principal
     }
 
-    async fn find_vpc(&self, cluster_id: &ResourceId) -> Result<Option<String>, ProviderError> {
+    async fn find_vpc(&self, cluster_id: &ResourceId) -> Result<Option<VpcId>, ProviderError> {
         let name = vpc_name(cluster_id);
         let vpcs = self
             .engine
             .list_vpcs(&self.principal)
             .await
             .map_err(map_err)?;
-        Ok(vpcs
-            .into_iter()
+        vpcs.into_iter()
             .find(|v| v.name.as_deref() == Some(name.as_str()))
-            .map(|v| v.vpc_id))
+            .map(|v| parsed("VPC id", VpcId::parse(&v.vpc_id)))
+            .transpose()
     }
 
     async fn network_of(
         &self,
         cluster_id: &ResourceId,
-        vpc_id: &str,
+        vpc_id: &VpcId,
     ) -> Result<ClusterNetwork, ProviderError> {
         let p = &self.principal;
-        let vpc = self.engine.get_vpc(p, vpc_id).await.map_err(map_err)?;
-        let cidr = Cidr::parse(&vpc.cidr_block).map_err(ProviderError::Unavailable)?;
+        let vpc = self
+            .engine
+            .get_vpc(p, vpc_id.as_str())
+            .await
+            .map_err(map_err)?;
+        let cidr = parsed("VPC range", Cidr::parse(&vpc.cidr_block))?;
         let prefix = format!("{}/", vpc_name(cluster_id));
         let mut subnets: Vec<ClusterSubnet> = self
             .engine
-            .list_subnets(p, Some(vpc_id))
+            .list_subnets(p, Some(vpc_id.as_str()))
             .await
             .map_err(map_err)?
             .into_iter()
             .filter(|s| s.name.as_deref().is_some_and(|n| n.starts_with(&prefix)))
-            .map(|s| ClusterSubnet {
-                id: s.subnet_id,
-                cidr: s.cidr_block,
-                availability_zone: s.availability_zone,
-                public: s.map_public_ip_on_launch,
+            .map(|s| {
+                Ok(ClusterSubnet {
+                    id: parsed("subnet id", SubnetId::parse(&s.subnet_id))?,
+                    cidr: parsed("subnet range", Cidr::parse(&s.cidr_block))?,
+                    availability_zone: s.availability_zone,
+                    public: s.map_public_ip_on_launch,
+                })
             })
-            .collect();
+            .collect::<Result<_, ProviderError>>()?;
         subnets.sort_by(|a, b| {
             (a.public, &a.availability_zone).cmp(&(b.public, &b.availability_zone))
         });
         let mut nats: Vec<(String, String)> = Vec::new();
         for n in self.engine.list_nat_gateways(p).await.map_err(map_err)? {
-            if n.vpc_id == vpc_id
-                && let Some(s) = subnets.iter().find(|s| s.id == n.subnet_id)
+            if n.vpc_id == vpc_id.as_str()
+                && let Some(s) = subnets.iter().find(|s| s.id.as_str() == n.subnet_id)
             {
                 nats.push((s.availability_zone.clone(), n.public_ip));
             }
@@ -159,7 +199,7 @@ impl LocalProvider {
             .filter_map(|(_, ip)| ip.parse::<Ipv4Addr>().ok())
             .collect();
         Ok(ClusterNetwork {
-            vpc_id: vpc_id.to_owned(),
+            vpc_id: vpc_id.clone(),
             cidr,
             subnets,
             external_ips,
@@ -168,7 +208,7 @@ impl LocalProvider {
 
     async fn ensure_subnet(
         &self,
-        vpc_id: &str,
+        vpc_id: &VpcId,
         existing: &[Subnet],
         name: &str,
         plan: &crate::layout::SubnetPlan,
@@ -180,7 +220,7 @@ impl LocalProvider {
             .create_subnet(
                 &self.principal,
                 CreateSubnet {
-                    vpc_id: vpc_id.to_owned(),
+                    vpc_id: vpc_id.to_string(),
                     cidr_block: plan.cidr.to_string(),
                     availability_zone: plan.availability_zone.clone(),
                     map_public_ip_on_launch: plan.public,
@@ -191,14 +231,14 @@ impl LocalProvider {
             .map_err(map_err)
     }
 
-    async fn ensure_igw(&self, vpc_id: &str) -> Result<String, ProviderError> {
+    async fn ensure_igw(&self, vpc_id: &VpcId) -> Result<String, ProviderError> {
         let p = &self.principal;
         let igws = self
             .engine
             .list_internet_gateways(p)
             .await
             .map_err(map_err)?;
-        if let Some(g) = igws.into_iter().find(|g| g.vpc_id == vpc_id) {
+        if let Some(g) = igws.into_iter().find(|g| g.vpc_id == vpc_id.as_str()) {
             return Ok(g.internet_gateway_id);
         }
         let g = self
@@ -206,7 +246,7 @@ impl LocalProvider {
             .create_internet_gateway(
                 p,
                 CreateInternetGateway {
-                    vpc_id: vpc_id.to_owned(),
+                    vpc_id: vpc_id.to_string(),
                 },
             )
             .await
@@ -320,21 +360,51 @@ impl LocalProvider {
 
 #[async_trait::async_trait]
 impl Provider for LocalProvider {
-    fn name(&self) -> &'static str {
-        "local"
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Local
     }
 
-    fn account_id(&self) -> String {
-        PLATFORM_ACCOUNT.to_owned()
+    fn account_id(&self) -> AccountId {
+        self.account.clone()
     }
 
+    fn cluster_networks(&self) -> Option<&dyn ClusterNetworks> {
+        Some(self)
+    }
+    fn private_link(&self) -> Option<&dyn PrivateLinkServices> {
+        Some(self)
+    }
+    fn peerings(&self) -> Option<&dyn Peerings> {
+        Some(self)
+    }
+    fn dns(&self) -> Option<&dyn DnsResolutions> {
+        Some(self)
+    }
+
+    async fn stop(&self) {
+        self.stop_gateways().await;
+    }
+}
+
+#[async_trait::async_trait]
+impl ClusterNetworks for LocalProvider {
     async fn ensure_cluster(&self, req: &ClusterRequest) -> Result<ClusterNetwork, ProviderError> {
+        if req.cloud == CloudProvider::Azure {
+            return Err(ProviderError::Refused(format!(
+                "the local provider cannot emulate an AZURE cluster yet (localcloud has no \
+                 Azure flavour: no VNets or Private Link Service, and no region {}); create \
+                 the cluster with cloudProvider AWS or LOCAL, or serve AZURE clusters with \
+                 another provider",
+                req.region
+            )));
+        }
         let plans = plan_subnets(&req.cidr, &req.region).map_err(ProviderError::Refused)?;
         let p = &self.principal;
         let vpc_id = match self.find_vpc(&req.cluster_id).await? {
             Some(v) => v,
             None => {
-                self.engine
+                let created = self
+                    .engine
                     .create_vpc(
                         p,
                         CreateVpc {
@@ -344,13 +414,13 @@ impl Provider for LocalProvider {
                         },
                     )
                     .await
-                    .map_err(map_err)?
-                    .vpc_id
+                    .map_err(map_err)?;
+                parsed("VPC id", VpcId::parse(&created.vpc_id))?
             }
         };
         let existing = self
             .engine
-            .list_subnets(p, Some(&vpc_id))
+            .list_subnets(p, Some(vpc_id.as_str()))
             .await
             .map_err(map_err)?;
         let mut subnets = Vec::new();
@@ -395,33 +465,6 @@ impl Provider for LocalProvider {
         Ok(net)
     }
 
-    async fn ensure_endpoint_service(
-        &self,
-        req: &EndpointServiceRequest,
-    ) -> Result<EndpointServiceInfo, ProviderError> {
-        self.put_endpoint_service(req).await
-    }
-
-    async fn endpoint_connections(
-        &self,
-        cluster_id: &ResourceId,
-    ) -> Result<Vec<EndpointConnectionInfo>, ProviderError> {
-        self.service_connections(cluster_id).await
-    }
-
-    async fn decide_endpoints(
-        &self,
-        cluster_id: &ResourceId,
-        endpoint_ids: &[String],
-        accept: bool,
-    ) -> Result<(), ProviderError> {
-        self.decide(cluster_id, endpoint_ids, accept).await
-    }
-
-    async fn delete_endpoint_service(&self, cluster_id: &ResourceId) -> Result<(), ProviderError> {
-        self.remove_endpoint_service(cluster_id).await
-    }
-
     async fn find_cluster(
         &self,
         cluster_id: &ResourceId,
@@ -436,12 +479,13 @@ impl Provider for LocalProvider {
         let Some(vpc_id) = self.find_vpc(cluster_id).await? else {
             return Ok(());
         };
+        let vpc_id = vpc_id.as_str();
         let p = &self.principal;
         self.delete_gateway(self.ingress.as_ref(), cluster_id)
             .await?;
         for i in self
             .engine
-            .list_instances(p, Some(&vpc_id))
+            .list_instances(p, Some(vpc_id))
             .await
             .map_err(map_err)?
         {
@@ -452,7 +496,7 @@ impl Provider for LocalProvider {
         }
         let subnets = self
             .engine
-            .list_subnets(p, Some(&vpc_id))
+            .list_subnets(p, Some(vpc_id))
             .await
             .map_err(map_err)?;
         for s in &subnets {
@@ -481,12 +525,61 @@ impl Provider for LocalProvider {
                 Err(e) => return Err(map_err(e)),
             }
         }
-        match self.engine.delete_vpc(p, &vpc_id).await {
+        match self.engine.delete_vpc(p, vpc_id).await {
             Ok(()) | Err(CloudError::NotFound { .. }) => Ok(()),
             Err(e) => Err(map_err(e)),
         }
     }
 
+    async fn ensure_route(
+        &self,
+        net: &ClusterNetwork,
+        destination: &Cidr,
+        target: &RouteTarget,
+    ) -> Result<(), ProviderError> {
+        let target = local_route_target(target)?;
+        for s in &net.subnets {
+            self.ensure_subnet_route(s.id.as_str(), &destination.to_string(), target)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn remove_route(
+        &self,
+        net: &ClusterNetwork,
+        destination: &Cidr,
+        target: Option<&RouteTarget>,
+    ) -> Result<(), ProviderError> {
+        let dest = destination.to_string();
+        let target = target.map(RouteTarget::as_str);
+        for s in &net.subnets {
+            self.remove_subnet_routes(s.id.as_str(), |d, t| {
+                d != dest || target.is_some_and(|x| x != t)
+            })
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// The targets localcloud's route tables can hold today: peerings.
+fn local_route_target(target: &RouteTarget) -> Result<&str, ProviderError> {
+    match target {
+        RouteTarget::Peering(p) => Ok(p.as_str()),
+        RouteTarget::TransitGateway(_) => Err(ProviderError::Unsupported {
+            provider: ProviderKind::Local,
+            capability: Capability::TransitGateway,
+        }),
+        RouteTarget::Vpn(_) => Err(ProviderError::Unsupported {
+            provider: ProviderKind::Local,
+            capability: Capability::Vpn,
+        }),
+    }
+}
+
+#[async_trait::async_trait]
+impl Peerings for LocalProvider {
     async fn request_peering(
         &self,
         net: &ClusterNetwork,
@@ -512,19 +605,19 @@ impl Provider for LocalProvider {
             .rev()
             .find(|c| {
                 is_live(c)
-                    && c.requester_vpc_info.vpc_id == net.vpc_id
+                    && c.requester_vpc_info.vpc_id == net.vpc_id.as_str()
                     && c.accepter_vpc_info.vpc_id == req.peer_vpc_id.as_str()
                     && c.accepter_vpc_info.owner_id == req.peer_account_id.as_str()
             });
         if let Some(c) = live {
-            return Ok(observation(c));
+            return observation(c);
         }
         let created = self
             .engine
             .create_peering(
                 p,
                 CreatePeering {
-                    vpc_id: net.vpc_id.clone(),
+                    vpc_id: net.vpc_id.to_string(),
                     peer_vpc_id: req.peer_vpc_id.as_str().to_owned(),
                     peer_owner_id: Some(req.peer_account_id.as_str().to_owned()),
                     peer_region: Some(req.peer_region.to_string()),
@@ -541,15 +634,15 @@ impl Provider for LocalProvider {
                 }
                 e => map_err(e),
             })?;
-        Ok(observation(created))
+        observation(created)
     }
 
     async fn observe_peering(
         &self,
-        cloud_id: &str,
+        id: &PeeringConnectionId,
     ) -> Result<Option<PeeringObservation>, ProviderError> {
-        match self.engine.get_peering(&self.principal, cloud_id).await {
-            Ok(c) => Ok(Some(observation(c))),
+        match self.engine.get_peering(&self.principal, id.as_str()).await {
+            Ok(c) => Ok(Some(observation(c)?)),
             Err(CloudError::NotFound { .. }) | Err(CloudError::Invalid { .. }) => Ok(None),
             Err(e) => Err(map_err(e)),
         }
@@ -558,50 +651,38 @@ impl Provider for LocalProvider {
     async fn delete_peering(
         &self,
         net: &ClusterNetwork,
-        cloud_id: &str,
+        id: &PeeringConnectionId,
     ) -> Result<(), ProviderError> {
         for s in &net.subnets {
-            self.remove_subnet_routes(&s.id, |_, target| target != cloud_id)
+            self.remove_subnet_routes(s.id.as_str(), |_, target| target != id.as_str())
                 .await?;
         }
-        self.delete_live_peering(cloud_id).await
+        self.delete_live_peering(id.as_str()).await
     }
 
-    async fn ensure_route(
+    async fn accepter_dns_resolution(
         &self,
-        net: &ClusterNetwork,
-        destination: &Cidr,
-        target: &str,
-    ) -> Result<(), ProviderError> {
-        for s in &net.subnets {
-            self.ensure_subnet_route(&s.id, &destination.to_string(), target)
-                .await?;
+        id: &PeeringConnectionId,
+    ) -> Result<Option<bool>, ProviderError> {
+        match self.engine.get_peering(&self.principal, id.as_str()).await {
+            Ok(c) => Ok(Some(
+                c.accepter_vpc_info
+                    .peering_options
+                    .allow_dns_resolution_from_remote_vpc,
+            )),
+            Err(CloudError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(map_err(e)),
         }
-        Ok(())
-    }
-
-    async fn remove_route(
-        &self,
-        net: &ClusterNetwork,
-        destination: &Cidr,
-        target: Option<&str>,
-    ) -> Result<(), ProviderError> {
-        let dest = destination.to_string();
-        for s in &net.subnets {
-            self.remove_subnet_routes(&s.id, |d, t| d != dest || target.is_some_and(|x| x != t))
-                .await?;
-        }
-        Ok(())
     }
 
     fn activation_steps(
         &self,
         net: &ClusterNetwork,
-        cloud_id: &str,
+        id: &PeeringConnectionId,
         peer_account_id: &AccountId,
         peer_vpc_id: &VpcId,
     ) -> Vec<String> {
-        activation_steps(&net.cidr, cloud_id, peer_account_id, peer_vpc_id)
+        activation_steps(&net.cidr, id.as_str(), peer_account_id, peer_vpc_id)
     }
 }
 

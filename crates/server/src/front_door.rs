@@ -14,35 +14,29 @@
 #![allow(clippy::result_large_err)]
 
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use linkplane_ingress::{Arrival, Connector, Upstream, arrival_of, not_found};
-use linkplane_localcloud::{Engine, Principal};
-use linkplane_model::{ClusterSpec, DeploymentSpec, ResourceId, ResourceKind};
+use linkplane_ingress::{Arrival, Upstream, arrival_of, not_found};
+use linkplane_model::{
+    ClusterSpec, DeploymentSpec, EndpointConnectionStatus, ResourceId, ResourceKind,
+};
+use linkplane_provider::ProviderRegistry;
+use linkplane_provider_local::GatewaySite;
 use linkplane_store::Store;
 use tower::ServiceExt;
 
-/// What every gateway shares: the store, the `/v1` router, localcloud.
+/// What every gateway shares: the store, the `/v1` router, the providers (a cluster's
+/// endpoint connections are read through the provider that serves it). The registry is
+/// held weakly: it holds the provider that runs the gateways, which hold this.
 #[derive(Clone)]
 pub struct FrontDoor {
     pub store: Arc<dyn Store>,
     pub api: Router,
-    pub engine: Arc<Engine>,
-    pub principal: Principal,
-}
-
-/// One cluster's gateway: which cluster, how to reach its VPC, its load balancer.
-#[derive(Clone)]
-pub struct GatewaySite {
-    pub cluster_id: ResourceId,
-    /// Opens connections from inside the gateway instance (the cluster's VPC).
-    pub connector: Connector,
-    /// The ingress load balancer (its endpoint service, if any, is this cluster's).
-    pub load_balancer_id: String,
+    pub providers: Weak<ProviderRegistry>,
 }
 
 /// The router of one cluster's gateway.
@@ -85,7 +79,7 @@ async fn handle(door: &FrontDoor, site: &GatewaySite, req: Request<Body>) -> Res
         return not_found().await;
     };
     if cluster.private_only {
-        match private_arrival(door, site, arrival.as_ref()).await {
+        match private_arrival(door, site, &cluster, arrival.as_ref()).await {
             Ok(()) => {}
             Err(resp) => return resp,
         }
@@ -200,6 +194,7 @@ fn allowed(d: &DeploymentSpec, ip: IpAddr) -> bool {
 async fn private_arrival(
     door: &FrontDoor,
     site: &GatewaySite,
+    cluster: &ClusterSpec,
     arrival: Option<&Arrival>,
 ) -> Result<(), Response> {
     let forbidden = |why: &str| {
@@ -216,31 +211,45 @@ async fn private_arrival(
             "this request came over the public path; connect through your interface endpoint",
         ));
     };
-    let services = door
-        .engine
-        .list_endpoint_services(&door.principal)
-        .await
-        .map_err(|_| unavailable("localcloud cannot list endpoint services"))?;
-    let Some(service) = services
-        .into_iter()
-        .find(|s| s.load_balancer_id == site.load_balancer_id)
-    else {
-        return Err(forbidden("the cluster has no endpoint service"));
+    let providers = door
+        .providers
+        .upgrade()
+        .ok_or_else(|| unavailable("the control plane is shutting down"))?;
+    let provider = providers
+        .for_cloud(cluster.cloud_provider)
+        .map_err(|e| unavailable(&e.to_string()))?;
+    let Some(services) = provider.private_link() else {
+        return Err(forbidden(
+            "the cluster's provider has no PrivateLink services",
+        ));
     };
-    let conns = door
-        .engine
-        .list_endpoint_connections(&door.principal, &service.service_id)
+    let conns = services
+        .endpoint_connections(&site.cluster_id)
         .await
-        .map_err(|_| unavailable("localcloud cannot list endpoint connections"))?;
-    match conns.iter().find(|c| &c.vpc_endpoint_id == endpoint_id) {
-        Some(c) if c.vpc_endpoint_state == "available" => Ok(()),
+        .map_err(|_| unavailable("the provider cannot list the cluster's endpoint connections"))?;
+    match conns
+        .iter()
+        .find(|c| c.endpoint_id.as_str() == endpoint_id.as_str())
+    {
+        Some(c) if c.state == EndpointConnectionStatus::Available => Ok(()),
         Some(c) => Err(forbidden(&format!(
             "endpoint {endpoint_id} is {}, not accepted",
-            c.vpc_endpoint_state
+            connection_state(c.state)
         ))),
         None => Err(forbidden(&format!(
             "endpoint {endpoint_id} is not an endpoint of this cluster's service"
         ))),
+    }
+}
+
+/// The endpoint state as the cloud spells it (`pendingAcceptance`, `rejected`, …).
+fn connection_state(s: EndpointConnectionStatus) -> &'static str {
+    match s {
+        EndpointConnectionStatus::PendingAcceptance => "pendingAcceptance",
+        EndpointConnectionStatus::Available => "available",
+        EndpointConnectionStatus::Rejected => "rejected",
+        EndpointConnectionStatus::Failed => "failed",
+        EndpointConnectionStatus::Deleted => "deleted",
     }
 }
 

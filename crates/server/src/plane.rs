@@ -1,6 +1,6 @@
 //! Everything `linkplane serve` runs, assembled in one place so tests start the real thing
-//! in-process: the store and `/v1` API, localcloud (`/cloud/v1`, as root), the `local`
-//! provider and the controllers.
+//! in-process: the store and `/v1` API, localcloud (`/cloud/v1`, as root), the providers in
+//! their registry (the `local` one on localcloud) and the controllers.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,14 +9,14 @@ use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use linkplane_api::{AppState, Bootstrap};
+use linkplane_controllers::{Context, Controllers, ControllersConfig};
 use linkplane_localcloud::{Engine, EngineConfig, Prefix};
+use linkplane_model::ProviderKind;
+use linkplane_provider::{ProviderMap, ProviderRegistry};
+use linkplane_provider_local::{IngressSetup, LocalProvider};
 use linkplane_store::Store;
 
-use crate::context::{Context, ControllersConfig};
 use crate::front_door::{FrontDoor, cluster_router};
-use crate::gateway::IngressSetup;
-use crate::local::{LocalProvider, platform_principal};
-use crate::{Controllers, Provider};
 
 /// How to start a plane.
 #[derive(Debug, Clone)]
@@ -29,6 +29,8 @@ pub struct PlaneConfig {
     pub controllers: ControllersConfig,
     /// Do not run localcloud even as root (API only; LOCAL clusters fail with the reason).
     pub disable_localcloud: bool,
+    /// Which provider serves each cloud's clusters (default: all on localcloud).
+    pub providers: ProviderMap,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +59,10 @@ pub enum PlaneError {
         #[source]
         source: linkplane_localcloud::Error,
     },
+    #[error(
+        "the {0} provider is not part of this build of linkplane; serve its clouds with the local provider (--provider aws=local)"
+    )]
+    ProviderNotBuilt(ProviderKind),
 }
 
 /// A running control plane (without its listener: serve [`Plane::router`] on one).
@@ -65,6 +71,7 @@ pub struct Plane {
     bootstrap: Bootstrap,
     ca: Arc<linkplane_ingress::Ca>,
     local: Option<Arc<LocalProvider>>,
+    providers: Arc<ProviderRegistry>,
     engine: Option<Arc<Engine>>,
     disabled: Option<String>,
     controllers: Option<Controllers>,
@@ -95,26 +102,59 @@ impl Plane {
                 path: path.clone(),
                 source,
             })?;
+        if let Some(k) = config
+            .providers
+            .kinds()
+            .into_iter()
+            .find(|k| *k != ProviderKind::Local)
+        {
+            return Err(PlaneError::ProviderNotBuilt(k));
+        }
         let (engine, disabled) = open_localcloud(&config).await?;
+        // The gateways' routers need the registry the gateways' provider is part of: the
+        // registry is built once the provider exists, and the routers find it here (weakly,
+        // or the provider would keep itself alive through its own gateways).
+        let registry: Arc<std::sync::OnceLock<std::sync::Weak<ProviderRegistry>>> =
+            Arc::new(std::sync::OnceLock::new());
         let local: Option<Arc<LocalProvider>> = engine.as_ref().map(|e| {
-            let door = FrontDoor {
-                store: Arc::clone(&state.store),
-                api: linkplane_api::router(state.clone()),
-                engine: Arc::clone(e),
-                principal: platform_principal(),
-            };
+            let api = linkplane_api::router(state.clone());
+            let store = Arc::clone(&state.store);
+            let registry = Arc::clone(&registry);
             let setup = IngressSetup {
                 ca: Arc::clone(&ca),
                 base_domain: config.api.base_domain.to_string(),
-                routes: Arc::new(move |site| cluster_router(door.clone(), site)),
+                routes: Arc::new(move |site| {
+                    let providers = registry.get().cloned().unwrap_or_default();
+                    let door = FrontDoor {
+                        store: Arc::clone(&store),
+                        api: api.clone(),
+                        providers,
+                    };
+                    cluster_router(door, site)
+                }),
             };
             Arc::new(LocalProvider::with_ingress(Arc::clone(e), setup))
         });
-        let provider = local.clone().map(|l| l as Arc<dyn Provider>);
+        let mut providers = ProviderRegistry::new(config.providers.clone());
+        match (&local, &disabled) {
+            (Some(l), _) => {
+                providers.register(Arc::clone(l) as Arc<dyn linkplane_provider::Provider>);
+            }
+            (None, reason) => {
+                providers.disable(
+                    ProviderKind::Local,
+                    reason
+                        .clone()
+                        .unwrap_or_else(|| "localcloud is not running".into()),
+                );
+            }
+        }
+        let providers = Arc::new(providers);
+        let _ = registry.set(Arc::downgrade(&providers));
+        tracing::info!(providers = %config.providers.describe(), "providers");
         let ctx = Context {
             store: Arc::clone(&state.store),
-            provider,
-            disabled_reason: disabled.clone().unwrap_or_default(),
+            providers: Arc::clone(&providers),
             config: config.controllers.clone(),
         };
         let controllers = Some(Controllers::start(ctx));
@@ -123,6 +163,7 @@ impl Plane {
             bootstrap,
             ca,
             local,
+            providers,
             engine,
             disabled,
             controllers,
@@ -177,6 +218,11 @@ impl Plane {
         self.local.as_ref()
     }
 
+    /// The providers and which cloud each serves.
+    pub fn providers(&self) -> &Arc<ProviderRegistry> {
+        &self.providers
+    }
+
     pub fn store(&self) -> Arc<dyn Store> {
         Arc::clone(&self.state.store)
     }
@@ -197,9 +243,7 @@ impl Plane {
         if let Some(c) = self.controllers.take() {
             c.stop().await;
         }
-        if let Some(l) = self.local.take() {
-            l.stop_gateways().await;
-        }
+        self.providers.stop().await;
         self.state.store.close().await;
     }
 }

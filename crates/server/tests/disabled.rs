@@ -1,13 +1,13 @@
-//! Without localcloud (not root, or `--no-localcloud`) the API still runs: LOCAL clusters go
-//! CREATE_FAILED with the reason, `/cloud/v1` answers 503 saying why, and clusters of other
-//! providers are left alone. Needs no root.
+//! Without localcloud (not root, or `--no-localcloud`) the API still runs: LOCAL clusters,
+//! and AWS clusters the local provider serves, go CREATE_FAILED with the reason, and
+//! `/cloud/v1` answers 503 saying why. Needs no root.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::future::IntoFuture;
 use std::time::{Duration, Instant};
 
-use linkplane_controllers::{ControllersConfig, Plane, PlaneConfig};
+use linkplane_server::{ControllersConfig, Plane, PlaneConfig};
 use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -24,6 +24,7 @@ async fn without_localcloud_local_clusters_fail_with_the_reason_and_the_api_runs
             ..Default::default()
         },
         disable_localcloud: true,
+        providers: Default::default(),
     })
     .await
     .unwrap();
@@ -99,10 +100,25 @@ async fn without_localcloud_local_clusters_fail_with_the_reason_and_the_api_runs
     assert!(reason.contains("local provider is disabled"), "{reason}");
     assert!(reason.contains("--no-localcloud"), "{reason}");
     assert_eq!(failed["observedGeneration"], failed["generation"]);
-    // An AWS cluster is not this provider's: untouched.
-    let a = get(aws).await;
-    assert_eq!(a["status"], "CREATING");
-    assert_eq!(a["observedGeneration"], 0);
+    assert_eq!(failed["provider"], "local");
+    // An AWS cluster is served by the local provider too (`--provider aws=local`, the
+    // default), so it says the same instead of sitting in CREATING with no reason.
+    let a = loop {
+        let c = get(aws.clone()).await;
+        if c["status"] == "CREATE_FAILED" {
+            break c;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{c}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        a["cloudProvider"], "AWS",
+        "the cluster keeps its cloud: {a}"
+    );
+    assert_eq!(a["provider"], "local", "{a}");
+    let reason = a["statusReason"].as_str().unwrap();
+    assert!(reason.contains("local provider is disabled"), "{reason}");
+    assert_eq!(a["observedGeneration"], a["generation"]);
 
     let r = http
         .get(format!("{base}/cloud/v1/vpcs"))
@@ -140,6 +156,7 @@ async fn the_ca_is_created_on_first_start_served_without_auth_and_kept() {
             prefix: linkplane_localcloud::Prefix::parse("tzzzz").unwrap(),
             controllers: ControllersConfig::default(),
             disable_localcloud: true,
+            providers: Default::default(),
         })
     };
     let mut pems = Vec::new();

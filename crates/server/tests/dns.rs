@@ -72,7 +72,7 @@ async fn customer_private_zone_associated_with_the_cluster_vpc_resolves_from_the
     assert_eq!(cluster["vpcId"], vpc.vpc_id.as_str(), "{cluster}");
     assert_eq!(
         cluster["accountId"],
-        linkplane_controllers::PLATFORM_ACCOUNT,
+        linkplane_server::PLATFORM_ACCOUNT,
         "{cluster}"
     );
     let zone = customer_zone(&h, "corp.internal", &[("db.corp.internal", "10.80.1.10")]).await;
@@ -321,7 +321,7 @@ async fn private_zone_forwarding_and_a_shared_rule_resolve_from_the_cluster() {
         steps,
         [format!(
             "linkplane cloud --as {CUSTOMER} rule share {rule} --account {}",
-            linkplane_controllers::PLATFORM_ACCOUNT
+            linkplane_server::PLATFORM_ACCOUNT
         )]
     );
     assert_eq!(h.dig(&worker, "git.shared.example").await, "");

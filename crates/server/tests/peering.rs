@@ -95,7 +95,7 @@ async fn peering_activation_routes_and_deletion_carry_real_traffic() {
     // Only the accepter's account may accept (the platform cannot accept for the customer).
     let (st, v) = h
         .cloud(
-            linkplane_controllers::PLATFORM_PRINCIPAL,
+            linkplane_server::PLATFORM_PRINCIPAL,
             reqwest::Method::POST,
             &format!("/vpc-peering-connections/{pcx}/accept"),
             None,
@@ -443,7 +443,7 @@ async fn cluster_network_deployment_ips_range_rule_and_restart_readoption() {
     // whose elastic IPs are the external IPs, private → NAT and public → IGW.
     let vpc = h.cluster_vpc(&cid).await;
     assert_eq!(vpc.cidr_block, "10.70.0.0/22");
-    assert_eq!(vpc.owner_id, linkplane_controllers::PLATFORM_ACCOUNT);
+    assert_eq!(vpc.owner_id, linkplane_server::PLATFORM_ACCOUNT);
     let subnets = h
         .engine()
         .list_subnets(&platform(), Some(&vpc.vpc_id))

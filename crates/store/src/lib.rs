@@ -17,6 +17,8 @@
 //!   [`StoreError::PreconditionFailed`] when it moved;
 //! - an idempotency record, when given, is written in the same transaction as the create.
 
+#![forbid(unsafe_code)]
+
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use linkplane_model::{Organization, ResourceId, ResourceKind, Role};
 use serde::de::DeserializeOwned;
@@ -26,6 +28,15 @@ use sha2::{Digest, Sha256};
 mod sqlite;
 
 pub use sqlite::SqliteStore;
+
+/// A new random id of `kind` (the store owns id generation: every document it holds was
+/// named here, by the API or by a controller).
+pub fn new_id(kind: linkplane_model::ResourceKind) -> linkplane_model::ResourceId {
+    use rand::Rng as _;
+    let mut bytes = [0u8; linkplane_model::ID_RANDOM_BYTES];
+    rand::rng().fill_bytes(&mut bytes);
+    linkplane_model::ResourceId::generate(kind, bytes)
+}
 
 pub type Timestamp = DateTime<Utc>;
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -8,11 +8,11 @@ use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use linkplane_controllers::{ControllersConfig, PLATFORM_PRINCIPAL, Plane, PlaneConfig};
 use linkplane_localcloud::types::{
     CreateInstance, CreateSecurityGroupRule, CreateSubnet, CreateVpc, Instance,
 };
 use linkplane_localcloud::{Engine, Prefix, Principal};
+use linkplane_server::{ControllersConfig, PLATFORM_PRINCIPAL, Plane, PlaneConfig};
 use serde_json::{Value, json};
 
 /// Removes every namespace and process under the prefix on drop (also on panic).
@@ -84,6 +84,7 @@ impl Harness {
             prefix: gc.0.clone(),
             controllers: config,
             disable_localcloud,
+            providers: Default::default(),
         })
         .await
         .unwrap();
