@@ -4,6 +4,8 @@
 //!
 //! For the binary: [`open`] (store + first-start bootstrap) and [`router`].
 
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

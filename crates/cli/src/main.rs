@@ -2,6 +2,8 @@
 //!
 //! Each command family lives in its own module; this file only wires them together.
 
+#![forbid(unsafe_code)]
+
 use clap::{Parser, Subcommand};
 
 mod agent_run;

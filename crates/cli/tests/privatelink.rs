@@ -123,10 +123,8 @@ async fn agents_heartbeat_through_privatelink_and_verify_names_each_case() {
     if !linkplane_netns::testing::require_root("cli-privatelink") {
         return;
     }
-    // SAFETY: the only test of this binary; set before any thread reads the environment.
-    unsafe { std::env::set_var("LINKPLANE_AGENT_HEARTBEAT_INTERVAL", "1s") };
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let server = Server::start();
+    let server = Server::start_with(&["--agent-heartbeat-interval", "1s"]);
     let api = Api {
         http: reqwest::Client::new(),
         base: server.url(),

@@ -8,6 +8,8 @@
 //! Protocol code only: which principal may do what is decided by localcloud. See
 //! `docs/DATAPLANE.md` for the design and how to call it.
 
+#![forbid(unsafe_code)]
+
 pub mod dns;
 pub mod forwarder;
 pub mod health;

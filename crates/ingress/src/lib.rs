@@ -9,6 +9,8 @@
 //! Protocol only: which paths belong to the control plane and who is refused under
 //! `privateOnly` is decided by the router the caller builds.
 
+#![forbid(unsafe_code)]
+
 pub mod ca;
 pub mod gateway;
 pub mod proxy_protocol;

@@ -10,6 +10,8 @@
 //!
 //! The REST API (`/cloud/v1`) is [`api::router`]. See docs/LOCALCLOUD.md.
 
+#![forbid(unsafe_code)]
+
 pub mod api;
 mod engine;
 pub mod error;

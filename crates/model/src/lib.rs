@@ -2,6 +2,8 @@
 //! the product documents with its spec and status, validation rules that name the field and
 //! the rule, and the status machines as pure transition functions. No I/O, no async.
 
+#![forbid(unsafe_code)]
+
 pub mod error;
 pub mod fields;
 pub mod id;

@@ -5,6 +5,8 @@
 //! know (endpoint state, zone associations, records, security groups, AZs, agents), into
 //! checks that pass or fail and name the troubleshooting case with its fix.
 
+#![forbid(unsafe_code)]
+
 pub mod diagnose;
 pub mod probe;
 

@@ -114,6 +114,8 @@ pub struct Server {
     pub prefix: String,
     pub data_dir: tempfile::TempDir,
     log: PathBuf,
+    /// Extra `serve` arguments, given again on a restart.
+    extra: Vec<String>,
 }
 
 impl Drop for Server {
@@ -144,6 +146,11 @@ fn gc(prefix: &str) {
 
 impl Server {
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Start with extra `serve` arguments (e.g. `--agent-heartbeat-interval 1s`).
+    pub fn start_with(extra: &[&str]) -> Self {
         let mut last_log = String::new();
         for _ in 0..5 {
             let data_dir = tempfile::tempdir().unwrap();
@@ -155,6 +162,7 @@ impl Server {
                 .args(["serve", "--listen", &addr.to_string(), "--prefix", &prefix])
                 .arg("--data-dir")
                 .arg(data_dir.path())
+                .args(extra)
                 .env("RUST_LOG", "info")
                 .stdin(Stdio::null())
                 .stdout(log_file.try_clone().unwrap())
@@ -167,6 +175,7 @@ impl Server {
                 prefix,
                 data_dir,
                 log,
+                extra: extra.iter().map(|a| (*a).to_owned()).collect(),
             };
             if server.wait_ready(Duration::from_secs(60)) {
                 return server;
@@ -196,6 +205,7 @@ impl Server {
             ])
             .arg("--data-dir")
             .arg(self.data_dir.path())
+            .args(&self.extra)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().unwrap())
