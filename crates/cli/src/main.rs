@@ -4,7 +4,6 @@
 
 use clap::{Parser, Subcommand};
 
-mod agent_run;
 mod ca;
 mod client;
 mod cloud;

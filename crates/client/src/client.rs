@@ -278,8 +278,8 @@ impl Call<'_> {
     }
 
     /// A JSON body.
-    pub fn json(mut self, body: &impl Serialize) -> Self {
-        self.body = Some(serde_json::to_value(body).map_err(|e| e.to_string()));
+    pub fn json(mut self, body: impl Serialize) -> Self {
+        self.body = Some(serde_json::to_value(&body).map_err(|e| e.to_string()));
         self
     }
 
@@ -298,7 +298,7 @@ impl Call<'_> {
     }
 
     /// Sends the client's principal ([`PRINCIPAL_HEADER`]): a `/cloud/v1` call.
-    pub(crate) fn as_principal(mut self) -> Self {
+    pub(crate) fn with_principal(mut self) -> Self {
         self.principal = true;
         self
     }

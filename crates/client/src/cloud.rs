@@ -30,7 +30,7 @@ impl<'a> Cloud<'a> {
     pub fn call(&self, method: Method, path: &str) -> Call<'a> {
         self.client
             .call_path(method, &format!("/cloud/v1{path}"))
-            .as_principal()
+            .with_principal()
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {

@@ -62,6 +62,8 @@ pub enum Advice {
     Role,
     /// 412: read the resource again and retry.
     Reread,
+    /// The answer is not linkplane's JSON: is the URL that of a linkplane server?
+    CheckUrl,
 }
 
 /// Why a request did not succeed.
@@ -79,19 +81,16 @@ pub enum Error {
         kind: Transport,
     },
     /// The server answered with an error status.
-    #[error("{}", status_text(*.status, .problem.as_ref(), .body.as_deref()))]
+    #[error("{}", status_text(*.status, .problem.as_deref(), .body.as_deref()))]
     Status {
         status: StatusCode,
-        /// The problem document, when the body was one.
-        problem: Option<Problem>,
+        /// The problem document, when the body was one (boxed: errors stay small).
+        problem: Option<Box<Problem>>,
         /// The body (at most 500 characters) when it was not a problem document.
         body: Option<String>,
     },
     /// A 2xx answer whose body is not the JSON expected.
-    #[error(
-        "the answer from {url} is not the JSON linkplane sends ({reason}); \
-         is the URL pointing at a linkplane control plane?"
-    )]
+    #[error("the answer from {url} is not the JSON linkplane sends ({reason})")]
     Decode { url: String, reason: String },
     /// A request body that cannot be encoded as JSON.
     #[error("cannot encode the request body: {0}")]
@@ -128,7 +127,7 @@ impl Error {
         match problem {
             Some(problem) => Error::Status {
                 status,
-                problem: Some(problem),
+                problem: Some(Box::new(problem)),
                 body: None,
             },
             None => Error::Status {
@@ -150,7 +149,7 @@ impl Error {
     /// The problem document of an error answer.
     pub fn problem(&self) -> Option<&Problem> {
         match self {
-            Error::Status { problem, .. } => problem.as_ref(),
+            Error::Status { problem, .. } => problem.as_deref(),
             _ => None,
         }
     }
@@ -159,7 +158,7 @@ impl Error {
     pub fn detail(&self) -> Option<&str> {
         match self {
             Error::Status { problem, body, .. } => problem
-                .as_ref()
+                .as_deref()
                 .and_then(|p| p.detail.as_deref())
                 .or(body.as_deref()),
             _ => None,
@@ -185,7 +184,8 @@ impl Error {
                 412 => Some(Advice::Reread),
                 _ => None,
             },
-            _ => None,
+            Error::Decode { .. } => Some(Advice::CheckUrl),
+            Error::Encode(_) => None,
         }
     }
 }

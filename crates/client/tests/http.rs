@@ -181,7 +181,7 @@ async fn a_post_is_sent_once_unless_it_has_an_idempotency_key() {
     let c = client(&url);
     let err = c
         .call(Method::POST, &["flaky"])
-        .json(&json!({}))
+        .json(json!({}))
         .send()
         .await
         .unwrap_err();
@@ -190,7 +190,7 @@ async fn a_post_is_sent_once_unless_it_has_an_idempotency_key() {
 
     let reply = c
         .call(Method::POST, &["flaky"])
-        .json(&json!({}))
+        .json(json!({}))
         .idempotency_key(None)
         .send()
         .await

@@ -1,6 +1,6 @@
 //! `linkplane api-token create|list|delete`.
 
-use reqwest::Method;
+use linkplane_client::Method;
 
 use super::agent::print_new_token;
 use super::common::{Body, IdempotencyArgs, PageArgs, wire};

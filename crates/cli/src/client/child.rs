@@ -2,7 +2,7 @@
 //! (POST with an idempotency key, optional `--wait`), list, get and delete, printed as
 //! tables or JSON. Each resource module describes its kind once and builds its own body.
 
-use reqwest::Method;
+use linkplane_client::Method;
 use serde_json::Value;
 
 use super::common::PageArgs;

@@ -1,6 +1,6 @@
 //! `linkplane cluster create|list|get|delete`.
 
-use reqwest::Method;
+use linkplane_client::Method;
 
 use super::common::{Body, IdempotencyArgs, PageArgs, wire};
 use super::options::{Ctx, GlobalArgs};

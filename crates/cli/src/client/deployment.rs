@@ -1,6 +1,6 @@
 //! `linkplane deployment create|list|get|update|delete`.
 
-use reqwest::Method;
+use linkplane_client::Method;
 use serde_json::{Value, json};
 
 use super::common::{Body, IdempotencyArgs, PageArgs};

@@ -1,6 +1,6 @@
 //! `linkplane peering create|list|get|delete|activate-instructions`.
 
-use reqwest::Method;
+use linkplane_client::Method;
 use serde_json::Value;
 
 use super::common::{Body, IdempotencyArgs, PageArgs};

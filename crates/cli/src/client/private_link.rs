@@ -1,6 +1,6 @@
 //! `linkplane private-link get|set|connections|accept|reject`.
 
-use reqwest::Method;
+use linkplane_client::Method;
 
 use super::common::{Body, PageArgs};
 use super::options::{Ctx, GlobalArgs};

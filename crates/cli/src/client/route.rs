@@ -1,6 +1,6 @@
 //! `linkplane route create|list|delete`.
 
-use reqwest::Method;
+use linkplane_client::Method;
 
 use super::common::{Body, IdempotencyArgs, PageArgs};
 use super::options::{Ctx, GlobalArgs};
