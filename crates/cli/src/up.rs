@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
+use linkplane_client::{Client, Method};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -135,60 +136,51 @@ pub struct Summary {
 
 // ------------------------------------------------------------------------------ HTTP
 
-/// A JSON client for one API (`/v1` with an API token, `/cloud/v1` with the operator token).
+/// One API of the server through `linkplane-client`: `/v1/organizations/{org}` with an API
+/// token, or `/cloud/v1` with the operator token as the customer's principal. Paths are
+/// relative to it; answers are JSON values.
 #[derive(Clone)]
 struct Api {
-    http: reqwest::Client,
-    base: String,
-    token: String,
-    principal: Option<String>,
+    client: Client,
+    /// `/v1/organizations/{org}`, or `None` for `/cloud/v1`.
+    prefix: Option<String>,
 }
 
 impl Api {
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> anyhow::Result<Value> {
-        let url = format!("{}{path}", self.base);
-        let mut req = self
-            .http
-            .request(method.clone(), &url)
-            .bearer_auth(&self.token);
-        if let Some(p) = &self.principal {
-            req = req.header("X-Cloud-Principal", p);
-        }
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+        let mut call = match &self.prefix {
+            Some(prefix) => self
+                .client
+                .call_path(method.clone(), &format!("{prefix}{path}")),
+            None => self.client.cloud().call(method.clone(), path),
+        };
         if let Some(b) = body {
-            req = req.json(&b);
+            call = call.json(b);
         }
-        let resp = req
-            .send()
-            .await
-            .with_context(|| format!("{method} {url}: cannot reach the control plane"))?;
-        let status = resp.status();
-        let text = resp.text().await.unwrap_or_default();
-        if status.is_success() {
-            if text.trim().is_empty() {
-                return Ok(Value::Null);
+        match call.send().await {
+            Ok(reply) => Ok(reply.body),
+            Err(e @ linkplane_client::Error::Status { .. }) => {
+                let code = e.status().map_or(0, |s| s.as_u16());
+                bail!(
+                    "{method} {path} answered {code}: {}",
+                    e.detail().unwrap_or_default().trim()
+                )
             }
-            return serde_json::from_str(&text)
-                .with_context(|| format!("{method} {url}: not JSON"));
+            Err(e @ linkplane_client::Error::Unreachable { .. }) => Err(anyhow::Error::new(e)
+                .context(format!(
+                    "{method} {}{path}: cannot reach the control plane",
+                    self.client.base_url()
+                ))),
+            Err(e) => Err(anyhow::Error::new(e).context(format!("{method} {path}: not JSON"))),
         }
-        let problem: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        let detail = problem
-            .get("detail")
-            .and_then(Value::as_str)
-            .unwrap_or(text.trim());
-        bail!("{method} {path} answered {}: {detail}", status.as_u16())
     }
 
     async fn get(&self, path: &str) -> anyhow::Result<Value> {
-        self.call(reqwest::Method::GET, path, None).await
+        self.call(Method::GET, path, None).await
     }
 
     async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
-        self.call(reqwest::Method::POST, path, Some(body)).await
+        self.call(Method::POST, path, Some(body)).await
     }
 
     /// Items of a list: `{"items":[…]}` on `/v1`, a bare array on `/cloud/v1`.
@@ -333,18 +325,18 @@ fn read_pid(data_dir: &Path) -> Option<i32> {
         .ok()
 }
 
-async fn healthy(http: &reqwest::Client, url: &str) -> bool {
-    matches!(http.get(format!("{url}/healthz")).send().await, Ok(r) if r.status().is_success())
+async fn healthy(server: &Client) -> bool {
+    server.healthy().await
 }
 
 /// Reuses a control plane answering at `--listen`, or starts `linkplane serve` detached.
 async fn ensure_serve(
     args: &UpArgs,
     data_dir: &Path,
-    http: &reqwest::Client,
+    server: &Client,
 ) -> anyhow::Result<(String, String)> {
     let url = format!("http://{}", args.listen);
-    if healthy(http, &url).await {
+    if healthy(server).await {
         if !data_dir.join("admin.token").exists() {
             bail!(
                 "a control plane already answers at {url}, but {} has none of its files: give its \
@@ -405,7 +397,7 @@ async fn ensure_serve(
                 log_path.display()
             );
         }
-        if healthy(http, &url).await {
+        if healthy(server).await {
             return Ok((
                 url,
                 format!("started pid {} (log {})", child.id(), log_path.display()),
@@ -468,9 +460,16 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     linkplane_exe()?;
     let data_dir = absolute(&args.data_dir)?;
     let timeout = Duration::from_secs(args.timeout);
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(120))
-        .build()?;
+    let client = |token: Option<String>, principal: Option<&str>| {
+        let mut b = Client::builder(format!("http://{}", args.listen))
+            .token_opt(token)
+            .timeout(Duration::from_secs(120));
+        if let Some(p) = principal {
+            b = b.principal(p);
+        }
+        b.build().map_err(|e| anyhow!("--listen {e}"))
+    };
+    let server = client(None, None)?;
     let mut p = Progress {
         step: 0,
         total: 13,
@@ -479,7 +478,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
 
     let url = p
         .run("control plane", async {
-            ensure_serve(&args, &data_dir, &http)
+            ensure_serve(&args, &data_dir, &server)
                 .await
                 .map(|(u, d)| (u.clone(), d))
         })
@@ -487,16 +486,17 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     let token_file = data_dir.join("admin.token");
     let org = read_secret(&data_dir.join("organization-id"))?;
     let plane = Api {
-        http: http.clone(),
-        base: format!("{url}/v1/organizations/{org}"),
-        token: read_secret(&token_file)?,
-        principal: None,
+        client: client(Some(read_secret(&token_file)?), None)?,
+        prefix: Some(format!("/v1/organizations/{org}")),
     };
     let cloud = Api {
-        http: http.clone(),
-        base: format!("{url}/cloud/v1"),
-        token: read_secret(&data_dir.join(linkplane_localcloud::TOKEN_FILE))?,
-        principal: Some(CUSTOMER_PRINCIPAL.to_owned()),
+        client: client(
+            Some(read_secret(
+                &data_dir.join(linkplane_localcloud::TOKEN_FILE),
+            )?),
+            Some(CUSTOMER_PRINCIPAL),
+        )?,
+        prefix: None,
     };
     let mut s = State::default();
 
@@ -760,7 +760,7 @@ async fn agent_token(plane: &Api, s: &State, file: &Path) -> anyhow::Result<((),
             return Ok(((), format!("{id} exists ({})", file.display())));
         }
         plane
-            .call(reqwest::Method::DELETE, &format!("{path}/{id}"), None)
+            .call(Method::DELETE, &format!("{path}/{id}"), None)
             .await?;
     }
     let created = plane.post(&path, json!({"name": AGENT_TOKEN_NAME})).await?;
@@ -807,7 +807,7 @@ async fn private_link(
     if !has_customer {
         plane
             .call(
-                reqwest::Method::PUT,
+                Method::PUT,
                 &path,
                 Some(json!({"allowedPrincipals": [CUSTOMER_PRINCIPAL]})),
             )
