@@ -8,6 +8,7 @@ mod ca;
 mod client;
 mod cloud;
 mod local;
+mod render;
 mod serve;
 mod up;
 mod verify;

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::common::{Body, IdempotencyArgs, PageArgs, token_shown_once_notice};
 use super::options::{Ctx, GlobalArgs};
-use super::render::{self, Column, Output};
+use crate::render::{self, Column, Output};
 
 pub const TOKEN_ABOUT_LONG: &str = "\
 Remote Execution Agents authenticate with an agent token scoped to one deployment (at most

@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use super::common::PageArgs;
 use super::options::Ctx;
-use super::render::{self, Column};
 use super::wait::{self, Finals, WaitArgs};
+use crate::render::{self, Column};
 
 /// One kind of cluster child, as the CLI shows it.
 pub struct ClusterChild {

@@ -18,7 +18,6 @@ mod organization;
 mod outbound;
 mod peering;
 mod private_link;
-mod render;
 mod route;
 mod tgw;
 mod vpn;
@@ -106,9 +105,9 @@ async fn delete(
         .await?;
     if wait.wait {
         wait::until_gone(&ctx.api, path, what, wait).await?;
-        render::print_done(ctx.output, &reply, &format!("Deleted {what}."));
+        crate::render::print_done(ctx.output, &reply, &format!("Deleted {what}."));
     } else {
-        render::print_done(ctx.output, &reply, &deleted_message(&reply, what));
+        crate::render::print_done(ctx.output, &reply, &deleted_message(&reply, what));
     }
     Ok(())
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 
-use super::render::Output;
+use crate::render::Output;
 use linkplane_client::Client as Api;
 
 /// Connection and output options (accepted before or after the subcommand).
@@ -147,7 +147,7 @@ impl Ctx {
             return Ok(org.clone());
         }
         let reply = self.api.get(&["v1", "organizations"], &[]).await?;
-        let ids: Vec<String> = super::render::items(&reply.body)
+        let ids: Vec<String> = crate::render::items(&reply.body)
             .iter()
             .filter_map(|o| o.get("id").and_then(|v| v.as_str()).map(str::to_owned))
             .collect();
