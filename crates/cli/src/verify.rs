@@ -90,15 +90,6 @@ struct Apis {
 }
 
 impl Apis {
-    /// A `/v1` answer; a 404 is `None`.
-    async fn plane<T>(
-        &self,
-        path: &str,
-        answer: linkplane_client::Result<T>,
-    ) -> anyhow::Result<Option<T>> {
-        self.found(path, answer)
-    }
-
     /// GET `path` below `/cloud/v1`; a 404 is `None`.
     async fn cloud<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<Option<T>> {
         let answer = self.cloud.cloud().get(path).await;
@@ -111,6 +102,7 @@ impl Apis {
             .with_context(|| format!("{what} not found (GET /cloud/v1{path})"))
     }
 
+    /// A `/v1` or `/cloud/v1` answer of `GET path`; a 404 is `None`.
     fn found<T>(
         &self,
         path: &str,
@@ -206,8 +198,7 @@ async fn verify(args: &VerifyArgs) -> anyhow::Result<Report> {
         base: base.clone(),
     };
     let orgs = apis
-        .plane("/v1/organizations", apis.plane.organizations().await)
-        .await?
+        .found("/v1/organizations", apis.plane.organizations().await)?
         .context("organizations not found (GET /v1/organizations)")?;
     let org = orgs
         .items
@@ -217,11 +208,10 @@ async fn verify(args: &VerifyArgs) -> anyhow::Result<Report> {
     let o = format!("/v1/organizations/{org}");
     let dep_path = format!("{o}/deployments/{}", args.deployment);
     let dep = apis
-        .plane(
+        .found(
             &dep_path,
             apis.plane.deployment(&org, &args.deployment).await,
-        )
-        .await?
+        )?
         .with_context(|| format!("deployment not found (GET {dep_path})"))?;
     let cluster_id = dep.spec.cluster_id.as_str();
     let api_url = dep.api_url.as_str();
@@ -237,11 +227,10 @@ async fn verify(args: &VerifyArgs) -> anyhow::Result<Report> {
         .context("apiUrl is not https://<clusterId>.external.<baseDomain>/…")?;
     let agents_path = format!("{o}/deployments/{}/agents", args.deployment);
     let agents = apis
-        .plane(
+        .found(
             &agents_path,
             apis.plane.agents(&org, &args.deployment).await,
-        )
-        .await?
+        )?
         .with_context(|| format!("agents not found (GET {agents_path})"))?;
     let agents: Vec<AgentFacts> = agents
         .items
@@ -251,12 +240,10 @@ async fn verify(args: &VerifyArgs) -> anyhow::Result<Report> {
             status: wire(&x.status),
         })
         .collect();
-    let pl: Option<PrivateLink> = apis
-        .plane(
-            &format!("{o}/clusters/{cluster_id}/private-link"),
-            apis.plane.private_link(&org, cluster_id).await,
-        )
-        .await?;
+    let pl: Option<PrivateLink> = apis.found(
+        &format!("{o}/clusters/{cluster_id}/private-link"),
+        apis.plane.private_link(&org, cluster_id).await,
+    )?;
 
     let inst: Instance = apis
         .cloud_must(

@@ -1,8 +1,9 @@
 //! Control-plane client commands (`linkplane cluster …`, `linkplane peering …`, …).
 //!
 //! Layers: `linkplane_client` talks to the API (reqwest + rustls), [`hints`] words its
-//! errors in terms of this CLI's flags, [`render`] prints tables or the API's JSON, [`wait`]
-//! follows statuses for `--wait`, [`options`] resolves URL, token and organization. Each resource family has its own module with its clap definitions and the
+//! errors in terms of this CLI's flags, `crate::render` prints tables or the API's JSON,
+//! [`wait`] follows statuses for `--wait`, [`options`] resolves URL, token and
+//! organization. Each resource family has its own module with its clap definitions and the
 //! requests it sends.
 
 mod agent;
