@@ -40,14 +40,13 @@ pub async fn run(args: CaArgs) -> anyhow::Result<()> {
 }
 
 async fn fetch(url: &str) -> anyhow::Result<String> {
-    let endpoint = format!("{}/v1/ca.pem", url.trim_end_matches('/'));
-    let resp = reqwest::get(&endpoint).await.with_context(|| {
-        format!("cannot reach the linkplane control plane at {url}; is `linkplane serve` running?")
-    })?;
-    anyhow::ensure!(
-        resp.status().is_success(),
-        "GET {endpoint} answered {}",
-        resp.status()
-    );
-    Ok(resp.text().await?)
+    let client = linkplane_client::Client::builder(url)
+        .build()
+        .map_err(|e| anyhow::anyhow!("--url {e}"))?;
+    client.ca_pem().await.map_err(|e| match e.status() {
+        Some(status) => anyhow::anyhow!("GET {}/v1/ca.pem answered {status}", client.base_url()),
+        None => anyhow::Error::new(e).context(format!(
+            "cannot reach the linkplane control plane at {url}; is `linkplane serve` running?"
+        )),
+    })
 }

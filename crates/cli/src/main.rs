@@ -6,11 +6,11 @@
 
 use clap::{Parser, Subcommand};
 
-mod agent_run;
 mod ca;
 mod client;
 mod cloud;
 mod local;
+mod render;
 mod serve;
 mod up;
 mod verify;

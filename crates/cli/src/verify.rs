@@ -13,6 +13,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use linkplane_client::v1::PrivateLink;
+use linkplane_client::{Client, Optional as _};
 use linkplane_localcloud::types::{Endpoint, HostedZone, Instance, SecurityGroup, Subnet};
 use linkplane_verify::diagnose::{
     AgentFacts, Check, Diagnosis, EndpointFacts, Facts, Report, ZoneFacts, evaluate,
@@ -79,53 +81,55 @@ fn read_secret(path: &std::path::Path, what: &str) -> anyhow::Result<String> {
     Ok(t)
 }
 
+/// The control plane's `/v1` (API token) and localcloud's `/cloud/v1` (operator token,
+/// as the customer's principal) on the same server.
 struct Apis {
-    http: reqwest::Client,
+    plane: Client,
+    cloud: Client,
     base: String,
-    token: String,
-    cloud_token: String,
-    principal: String,
 }
 
 impl Apis {
-    async fn get<T: DeserializeOwned>(&self, path: &str, cloud: bool) -> anyhow::Result<Option<T>> {
-        let url = format!("{}{path}", self.base);
-        let mut req = self.http.get(&url);
-        req = if cloud {
-            req.bearer_auth(&self.cloud_token)
-                .header(linkplane_localcloud::api::PRINCIPAL_HEADER, &self.principal)
-        } else {
-            req.bearer_auth(&self.token)
-        };
-        let resp = req.send().await.with_context(|| {
-            format!(
-                "cannot reach linkplane at {}: is `linkplane serve` running? (set --url)",
-                self.base
-            )
-        })?;
-        let status = resp.status();
-        if status == reqwest::StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        let text = resp.text().await?;
-        if !status.is_success() {
-            bail!("GET {path} answered {status}: {text}");
-        }
-        Ok(Some(serde_json::from_str(&text).with_context(|| {
-            format!("GET {path}: unexpected answer")
-        })?))
+    /// GET `path` below `/cloud/v1`; a 404 is `None`.
+    async fn cloud<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<Option<T>> {
+        let answer = self.cloud.cloud().get(path).await;
+        self.found(&format!("/cloud/v1{path}"), answer)
     }
 
-    async fn must<T: DeserializeOwned>(
+    async fn cloud_must<T: DeserializeOwned>(&self, path: &str, what: &str) -> anyhow::Result<T> {
+        self.cloud(path)
+            .await?
+            .with_context(|| format!("{what} not found (GET /cloud/v1{path})"))
+    }
+
+    /// A `/v1` or `/cloud/v1` answer of `GET path`; a 404 is `None`.
+    fn found<T>(
         &self,
         path: &str,
-        cloud: bool,
-        what: &str,
-    ) -> anyhow::Result<T> {
-        self.get(path, cloud)
-            .await?
-            .with_context(|| format!("{what} not found (GET {path})"))
+        answer: linkplane_client::Result<T>,
+    ) -> anyhow::Result<Option<T>> {
+        match answer.optional() {
+            Ok(v) => Ok(v),
+            Err(e @ linkplane_client::Error::Unreachable { .. }) => Err(anyhow::Error::new(e)
+                .context(format!(
+                    "cannot reach linkplane at {}: is `linkplane serve` running? (set --url)",
+                    self.base
+                ))),
+            Err(e @ linkplane_client::Error::Status { .. }) => {
+                let status = e.status().map(|s| s.to_string()).unwrap_or_default();
+                bail!("GET {path} answered {status}: {e}")
+            }
+            Err(e) => Err(anyhow::Error::new(e).context(format!("GET {path}: unexpected answer"))),
+        }
     }
+}
+
+/// An enum's wire spelling (`HEALTHY`).
+fn wire(v: &impl serde::Serialize) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 pub async fn run(args: VerifyArgs) -> anyhow::Result<()> {
@@ -179,36 +183,38 @@ async fn verify(args: &VerifyArgs) -> anyhow::Result<Report> {
             .unwrap_or_else(|| data_file(linkplane_localcloud::TOKEN_FILE)),
         "localcloud operator token (or pass --cloud-token-file)",
     )?;
-    let apis = Apis {
-        http: reqwest::Client::builder()
+    let base = args.url.trim_end_matches('/').to_owned();
+    let client = |token: String| {
+        Client::builder(&base)
+            .token(token)
+            .principal(&args.principal)
             .timeout(Duration::from_secs(30))
-            .build()?,
-        base: args.url.trim_end_matches('/').to_owned(),
-        token,
-        cloud_token,
-        principal: args.principal.clone(),
+            .build()
+            .map_err(|e| anyhow::anyhow!("--url {e}"))
     };
-    let orgs: Value = apis
-        .must("/v1/organizations", false, "organizations")
-        .await?;
-    let org = orgs["items"][0]["id"]
-        .as_str()
-        .context("the token sees no organization")?
-        .to_owned();
+    let apis = Apis {
+        plane: client(token)?,
+        cloud: client(cloud_token)?,
+        base: base.clone(),
+    };
+    let orgs = apis
+        .found("/v1/organizations", apis.plane.organizations().await)?
+        .context("organizations not found (GET /v1/organizations)")?;
+    let org = orgs
+        .items
+        .first()
+        .map(|o| o.id.as_str().to_owned())
+        .context("the token sees no organization")?;
     let o = format!("/v1/organizations/{org}");
-    let dep: Value = apis
-        .must(
-            &format!("{o}/deployments/{}", args.deployment),
-            false,
-            "deployment",
-        )
-        .await?;
-    let cluster_id = dep["clusterId"]
-        .as_str()
-        .context("deployment without clusterId")?;
-    let api_url = dep["apiUrl"]
-        .as_str()
-        .context("deployment without apiUrl")?;
+    let dep_path = format!("{o}/deployments/{}", args.deployment);
+    let dep = apis
+        .found(
+            &dep_path,
+            apis.plane.deployment(&org, &args.deployment).await,
+        )?
+        .with_context(|| format!("deployment not found (GET {dep_path})"))?;
+    let cluster_id = dep.spec.cluster_id.as_str();
+    let api_url = dep.api_url.as_str();
     let host = api_url
         .trim_start_matches("https://")
         .split('/')
@@ -219,39 +225,35 @@ async fn verify(args: &VerifyArgs) -> anyhow::Result<Report> {
         .split_once(".external.")
         .map(|(_, b)| b.to_owned())
         .context("apiUrl is not https://<clusterId>.external.<baseDomain>/…")?;
-    let agents: Value = apis
-        .must(
-            &format!("{o}/deployments/{}/agents", args.deployment),
-            false,
-            "agents",
-        )
-        .await?;
-    let agents: Vec<AgentFacts> = agents["items"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|x| AgentFacts {
-                    name: x["name"].as_str().unwrap_or_default().to_owned(),
-                    status: x["status"].as_str().unwrap_or_default().to_owned(),
-                })
-                .collect()
+    let agents_path = format!("{o}/deployments/{}/agents", args.deployment);
+    let agents = apis
+        .found(
+            &agents_path,
+            apis.plane.agents(&org, &args.deployment).await,
+        )?
+        .with_context(|| format!("agents not found (GET {agents_path})"))?;
+    let agents: Vec<AgentFacts> = agents
+        .items
+        .iter()
+        .map(|x| AgentFacts {
+            name: x.spec.name.to_string(),
+            status: wire(&x.status),
         })
-        .unwrap_or_default();
-    let pl: Option<Value> = apis
-        .get(&format!("{o}/clusters/{cluster_id}/private-link"), false)
-        .await?;
+        .collect();
+    let pl: Option<PrivateLink> = apis.found(
+        &format!("{o}/clusters/{cluster_id}/private-link"),
+        apis.plane.private_link(&org, cluster_id).await,
+    )?;
 
     let inst: Instance = apis
-        .must(
-            &format!("/cloud/v1/instances/{}", args.from),
-            true,
+        .cloud_must(
+            &format!("/instances/{}", args.from),
             "instance (check --from and --as)",
         )
         .await?;
     let subnet: Subnet = apis
-        .must(
-            &format!("/cloud/v1/subnets/{}", inst.subnet_id),
-            true,
+        .cloud_must(
+            &format!("/subnets/{}", inst.subnet_id),
             "the instance's subnet",
         )
         .await?;
@@ -260,10 +262,7 @@ async fn verify(args: &VerifyArgs) -> anyhow::Result<Report> {
         None => None,
     };
     let zone = zone_facts(&apis, &base_domain, &host, &inst).await?;
-    let public: Vec<Value> = apis
-        .get("/cloud/v1/public-records", true)
-        .await?
-        .unwrap_or_default();
+    let public: Vec<Value> = apis.cloud("/public-records").await?.unwrap_or_default();
     let public_ips: Vec<IpAddr> = public
         .iter()
         .filter(|r| {
@@ -283,15 +282,7 @@ async fn verify(args: &VerifyArgs) -> anyhow::Result<Report> {
         check_agents: !args.skip_agents,
     };
 
-    let ca_pem = apis
-        .http
-        .get(format!("{}/v1/ca.pem", apis.base))
-        .send()
-        .await?
-        .error_for_status()
-        .context("GET /v1/ca.pem")?
-        .text()
-        .await?;
+    let ca_pem = apis.plane.ca_pem().await.context("GET /v1/ca.pem")?;
     let resolver = linkplane_verify::probe::resolver_of(&inst.namespace).with_context(|| {
         format!(
             "no resolver in /etc/netns/{}/resolv.conf: verify runs as root on the machine that runs localcloud",
@@ -322,12 +313,8 @@ async fn verify(args: &VerifyArgs) -> anyhow::Result<Report> {
 
 /// Without an endpoint in the instance's VPC: is the instance's subnet in a zone the
 /// service supports? (An endpoint cannot be placed in a subnet of another zone.)
-fn instance_zone_check(pl: &Value, subnet: &Subnet) -> Option<Check> {
-    let supported: Vec<&str> = pl["availabilityZones"]
-        .as_array()?
-        .iter()
-        .filter_map(|z| z.as_str())
-        .collect();
+fn instance_zone_check(pl: &PrivateLink, subnet: &Subnet) -> Option<Check> {
+    let supported: Vec<&str> = pl.availability_zones.iter().map(String::as_str).collect();
     if supported.contains(&subnet.availability_zone.as_str()) {
         return None;
     }
@@ -350,23 +337,13 @@ fn instance_zone_check(pl: &Value, subnet: &Subnet) -> Option<Check> {
 
 async fn endpoint_facts(
     apis: &Apis,
-    pl: &Value,
+    pl: &PrivateLink,
     inst: &Instance,
     subnet: &Subnet,
 ) -> anyhow::Result<Option<EndpointFacts>> {
-    let service = pl["serviceName"].as_str().unwrap_or_default();
-    let supported: Vec<String> = pl["availabilityZones"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|z| z.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    let eps: Vec<Endpoint> = apis
-        .get("/cloud/v1/vpc-endpoints", true)
-        .await?
-        .unwrap_or_default();
+    let service = pl.service_name.as_str();
+    let supported: Vec<String> = pl.availability_zones.clone();
+    let eps: Vec<Endpoint> = apis.cloud("/vpc-endpoints").await?.unwrap_or_default();
     let Some(ep) = eps
         .into_iter()
         .filter(|e| e.vpc_id == inst.vpc_id && e.service_name == service)
@@ -378,7 +355,7 @@ async fn endpoint_facts(
     let mut admits = false;
     for g in &ep.security_group_ids {
         let Some(sg) = apis
-            .get::<SecurityGroup>(&format!("/cloud/v1/security-groups/{g}"), true)
+            .cloud::<SecurityGroup>(&format!("/security-groups/{g}"))
             .await?
         else {
             continue;
@@ -425,10 +402,7 @@ async fn zone_facts(
     inst: &Instance,
 ) -> anyhow::Result<Option<ZoneFacts>> {
     let zone_name = format!("external.{base_domain}");
-    let zones: Vec<HostedZone> = apis
-        .get("/cloud/v1/hosted-zones", true)
-        .await?
-        .unwrap_or_default();
+    let zones: Vec<HostedZone> = apis.cloud("/hosted-zones").await?.unwrap_or_default();
     let same = |n: &str| n.trim_end_matches('.').eq_ignore_ascii_case(&zone_name);
     let zone = zones
         .iter()

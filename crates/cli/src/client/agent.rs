@@ -1,11 +1,11 @@
 //! `linkplane agent-token create|list|revoke` and `linkplane agent list`.
 
-use reqwest::Method;
+use linkplane_client::Method;
 use serde_json::Value;
 
 use super::common::{Body, IdempotencyArgs, PageArgs, token_shown_once_notice};
 use super::options::{Ctx, GlobalArgs};
-use super::render::{self, Column, Output};
+use crate::render::{self, Column, Output};
 
 pub const TOKEN_ABOUT_LONG: &str = "\
 Remote Execution Agents authenticate with an agent token scoped to one deployment (at most
@@ -132,7 +132,7 @@ pub enum AgentCommand {
     /// Connects to the deployment's API URL (`apiUrl` of `linkplane deployment get`) with an
     /// agent token, registers, then heartbeats until stopped. It retries with backoff while
     /// the plane is unreachable and exits with code 2 when the token is refused.
-    Run(crate::agent_run::AgentRunArgs),
+    Run(linkplane_agent::AgentRunArgs),
 }
 
 const TOKEN_COLUMNS: &[Column] = &[
@@ -210,7 +210,7 @@ pub async fn run_tokens(args: AgentTokenArgs) -> anyhow::Result<()> {
 
 pub async fn run_agents(args: AgentArgs) -> anyhow::Result<()> {
     match args.command {
-        AgentCommand::Run(args) => crate::agent_run::run(args).await,
+        AgentCommand::Run(args) => linkplane_agent::run(args).await,
         AgentCommand::List { global, sel, page } => {
             let ctx = Ctx::new(&global)?;
             let path = ctx
@@ -230,7 +230,7 @@ pub async fn run_agents(args: AgentArgs) -> anyhow::Result<()> {
 
 /// Prints a newly created token: its details, then the secret alone on stdout, with the
 /// one-time notice on stderr. In JSON mode, the server's JSON (which holds the token).
-pub fn print_new_token(output: Output, reply: &super::http::Reply, fields: &[Column]) {
+pub fn print_new_token(output: Output, reply: &linkplane_client::Reply, fields: &[Column]) {
     match output {
         Output::Json => render::print_raw(reply),
         Output::Table => {

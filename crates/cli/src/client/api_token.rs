@@ -1,11 +1,11 @@
 //! `linkplane api-token create|list|delete`.
 
-use reqwest::Method;
+use linkplane_client::Method;
 
 use super::agent::print_new_token;
 use super::common::{Body, IdempotencyArgs, PageArgs, wire};
 use super::options::{Ctx, GlobalArgs};
-use super::render::{self, Column};
+use crate::render::{self, Column};
 
 pub const ABOUT_LONG: &str = "\
 API tokens authenticate people and automation to this API. ORGANIZATION_OWNER tokens may

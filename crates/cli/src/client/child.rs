@@ -2,13 +2,13 @@
 //! (POST with an idempotency key, optional `--wait`), list, get and delete, printed as
 //! tables or JSON. Each resource module describes its kind once and builds its own body.
 
-use reqwest::Method;
+use linkplane_client::Method;
 use serde_json::Value;
 
 use super::common::PageArgs;
 use super::options::Ctx;
-use super::render::{self, Column};
 use super::wait::{self, Finals, WaitArgs};
+use crate::render::{self, Column};
 
 /// One kind of cluster child, as the CLI shows it.
 pub struct ClusterChild {

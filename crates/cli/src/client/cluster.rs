@@ -1,11 +1,11 @@
 //! `linkplane cluster create|list|get|delete`.
 
-use reqwest::Method;
+use linkplane_client::Method;
 
 use super::common::{Body, IdempotencyArgs, PageArgs, wire};
 use super::options::{Ctx, GlobalArgs};
-use super::render::{self, Column};
 use super::wait::{self, Finals, WaitArgs};
+use crate::render::{self, Column};
 
 pub const ABOUT_LONG: &str = "\
 A cluster is where deployments run: a VPC in a cloud region with its own subnet range

@@ -1,12 +1,12 @@
 //! `linkplane deployment create|list|get|update|delete`.
 
-use reqwest::Method;
+use linkplane_client::Method;
 use serde_json::{Value, json};
 
 use super::common::{Body, IdempotencyArgs, PageArgs};
 use super::options::{Ctx, GlobalArgs};
-use super::render::{self, Column};
 use super::wait::WaitArgs;
+use crate::render::{self, Column};
 
 pub const ABOUT_LONG: &str = "\
 A deployment runs in a cluster and leaves it from the cluster's external IPs (allowlist them

@@ -6,8 +6,8 @@ use super::child::ClusterChild;
 use super::common::{Body, IdempotencyArgs, PageArgs, wire};
 use super::options::{Ctx, GlobalArgs};
 use super::private_link::ClusterSel;
-use super::render::Column;
 use super::wait::{self, WaitArgs};
+use crate::render::Column;
 
 pub const ABOUT_LONG: &str = "\
 How the cluster resolves your private host names. Four kinds:

@@ -1,7 +1,8 @@
 //! Control-plane client commands (`linkplane cluster …`, `linkplane peering …`, …).
 //!
-//! Layers: [`http`] talks to the API (reqwest + rustls), [`render`] prints tables or the
-//! API's JSON, [`wait`] follows statuses for `--wait`, [`options`] resolves URL, token and
+//! Layers: `linkplane_client` talks to the API (reqwest + rustls), [`hints`] words its
+//! errors in terms of this CLI's flags, `crate::render` prints tables or the API's JSON,
+//! [`wait`] follows statuses for `--wait`, [`options`] resolves URL, token and
 //! organization. Each resource family has its own module with its clap definitions and the
 //! requests it sends.
 
@@ -12,19 +13,18 @@ mod cluster;
 mod common;
 mod deployment;
 mod dns;
-mod http;
+mod hints;
 mod options;
 mod organization;
 mod outbound;
 mod peering;
 mod private_link;
-mod render;
 mod route;
 mod tgw;
 mod vpn;
 mod wait;
 
-use reqwest::StatusCode;
+use linkplane_client::{Reply, StatusCode};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ClientCommand {
@@ -70,6 +70,10 @@ pub enum ClientCommand {
 }
 
 pub async fn run(cmd: ClientCommand) -> anyhow::Result<()> {
+    dispatch(cmd).await.map_err(hints::explain)
+}
+
+async fn dispatch(cmd: ClientCommand) -> anyhow::Result<()> {
     match cmd {
         ClientCommand::Organization(args) => organization::run(*args).await,
         ClientCommand::Cluster(args) => cluster::run(*args).await,
@@ -95,18 +99,22 @@ async fn delete(
     what: &str,
     wait: &wait::WaitArgs,
 ) -> anyhow::Result<()> {
-    let reply = ctx.api.call(reqwest::Method::DELETE, path).send().await?;
+    let reply = ctx
+        .api
+        .call(linkplane_client::Method::DELETE, path)
+        .send()
+        .await?;
     if wait.wait {
         wait::until_gone(&ctx.api, path, what, wait).await?;
-        render::print_done(ctx.output, &reply, &format!("Deleted {what}."));
+        crate::render::print_done(ctx.output, &reply, &format!("Deleted {what}."));
     } else {
-        render::print_done(ctx.output, &reply, &deleted_message(&reply, what));
+        crate::render::print_done(ctx.output, &reply, &deleted_message(&reply, what));
     }
     Ok(())
 }
 
 /// "Deleted X." for a synchronous delete, "Deleting X …" when the server accepted it (202).
-fn deleted_message(reply: &http::Reply, what: &str) -> String {
+fn deleted_message(reply: &Reply, what: &str) -> String {
     if reply.status == StatusCode::ACCEPTED {
         format!(
             "Deleting {what}: the server accepted the request and removes it in the background."

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 
-use super::http::Api;
-use super::render::Output;
+use crate::render::Output;
+use linkplane_client::Client as Api;
 
 /// Connection and output options (accepted before or after the subcommand).
 #[derive(Debug, Clone, clap::Args)]
@@ -125,12 +125,14 @@ impl Ctx {
             ),
             None => None,
         };
-        let api = Api::new(
-            &args.url,
-            token,
-            ca.as_deref(),
-            Duration::from_secs(args.request_timeout),
-        )?;
+        let mut builder = Api::builder(&args.url)
+            .token_opt(token)
+            .timeout(Duration::from_secs(args.request_timeout))
+            .user_agent(concat!("linkplane-cli/", env!("CARGO_PKG_VERSION")));
+        if let Some(pem) = ca {
+            builder = builder.ca_pem(pem);
+        }
+        let api = builder.build().map_err(super::hints::build_error)?;
         Ok(Self {
             api,
             output: args.output,
@@ -145,7 +147,7 @@ impl Ctx {
             return Ok(org.clone());
         }
         let reply = self.api.get(&["v1", "organizations"], &[]).await?;
-        let ids: Vec<String> = super::render::items(&reply.body)
+        let ids: Vec<String> = crate::render::items(&reply.body)
             .iter()
             .filter_map(|o| o.get("id").and_then(|v| v.as_str()).map(str::to_owned))
             .collect();

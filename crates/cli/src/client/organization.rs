@@ -2,7 +2,7 @@
 
 use super::common::PageArgs;
 use super::options::{Ctx, GlobalArgs};
-use super::render::{self, Column};
+use crate::render::{self, Column};
 
 pub const ABOUT_LONG: &str = "\
 Organizations own everything else. A token belongs to one organization, so `list` usually

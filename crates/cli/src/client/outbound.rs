@@ -4,8 +4,8 @@ use super::child::ClusterChild;
 use super::common::{Body, IdempotencyArgs, PageArgs, wire};
 use super::options::{Ctx, GlobalArgs};
 use super::private_link::ClusterSel;
-use super::render::Column;
 use super::wait::{self, WaitArgs};
+use crate::render::Column;
 
 pub const ABOUT_LONG: &str = "\
 PrivateLink endpoints from the cluster's VPC to AWS services or to your own endpoint

@@ -1,13 +1,13 @@
 //! `linkplane peering create|list|get|delete|activate-instructions`.
 
-use reqwest::Method;
+use linkplane_client::Method;
 use serde_json::Value;
 
 use super::common::{Body, IdempotencyArgs, PageArgs};
 use super::options::{Ctx, GlobalArgs};
 use super::private_link::ClusterSel;
-use super::render::{self, Column, Output};
 use super::wait::{self, Finals, WaitArgs};
+use crate::render::{self, Column, Output};
 
 pub const ABOUT_LONG: &str = "\
 VPC peering joins a dedicated cluster's VPC to one of your VPCs (dedicated clusters only).

@@ -1,10 +1,10 @@
 //! `linkplane private-link get|set|connections|accept|reject`.
 
-use reqwest::Method;
+use linkplane_client::Method;
 
 use super::common::{Body, PageArgs};
 use super::options::{Ctx, GlobalArgs};
-use super::render::{self, Column};
+use crate::render::{self, Column};
 
 pub const ABOUT_LONG: &str = "\
 Every cluster offers a PrivateLink endpoint service that Remote Execution Agents reach from

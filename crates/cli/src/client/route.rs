@@ -1,12 +1,12 @@
 //! `linkplane route create|list|delete`.
 
-use reqwest::Method;
+use linkplane_client::Method;
 
 use super::common::{Body, IdempotencyArgs, PageArgs};
 use super::options::{Ctx, GlobalArgs};
 use super::private_link::ClusterSel;
-use super::render::{self, Column};
 use super::wait::{self, WaitArgs};
+use crate::render::{self, Column};
 
 pub const ABOUT_LONG: &str = "\
 A route sends traffic from the cluster to a destination CIDR through one of the cluster's

@@ -4,8 +4,8 @@ use super::child::ClusterChild;
 use super::common::{Body, IdempotencyArgs, PageArgs};
 use super::options::{Ctx, GlobalArgs};
 use super::private_link::ClusterSel;
-use super::render::Column;
 use super::wait::{self, WaitArgs};
+use crate::render::Column;
 
 pub const ABOUT_LONG: &str = "\
 Attach a dedicated cluster to your transit gateway (dedicated clusters only). Share the

@@ -6,8 +6,8 @@ use super::child::ClusterChild;
 use super::common::{Body, IdempotencyArgs, PageArgs, read_secret};
 use super::options::{Ctx, GlobalArgs};
 use super::private_link::ClusterSel;
-use super::render::Column;
 use super::wait::{self, WaitArgs};
+use crate::render::Column;
 
 pub const ABOUT_LONG: &str = "\
 Site-to-site IPsec VPN from a dedicated cluster to your gateway device(s), for on-premises

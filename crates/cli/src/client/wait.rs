@@ -4,10 +4,10 @@ use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use reqwest::StatusCode;
+use linkplane_client::StatusCode;
 use serde_json::Value;
 
-use super::http::{Api, Reply};
+use linkplane_client::{Client as Api, Reply};
 
 /// Options shared by every command that can wait.
 #[derive(Debug, Clone, clap::Args)]

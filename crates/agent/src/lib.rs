@@ -1,15 +1,20 @@
-//! `linkplane agent run`: a Remote Execution Agent's connection to the orchestration plane.
+//! The Remote Execution Agent (`linkplane agent run`, or the `linkplane-agent` binary): its
+//! connection to the orchestration plane, through `linkplane-client` and nothing else of
+//! linkplane.
 //!
 //! It registers with the deployment's API URL using an agent token, heartbeats at once, then
 //! at the interval the server returns in each response. While the plane is unreachable it retries
 //! with exponential backoff and jitter; an invalid or revoked token ends it with exit code 2
 //! and a message saying so. The protocol is in `docs/AGENTS.md`.
 
-use std::path::PathBuf;
+#![forbid(unsafe_code)]
+
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use serde::{Deserialize, Serialize};
+use linkplane_client::v1::AgentReport;
+use linkplane_client::{BuildError, Client, Error};
 
 /// Exit code when the plane refuses the token (invalid, revoked, or for another deployment).
 pub const EXIT_TOKEN_REFUSED: i32 = 2;
@@ -55,28 +60,6 @@ pub struct AgentRunArgs {
     pub max_heartbeats: Option<u64>,
 }
 
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Report<'a> {
-    name: &'a str,
-    hostname: &'a str,
-    version: &'a str,
-    queues: &'a [String],
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Registered {
-    agent_id: String,
-    heartbeat_interval_seconds: f64,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct HeartbeatAck {
-    heartbeat_interval_seconds: f64,
-}
-
 /// Why one exchange with the plane did not succeed.
 enum Failure {
     /// The plane answered that the token is not valid: stop.
@@ -87,17 +70,37 @@ enum Failure {
     Transient(String),
 }
 
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        match &e {
+            Error::Unreachable { chain, .. } => Failure::Transient(chain.clone()),
+            Error::Status { status, .. } => {
+                let detail: String = e.detail().unwrap_or_default().chars().take(200).collect();
+                match status.as_u16() {
+                    401 | 403 => Failure::TokenRefused(format!("{status}: {detail}")),
+                    404 => Failure::Unknown,
+                    _ => Failure::Transient(format!("{status}: {detail}")),
+                }
+            }
+            Error::Decode { reason, .. } => {
+                Failure::Transient(format!("unexpected answer: {reason}"))
+            }
+            Error::Encode(why) => Failure::Transient(why.clone()),
+        }
+    }
+}
+
 pub async fn run(args: AgentRunArgs) -> anyhow::Result<()> {
     let token = read_token(&args)?;
-    let client = http_client(args.ca_file.as_deref())?;
+    let client = client(&args.api_url, token, args.ca_file.as_deref())?;
     let base = args.api_url.trim_end_matches('/').to_string();
     let hostname = hostname();
     let name = args.name.clone().unwrap_or_else(|| hostname.clone());
-    let report = Report {
-        name: &name,
-        hostname: &hostname,
-        version: env!("CARGO_PKG_VERSION"),
-        queues: &args.queues,
+    let report = AgentReport {
+        name: name.clone(),
+        hostname: hostname.clone(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        queues: args.queues.clone(),
     };
     let mut failures = 0u32;
     let mut agent_id: Option<String> = None;
@@ -105,15 +108,21 @@ pub async fn run(args: AgentRunArgs) -> anyhow::Result<()> {
     loop {
         let registering = agent_id.is_none();
         let outcome = match &agent_id {
-            None => register(&client, &base, &token, &report).await.map(|r| {
-                tracing::info!(agent_id = %r.agent_id, "registered with the orchestration plane");
-                eprintln!("agent {name}: registered as {} at {base}", r.agent_id);
-                agent_id = Some(r.agent_id);
-                r.heartbeat_interval_seconds
-            }),
-            Some(id) => heartbeat(&client, &base, &token, id, &report)
+            None => client
+                .register_agent(&report)
                 .await
-                .map(|a| a.heartbeat_interval_seconds),
+                .map(|r| {
+                    tracing::info!(agent_id = %r.agent_id, "registered with the orchestration plane");
+                    eprintln!("agent {name}: registered as {} at {base}", r.agent_id);
+                    agent_id = Some(r.agent_id.as_str().to_owned());
+                    r.heartbeat_interval_seconds
+                })
+                .map_err(Failure::from),
+            Some(id) => client
+                .heartbeat(id, &report)
+                .await
+                .map(|a| a.heartbeat_interval_seconds)
+                .map_err(Failure::from),
         };
         match outcome {
             Ok(secs) => {
@@ -121,7 +130,7 @@ pub async fn run(args: AgentRunArgs) -> anyhow::Result<()> {
                     eprintln!("agent {name}: connected again after {failures} failed attempt(s)");
                 }
                 failures = 0;
-                let interval = clamp_interval(secs);
+                let interval = clamp_interval(secs as f64);
                 if !registering {
                     beats += 1;
                 }
@@ -174,90 +183,36 @@ fn read_token(args: &AgentRunArgs) -> anyhow::Result<String> {
     Ok(token)
 }
 
-fn http_client(ca_file: Option<&std::path::Path>) -> anyhow::Result<reqwest::Client> {
-    let mut b = reqwest::Client::builder()
+/// The client of the deployment's API URL: the agent token, the CA bundle to trust, short
+/// timeouts, and no retries of its own (the agent's loop retries with backoff).
+fn client(api_url: &str, token: String, ca_file: Option<&Path>) -> anyhow::Result<Client> {
+    let mut b = Client::builder(api_url)
+        .token(token)
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(15))
+        .attempts(1)
         .user_agent(concat!("linkplane-agent/", env!("CARGO_PKG_VERSION")));
     if let Some(path) = ca_file {
         let pem = std::fs::read(path)
             .with_context(|| format!("reading the CA bundle {}", path.display()))?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem)
-            .with_context(|| format!("{} is not a PEM certificate bundle", path.display()))?;
-        anyhow::ensure!(!certs.is_empty(), "{} holds no certificate", path.display());
-        b = b.tls_certs_only(certs);
+        b = b.ca_pem(pem);
     }
-    b.build().context("building the HTTP client")
-}
-
-async fn register(
-    client: &reqwest::Client,
-    base: &str,
-    token: &str,
-    report: &Report<'_>,
-) -> Result<Registered, Failure> {
-    exchange(
-        client.post(format!("{base}/v1/agents/register")),
-        token,
-        report,
-    )
-    .await
-}
-
-async fn heartbeat(
-    client: &reqwest::Client,
-    base: &str,
-    token: &str,
-    agent_id: &str,
-    report: &Report<'_>,
-) -> Result<HeartbeatAck, Failure> {
-    exchange(
-        client.post(format!("{base}/v1/agents/{agent_id}/heartbeat")),
-        token,
-        report,
-    )
-    .await
-}
-
-async fn exchange<T: for<'de> Deserialize<'de>>(
-    req: reqwest::RequestBuilder,
-    token: &str,
-    report: &Report<'_>,
-) -> Result<T, Failure> {
-    let resp = req
-        .bearer_auth(token)
-        .json(report)
-        .send()
-        .await
-        .map_err(|e| Failure::Transient(error_chain(&e)))?;
-    let status = resp.status();
-    if status.is_success() {
-        return resp
-            .json::<T>()
-            .await
-            .map_err(|e| Failure::Transient(format!("unexpected answer: {e}")));
-    }
-    let body = resp.text().await.unwrap_or_default();
-    let detail = serde_json::from_str::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v.get("detail").and_then(|d| d.as_str()).map(str::to_string))
-        .unwrap_or_else(|| body.chars().take(200).collect());
-    match status.as_u16() {
-        401 | 403 => Err(Failure::TokenRefused(format!("{status}: {detail}"))),
-        404 => Err(Failure::Unknown),
-        _ => Err(Failure::Transient(format!("{status}: {detail}"))),
-    }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(inner) = cur {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        cur = inner.source();
-    }
-    s
+    b.build().map_err(|e| match (e, ca_file) {
+        (BuildError::NotPem(why), Some(path)) => {
+            anyhow::anyhow!("{} is not a PEM certificate bundle: {why}", path.display())
+        }
+        (BuildError::NoCertificate, Some(path)) => {
+            anyhow::anyhow!("{} holds no certificate", path.display())
+        }
+        (
+            e
+            @ (BuildError::NotAUrl { .. } | BuildError::Scheme { .. } | BuildError::NoHost { .. }),
+            _,
+        ) => {
+            anyhow::anyhow!("--api-url {e}")
+        }
+        (e, _) => anyhow::Error::new(e).context("building the HTTP client"),
+    })
 }
 
 fn clamp_interval(secs: f64) -> Duration {
@@ -274,10 +229,11 @@ fn backoff(failures: u32) -> Duration {
     raw.mul_f64(rand::random_range(0.5..=1.0))
 }
 
+/// The kernel's host name (of this UTS namespace).
 fn hostname() -> String {
-    nix::unistd::gethostname()
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
-        .and_then(|h| h.into_string().ok())
+        .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "unknown-host".to_string())
 }
@@ -285,6 +241,26 @@ fn hostname() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use linkplane_client::StatusCode;
+
+    #[test]
+    fn refused_tokens_stop_and_unknown_agents_register_again() {
+        let refused = Failure::from(Error::from_answer(
+            StatusCode::UNAUTHORIZED,
+            r#"{"title":"Unauthorized","status":401,"detail":"the agent token is revoked"}"#,
+        ));
+        assert!(
+            matches!(&refused, Failure::TokenRefused(d) if d == "401 Unauthorized: the agent token is revoked")
+        );
+        assert!(matches!(
+            Failure::from(Error::from_answer(StatusCode::NOT_FOUND, "")),
+            Failure::Unknown
+        ));
+        assert!(matches!(
+            Failure::from(Error::from_answer(StatusCode::SERVICE_UNAVAILABLE, "busy")),
+            Failure::Transient(d) if d == "503 Service Unavailable: busy"
+        ));
+    }
 
     #[test]
     fn server_intervals_are_clamped_to_sane_bounds() {

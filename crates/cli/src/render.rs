@@ -1,9 +1,14 @@
-//! The rendering layer: tables for people, the API's JSON verbatim for scripts.
+//! The one rendering layer of the CLI: tables for people, the API's JSON for scripts.
+//!
+//! Two table shapes share the table builder and `--output`: `/v1` answers are boxed tables
+//! with chosen columns by JSON pointer ([`print_list`], [`print_object`]); localcloud's
+//! `/cloud/v1` answers are plain, AWS-CLI-like tables whose columns are picked from the keys
+//! of the items ([`cloud_table`]).
 
 use comfy_table::{ContentArrangement, Table, presets};
 use serde_json::Value;
 
-use super::http::Reply;
+use linkplane_client::Reply;
 
 /// `--output`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -77,18 +82,34 @@ fn record_cell(map: &serde_json::Map<String, Value>) -> String {
     text.trim().to_owned()
 }
 
-fn new_table(header: Vec<&str>) -> Table {
+/// How a table is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Style {
+    /// Boxed, wrapped to the terminal (`/v1`).
+    Boxed,
+    /// No borders, no wrapping (`/cloud/v1`).
+    Plain,
+}
+
+fn new_table<S: ToString>(style: Style, header: impl IntoIterator<Item = S>) -> Table {
     let mut table = Table::new();
-    table
-        .load_style(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(header);
+    match style {
+        Style::Boxed => {
+            table
+                .load_style(presets::UTF8_FULL_CONDENSED)
+                .set_content_arrangement(ContentArrangement::Dynamic);
+        }
+        Style::Plain => {
+            table.load_style(presets::NOTHING);
+        }
+    }
+    table.set_header(header.into_iter().map(|h| h.to_string()));
     table
 }
 
 /// A table of `rows` with `columns`.
 pub fn list_table(rows: &[Value], columns: &[Column]) -> String {
-    let mut table = new_table(columns.iter().map(|(h, _)| *h).collect());
+    let mut table = new_table(Style::Boxed, columns.iter().map(|(h, _)| *h));
     for row in rows {
         table.add_row(columns.iter().map(|(_, p)| cell(row.pointer(p))));
     }
@@ -99,7 +120,7 @@ pub fn list_table(rows: &[Value], columns: &[Column]) -> String {
 /// other top-level field alphabetically, then the ETag (for `--if-match`) when known.
 /// Secrets are masked.
 pub fn detail_table(object: &Value, fields: &[Column], etag: Option<&str>) -> String {
-    let mut table = new_table(vec!["FIELD", "VALUE"]);
+    let mut table = new_table(Style::Boxed, ["FIELD", "VALUE"]);
     let mut shown: Vec<&str> = Vec::new();
     for (label, pointer) in fields {
         if let Some(v) = object.pointer(pointer) {
@@ -175,10 +196,158 @@ pub fn print_done(output: Output, reply: &Reply, message: &str) {
     }
 }
 
+// ------------------------------------------------------------ localcloud answers
+
+/// Columns shown for lists: the first entry whose key the items have wins (keys chosen so
+/// that each picks out one resource kind).
+const COLUMNS: &[(&str, &[&str])] = &[
+    (
+        "processId",
+        &["processId", "pid", "running", "command", "logPath"],
+    ),
+    (
+        "destinationCidrBlock",
+        &["destinationCidrBlock", "targetId", "state"],
+    ),
+    (
+        "vpcPeeringConnectionId",
+        &[
+            "vpcPeeringConnectionId",
+            "requesterVpcInfo",
+            "accepterVpcInfo",
+            "status",
+        ],
+    ),
+    (
+        "privateIpAddress",
+        &[
+            "instanceId",
+            "subnetId",
+            "privateIpAddress",
+            "publicIpAddress",
+            "securityGroupIds",
+            "name",
+        ],
+    ),
+    (
+        "availabilityZone",
+        &[
+            "subnetId",
+            "vpcId",
+            "cidrBlock",
+            "availabilityZone",
+            "gateway",
+            "mapPublicIpOnLaunch",
+        ],
+    ),
+    ("groupName", &["groupId", "groupName", "vpcId", "rules"]),
+    (
+        "internetGatewayId",
+        &["internetGatewayId", "vpcId", "ownerId"],
+    ),
+    (
+        "subnetId",
+        &["natGatewayId", "vpcId", "subnetId", "publicIp", "state"],
+    ),
+    (
+        "allocationId",
+        &["allocationId", "publicIp", "natGatewayId"],
+    ),
+    (
+        "dnsResolver",
+        &["vpcId", "cidrBlock", "region", "ownerId", "name"],
+    ),
+];
+
+/// A `/cloud/v1` value as a table cell (nested objects in AWS-CLI-like short forms).
+fn compact_cell(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        Value::Array(a) => a.iter().map(compact_cell).collect::<Vec<_>>().join(","),
+        Value::Object(o) if o.contains_key("code") => compact_cell(&o["code"]),
+        Value::Object(o) if o.contains_key("vpcId") => {
+            let dns = match o
+                .get("peeringOptions")
+                .and_then(|p| p.get("allowDnsResolutionFromRemoteVpc"))
+            {
+                Some(Value::Bool(true)) => " dns-resolution-from-remote-vpc",
+                _ => "",
+            };
+            format!(
+                "{} {} ({}){dns}",
+                compact_cell(&o["vpcId"]),
+                compact_cell(&o["cidrBlock"]),
+                compact_cell(&o["ownerId"])
+            )
+        }
+        Value::Object(o) if o.contains_key("ruleId") => format!(
+            "{} {} {}-{} {}",
+            compact_cell(&o["direction"]),
+            compact_cell(&o["ipProtocol"]),
+            compact_cell(&o["fromPort"]),
+            compact_cell(&o["toPort"]),
+            if o["cidrIp"].is_null() {
+                compact_cell(&o["sourceSecurityGroupId"])
+            } else {
+                compact_cell(&o["cidrIp"])
+            }
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// Render a value as a table (lists) or key/value lines (one resource).
+pub fn cloud_table(v: &Value) -> String {
+    match v {
+        Value::Array(items) if items.is_empty() => "(none)".into(),
+        Value::Array(items) => {
+            let first = items[0].as_object();
+            let cols: Vec<&str> = COLUMNS
+                .iter()
+                .find(|(key, _)| first.is_some_and(|o| o.contains_key(*key)))
+                .map(|(_, c)| c.to_vec())
+                .unwrap_or_else(|| {
+                    first
+                        .map(|o| o.keys().map(String::as_str).collect())
+                        .unwrap_or_default()
+                });
+            let mut t = new_table(Style::Plain, cols.iter());
+            for item in items {
+                t.add_row(cols.iter().map(|c| compact_cell(&item[*c])));
+            }
+            t.to_string()
+        }
+        Value::Object(o) => {
+            let width = o.keys().map(String::len).max().unwrap_or(0);
+            o.iter()
+                .map(|(k, v)| match v {
+                    Value::Array(a) if a.iter().any(Value::is_object) => {
+                        let rows: Vec<String> =
+                            a.iter().map(|x| format!("  {}", compact_cell(x))).collect();
+                        format!("{k}:\n{}", rows.join("\n"))
+                    }
+                    _ => format!("{k:width$}  {}", compact_cell(v)),
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+        other => compact_cell(other),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn cloud_tables_render() {
+        let v = json!([{"vpcId": "vpc-12345678", "cidrBlock": "10.0.0.0/16", "region": "us-east-1", "ownerId": "000000000001", "name": null}]);
+        let t = cloud_table(&v);
+        assert!(t.contains("vpc-12345678") && t.contains("cidrBlock"), "{t}");
+        assert_eq!(cloud_table(&json!([])), "(none)");
+    }
 
     #[test]
     fn list_answers_are_found_in_common_shapes() {

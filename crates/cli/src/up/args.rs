@@ -1,0 +1,43 @@
+//! The `up` and `down` command lines.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+pub use crate::render::Output;
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples (as root):\n  linkplane up\n  linkplane up --output json | jq .verify\n  linkplane down"
+)]
+pub struct UpArgs {
+    /// Installation prefix of localcloud's kernel objects (1-5 lowercase letters/digits).
+    #[arg(long, default_value = "lp", env = "LINKPLANE_PREFIX")]
+    pub prefix: String,
+    /// The control plane's data directory (database, CA, tokens, serve.log, serve.pid).
+    #[arg(long, default_value = "./.linkplane")]
+    pub data_dir: PathBuf,
+    /// Address of the control plane (started there in the background if nothing answers).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Output format of the summary (progress lines always go to stderr).
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+    /// How often agents heartbeat, for a control plane `up` starts (`serve
+    /// --agent-heartbeat-interval`): short, so the agent shows HEALTHY within seconds.
+    #[arg(long, default_value = "5s")]
+    pub agent_heartbeat_interval: String,
+    /// Seconds to wait for each step that converges (cluster, endpoint, agent).
+    #[arg(long, default_value_t = 300)]
+    pub timeout: u64,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DownArgs {
+    /// Installation prefix `up` used [default: the one recorded in <data-dir>/up.json, else
+    /// lp].
+    #[arg(long, env = "LINKPLANE_PREFIX")]
+    pub prefix: Option<String>,
+    /// Data directory `up` used; deleted (only when `up` made it).
+    #[arg(long, default_value = "./.linkplane")]
+    pub data_dir: PathBuf,
+}
