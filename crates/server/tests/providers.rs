@@ -127,7 +127,10 @@ async fn aws_clusters_run_on_the_local_provider_and_unimplemented_capabilities_s
 
     // Nothing was made for them, so they go at once; then the cluster goes with its network.
     for path in [
-        format!("/clusters/{cid}/transit-gateway-attachments/{}", s(&tgw, "id")),
+        format!(
+            "/clusters/{cid}/transit-gateway-attachments/{}",
+            s(&tgw, "id")
+        ),
         format!("/clusters/{cid}/vpn-connections/{}", s(&vpn, "id")),
     ] {
         let (code, body) = h.delete(&path).await;

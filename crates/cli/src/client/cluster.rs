@@ -153,6 +153,7 @@ const FIELDS: &[Column] = &[
     ("id", "/id"),
     ("name", "/name"),
     ("cloudProvider", "/cloudProvider"),
+    ("provider", "/provider"),
     ("type", "/type"),
     ("region", "/region"),
     ("vpcSubnetRange", "/vpcSubnetRange"),
