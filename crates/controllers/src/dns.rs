@@ -24,7 +24,7 @@ use linkplane_reconciler::{Action, Reconcile};
 use linkplane_store::Document;
 
 use crate::context::{ChildPass, Context, ControllerError, Result};
-use crate::finalizer::{finalizer, release};
+use crate::finalizer::{delete_child, finalizer};
 
 /// The resource part of the finalizer a resolution holds while the cluster's VPC may use
 /// it (`linkplane.dev/<provider>-dns`).
@@ -224,15 +224,12 @@ impl Reconcile for DnsController {
                 cluster,
                 provider,
             } => {
-                let Ok(provider) = provider else {
-                    return release(&self.ctx, &doc, FINALIZER).await;
-                };
-                let Ok((networks, dns)) = Self::capabilities(provider.as_ref()) else {
-                    return release(&self.ctx, &doc, FINALIZER).await;
-                };
-                return finalizer(&self.ctx, &doc, &provider.finalizer(FINALIZER), |_| async {
-                    self.cleanup(&doc, cluster.as_ref(), networks, dns).await?;
-                    Ok(Action::Done)
+                let (d, c) = (&doc, cluster.as_ref());
+                return delete_child(&self.ctx, &doc, provider, FINALIZER, move |p| async move {
+                    match Self::capabilities(p.as_ref()) {
+                        Ok((networks, dns)) => self.cleanup(d, c, networks, dns).await,
+                        Err(_) => Ok(()),
+                    }
                 })
                 .await;
             }

@@ -18,7 +18,9 @@
 //! [`Provider::finalizer`]: linkplane_provider::Provider::finalizer
 
 use std::future::Future;
+use std::sync::Arc;
 
+use linkplane_provider::{Provider, ProviderError};
 use linkplane_reconciler::Action;
 use linkplane_store::Document;
 
@@ -75,4 +77,29 @@ pub async fn release(ctx: &Context, doc: &Document, resource: &str) -> Result<Ac
         ctx.store.remove_finalizer(&doc.id, f).await?;
     }
     Ok(Action::Done)
+}
+
+/// The deletion of a child resource of a cluster: `cleanup` runs under the finalizer of the
+/// provider that serves the cluster; without a running provider that reaches it, the
+/// finalizers are released (see [`release`]). `cleanup` tears down what it can with the
+/// provider's capabilities (a provider without them holds nothing for the resource).
+pub async fn delete_child<F, Fut>(
+    ctx: &Context,
+    doc: &Document,
+    provider: std::result::Result<Arc<dyn Provider>, ProviderError>,
+    resource: &str,
+    cleanup: F,
+) -> Result<Action>
+where
+    F: FnOnce(Arc<dyn Provider>) -> Fut,
+    Fut: Future<Output = Result<()>>,
+{
+    let Ok(provider) = provider else {
+        return release(ctx, doc, resource).await;
+    };
+    finalizer(ctx, doc, &provider.finalizer(resource), |_| async {
+        cleanup(Arc::clone(&provider)).await?;
+        Ok(Action::Done)
+    })
+    .await
 }

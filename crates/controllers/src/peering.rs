@@ -35,7 +35,7 @@ use linkplane_reconciler::{Action, Reconcile};
 use linkplane_store::{Document, NewDocument, ParentGuard, StoreError};
 
 use crate::context::{ChildPass, Context, ControllerError, Result};
-use crate::finalizer::{finalizer, release};
+use crate::finalizer::{delete_child, finalizer};
 
 /// The resource part of the finalizer a peering connection holds while the provider may
 /// hold its peering and routes (`linkplane.dev/<provider>-peering`).
@@ -364,18 +364,12 @@ impl Reconcile for PeeringController {
                 cluster,
                 provider,
             } => {
-                // Without a provider that reaches it (the cluster and its network are gone,
-                // or nothing serves them here) nothing is left to tear down.
-                let Ok(provider) = provider else {
-                    return release(&self.ctx, &doc, FINALIZER).await;
-                };
-                let Ok((networks, peerings)) = Self::capabilities(provider.as_ref()) else {
-                    return release(&self.ctx, &doc, FINALIZER).await;
-                };
-                return finalizer(&self.ctx, &doc, &provider.finalizer(FINALIZER), |_| async {
-                    self.cleanup(&doc, cluster.as_ref(), networks, peerings)
-                        .await?;
-                    Ok(Action::Done)
+                let (d, c) = (&doc, cluster.as_ref());
+                return delete_child(&self.ctx, &doc, provider, FINALIZER, move |p| async move {
+                    match Self::capabilities(p.as_ref()) {
+                        Ok((networks, peerings)) => self.cleanup(d, c, networks, peerings).await,
+                        Err(_) => Ok(()),
+                    }
                 })
                 .await;
             }

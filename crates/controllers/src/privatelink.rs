@@ -21,7 +21,7 @@ use linkplane_store::{Document, NewDocument};
 use serde_json::{Value, json};
 
 use crate::context::{ChangeFeed, ChildPass, Context, ControllerError, Result};
-use crate::finalizer::{finalizer, release};
+use crate::finalizer::{delete_child, finalizer};
 
 /// The resource part of the finalizer a private link holds while its endpoint service may
 /// exist (`linkplane.dev/<provider>-private-link`).
@@ -233,16 +233,13 @@ impl Reconcile for PrivateLinkController {
                 cluster,
                 provider,
             } => {
-                let services = provider.as_deref().ok().and_then(|p| p.private_link());
-                let (Some(services), Some(cluster), Ok(provider)) = (services, &cluster, &provider)
-                else {
-                    return release(&self.ctx, &doc, FINALIZER).await;
-                };
-                return finalizer(&self.ctx, &doc, &provider.finalizer(FINALIZER), |_| async {
+                let c = cluster.as_ref();
+                return delete_child(&self.ctx, &doc, provider, FINALIZER, move |p| async move {
+                    let (Some(services), Some(cluster)) = (p.private_link(), c) else {
+                        return Ok(());
+                    };
                     match services.delete_endpoint_service(&cluster.id).await {
-                        Ok(()) | Err(linkplane_provider::ProviderError::NotFound(_)) => {
-                            Ok(Action::Done)
-                        }
+                        Ok(()) | Err(linkplane_provider::ProviderError::NotFound(_)) => Ok(()),
                         Err(e) => Err(e.into()),
                     }
                 })
