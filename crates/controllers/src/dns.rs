@@ -233,8 +233,11 @@ impl Reconcile for DnsController {
                 })
                 .await;
             }
+            // Nothing changes for it until a start with the provider (or a client's write,
+            // which the change feed brings): no requeue.
             ChildPass::NoProvider { doc, reason } => {
-                return self.pending(&doc, reason.to_string(), Vec::new()).await;
+                self.pending(&doc, reason.to_string(), Vec::new()).await?;
+                return Ok(Action::Done);
             }
             ChildPass::Ready {
                 doc,

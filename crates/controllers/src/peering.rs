@@ -373,8 +373,11 @@ impl Reconcile for PeeringController {
                 })
                 .await;
             }
+            // Nothing changes for it until a start with the provider (or a client's write,
+            // which the change feed brings): no requeue.
             ChildPass::NoProvider { doc, reason } => {
-                return self.wait(&doc, reason.to_string()).await;
+                self.wait(&doc, reason.to_string()).await?;
+                return Ok(Action::Done);
             }
             ChildPass::Ready {
                 doc,

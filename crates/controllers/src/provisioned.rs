@@ -175,8 +175,11 @@ impl<C: Concern> Reconcile for ProvisionedController<C> {
     async fn reconcile(&self, id: ResourceId) -> Result<Action> {
         let (doc, cluster, provider) = match self.ctx.child_pass(&id).await? {
             ChildPass::Gone => return Ok(Action::Done),
+            // Nothing changes for it until a start with the provider (or a client's write,
+            // which the change feed brings): no requeue.
             ChildPass::NoProvider { doc, reason } => {
-                return self.pending(&doc, reason.to_string()).await;
+                self.pending(&doc, reason.to_string()).await?;
+                return Ok(Action::Done);
             }
             ChildPass::Deleting {
                 doc,
