@@ -235,7 +235,7 @@ impl ChangeFeed {
         let mut tick = tokio::time::interval(ctx.config.watch_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         Self {
-            changes: Some(ctx.store.subscribe()),
+            changes: Some(ctx.store.subscribe_kind(kind)),
             ctx: ctx.clone(),
             kind,
             after: -1,

@@ -498,6 +498,13 @@ pub trait Store: Send + Sync + 'static {
     /// Ticks after every committed write that creates documents or changes a generation:
     /// wake-ups for watchers (they then ask [`Store::list_changed_unobserved`]).
     fn subscribe(&self) -> tokio::sync::watch::Receiver<u64>;
+    /// Like [`Store::subscribe`], but ticks only after writes that may have changed
+    /// documents of `kind` (a create of other kinds does not wake it), so each kind's
+    /// watcher asks [`Store::list_changed_unobserved`] only when it may find something.
+    fn subscribe_kind(&self, kind: ResourceKind) -> tokio::sync::watch::Receiver<u64> {
+        let _ = kind;
+        self.subscribe()
+    }
     /// Record observed state for `observed_generation`, which must be the document's current
     /// generation ([`StoreError::Conflict`] otherwise: a client changed it since the writer
     /// read it, and that change triggers another pass). Never bumps `generation`.

@@ -22,6 +22,9 @@ pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
     /// Bumped after every committed client write (see [`Store::subscribe`]).
     changes: tokio::sync::watch::Sender<u64>,
+    /// One per kind (in [`ResourceKind::ALL`]'s order), bumped when a write may have
+    /// changed documents of that kind (see [`Store::subscribe_kind`]).
+    kind_changes: Vec<tokio::sync::watch::Sender<u64>>,
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -155,12 +158,34 @@ impl SqliteStore {
         Ok(Self {
             pool,
             changes: tokio::sync::watch::Sender::new(0),
+            kind_changes: ResourceKind::ALL
+                .iter()
+                .map(|_| tokio::sync::watch::Sender::new(0))
+                .collect(),
         })
     }
 
-    /// Tell watchers a write committed.
+    /// Tell watchers a write committed that may have touched any kind (updates and
+    /// deletions reach dependents of other kinds in the same transaction).
     fn changed(&self) {
         self.changes.send_modify(|n| *n = n.wrapping_add(1));
+        for k in &self.kind_changes {
+            k.send_modify(|n| *n = n.wrapping_add(1));
+        }
+    }
+
+    /// Tell watchers a write committed that created documents of `kinds` only.
+    fn created(&self, kinds: impl IntoIterator<Item = ResourceKind>) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+        let mut woken = [false; ResourceKind::ALL.len()];
+        for kind in kinds {
+            if let Some(i) = ResourceKind::ALL.iter().position(|k| *k == kind)
+                && !std::mem::replace(&mut woken[i], true)
+                && let Some(tx) = self.kind_changes.get(i)
+            {
+                tx.send_modify(|n| *n = n.wrapping_add(1));
+            }
+        }
     }
 
     async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
@@ -519,7 +544,7 @@ impl Store for SqliteStore {
             insert_idempotency(&mut tx, r).await?;
         }
         tx.commit().await?;
-        self.changed();
+        self.created(docs.iter().map(|d| d.kind));
         Ok(docs.iter().map(Document::initial).collect())
     }
 
@@ -767,6 +792,14 @@ impl Store for SqliteStore {
 
     fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
         self.changes.subscribe()
+    }
+
+    fn subscribe_kind(&self, kind: ResourceKind) -> tokio::sync::watch::Receiver<u64> {
+        ResourceKind::ALL
+            .iter()
+            .position(|k| *k == kind)
+            .and_then(|i| self.kind_changes.get(i))
+            .map_or_else(|| self.changes.subscribe(), |tx| tx.subscribe())
     }
 
     async fn list_unobserved(&self, kind: ResourceKind) -> Result<Vec<Document>> {

@@ -846,3 +846,50 @@ async fn a_status_is_written_only_for_the_generation_read() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_kinds_watchers_are_woken_by_creates_of_that_kind_and_by_every_update() {
+    let f = fixture().await;
+    let mut routes = f.store.subscribe_kind(ResourceKind::Route);
+    let mut clusters = f.store.subscribe_kind(ResourceKind::Cluster);
+    let c = new_doc(ResourceKind::Cluster, 1, &f.org, None);
+    f.store
+        .create_documents(std::slice::from_ref(&c), None, None)
+        .await
+        .unwrap();
+    assert!(
+        clusters.has_changed().unwrap(),
+        "a cluster create wakes the cluster watcher"
+    );
+    assert!(
+        !routes.has_changed().unwrap(),
+        "a cluster create does not wake the route watcher"
+    );
+    clusters.borrow_and_update();
+    let r = new_doc(ResourceKind::Route, 1, &f.org, Some(&c.id));
+    f.store
+        .create_documents(std::slice::from_ref(&r), None, None)
+        .await
+        .unwrap();
+    assert!(
+        routes.has_changed().unwrap(),
+        "a route create wakes the route watcher"
+    );
+    assert!(!clusters.has_changed().unwrap());
+    routes.borrow_and_update();
+    // An update may reach dependents of other kinds in its transaction: every kind wakes.
+    f.store
+        .update_document(
+            ResourceKind::Cluster,
+            &f.org,
+            &c.id,
+            None,
+            &json!({"name": "c2"}),
+            None,
+            now(),
+        )
+        .await
+        .unwrap();
+    assert!(clusters.has_changed().unwrap());
+    assert!(routes.has_changed().unwrap());
+}
