@@ -25,44 +25,21 @@ pub struct JsonBody<T> {
     pub body_hash: String,
 }
 
-fn field_from_serde(path: &str, msg: &str) -> String {
-    // "unknown field `x`, expected …" / "missing field `x`" name the field in the message.
-    let named = ["unknown field `", "missing field `", "duplicate field `"]
-        .iter()
-        .find_map(|p| msg.strip_prefix(p))
-        .and_then(|rest| rest.split('`').next());
-    let path = if path == "?" || path == "." { "" } else { path };
-    match named {
-        Some(f) if path.is_empty() => f.to_owned(),
-        Some(f) if path == f || path.ends_with(&format!(".{f}")) => path.to_owned(),
-        Some(f) => format!("{path}.{f}"),
-        None => path.to_owned(),
-    }
-}
-
-/// Parse JSON bytes into `T`, mapping every failure to a 400 that names the field.
+/// Parse JSON bytes into `T`, mapping every failure to a 400 that names the field. A
+/// struct is read from a JSON object only, at every depth: an array where an object is
+/// required (`["t","ORGANIZATION_MEMBER"]`) is refused, not read by position.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let msg = inner.to_string();
-        let field = field_from_serde(&path, &msg);
-        let detail = if field.is_empty() {
-            format!("the body is not valid JSON for this request: {msg}")
+    linkplane_model::strict::from_slice(bytes).map_err(|e| {
+        let field = if e.field.is_empty() {
+            "body".to_owned()
         } else {
-            format!("{field}: {msg}")
+            e.field.clone()
         };
         ApiError::BadRequest {
-            detail,
-            errors: vec![FieldError::new(field, msg)],
+            detail: e.to_string(),
+            errors: vec![FieldError::new(field, e.message)],
         }
-    })?;
-    de.end().map_err(|e| ApiError::BadRequest {
-        detail: format!("trailing data after the JSON body: {e}"),
-        errors: vec![],
-    })?;
-    Ok(value)
+    })
 }
 
 impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
@@ -80,6 +57,17 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
             return Err(ApiError::UnsupportedMediaType(format!(
                 "send the body as JSON with Content-Type: application/json (got {:?})",
                 if ct.is_empty() { "nothing" } else { &ct }
+            )));
+        }
+        // Refuse from the header alone: neither read nor wait for a body that is too large.
+        let announced = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if announced.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+            return Err(ApiError::PayloadTooLarge(format!(
+                "the body is over the limit of {MAX_BODY_BYTES} bytes (1 MiB)"
             )));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|r| {
