@@ -209,15 +209,55 @@ impl FromRequestParts<AppState> for AgentPrincipal {
 }
 
 /// The `Idempotency-Key` header (1–255 visible ASCII characters), if sent.
-#[derive(Debug, Clone)]
-pub struct IdempotencyKey(pub Option<String>);
+///
+/// While the request runs it holds this process's lock for its route and key, so
+/// concurrent retries with one key run one after the other: the first creates, every
+/// later one finds the first's record and replays it (instead of racing the first into a
+/// 409 or a 422 "already exists").
+#[derive(Debug)]
+pub struct IdempotencyKey(pub Option<String>, #[allow(dead_code)] Option<InFlight>);
+
+/// Creates in flight in this process, by method, path and key.
+type InFlightMap =
+    std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>;
+static IN_FLIGHT: std::sync::LazyLock<InFlightMap> = std::sync::LazyLock::new(Default::default);
+
+/// Holds the lock of one route and key until the request is done.
+#[derive(Debug)]
+pub struct InFlight {
+    scope: String,
+    lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl InFlight {
+    async fn enter(scope: String) -> Self {
+        let lock = {
+            let mut map = IN_FLIGHT.lock().unwrap_or_else(|p| p.into_inner());
+            std::sync::Arc::clone(map.entry(scope.clone()).or_default())
+        };
+        let guard = Some(std::sync::Arc::clone(&lock).lock_owned().await);
+        Self { scope, lock, guard }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.guard.take();
+        let mut map = IN_FLIGHT.lock().unwrap_or_else(|p| p.into_inner());
+        // Only the map and this holder left: nobody waits, forget the scope.
+        if std::sync::Arc::strong_count(&self.lock) == 2 {
+            map.remove(&self.scope);
+        }
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let Some(v) = parts.headers.get("idempotency-key") else {
-            return Ok(Self(None));
+            return Ok(Self(None, None));
         };
         let bad = || {
             ApiError::bad_field(
@@ -229,7 +269,8 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
         if s.is_empty() || s.len() > 255 || !s.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(bad());
         }
-        Ok(Self(Some(s.to_owned())))
+        let scope = format!("{} {} {s}", parts.method, parts.uri.path());
+        Ok(Self(Some(s.to_owned()), Some(InFlight::enter(scope).await)))
     }
 }
 
