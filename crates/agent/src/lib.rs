@@ -4,7 +4,9 @@
 //!
 //! It registers with the deployment's API URL using an agent token, heartbeats at once, then
 //! at the interval the server returns in each response. While the plane is unreachable it retries
-//! with exponential backoff and jitter; an invalid or revoked token ends it with exit code 2
+//! with exponential backoff and jitter, and so it does (saying why) when the plane's policy
+//! refuses it (403: `privateOnly`, allowed IP ranges) or the URL has no agent protocol (404:
+//! a wrong `--api-url`); only an invalid or revoked token (401) ends it, with exit code 2
 //! and a message saying so. The protocol is in `docs/AGENTS.md`.
 
 #![forbid(unsafe_code)]
@@ -16,7 +18,7 @@ use anyhow::Context as _;
 use linkplane_client::v1::AgentReport;
 use linkplane_client::{BuildError, Client, Error};
 
-/// Exit code when the plane refuses the token (invalid, revoked, or for another deployment).
+/// Exit code when the plane refuses the token (401: invalid or revoked).
 pub const EXIT_TOKEN_REFUSED: i32 = 2;
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
@@ -61,11 +63,17 @@ pub struct AgentRunArgs {
 }
 
 /// Why one exchange with the plane did not succeed.
+#[derive(Debug)]
 enum Failure {
-    /// The plane answered that the token is not valid: stop.
+    /// 401: the token is invalid or revoked: stop (exit 2).
     TokenRefused(String),
-    /// The plane does not know this agent any more: register again.
-    Unknown,
+    /// 403: the plane's policy refused this request (`privateOnly`, the deployment's
+    /// allowed IP ranges, a token of another cluster's deployment): the network path may
+    /// change, so report it and retry with backoff.
+    Policy(String),
+    /// 404: on a heartbeat the plane does not know this agent any more (register again);
+    /// on a registration there is no agent protocol at this URL (a wrong `--api-url`).
+    NotFound(String),
     /// Anything transient: network, TLS, 5xx. Retry with backoff.
     Transient(String),
 }
@@ -76,10 +84,12 @@ impl From<Error> for Failure {
             Error::Unreachable { chain, .. } => Failure::Transient(chain.clone()),
             Error::Status { status, .. } => {
                 let detail: String = e.detail().unwrap_or_default().chars().take(200).collect();
+                let what = format!("{status}: {detail}");
                 match status.as_u16() {
-                    401 | 403 => Failure::TokenRefused(format!("{status}: {detail}")),
-                    404 => Failure::Unknown,
-                    _ => Failure::Transient(format!("{status}: {detail}")),
+                    401 => Failure::TokenRefused(what),
+                    403 => Failure::Policy(what),
+                    404 => Failure::NotFound(what),
+                    _ => Failure::Transient(what),
                 }
             }
             Error::Decode { reason, .. } => {
@@ -90,8 +100,24 @@ impl From<Error> for Failure {
     }
 }
 
+/// Why the agent stopped before `--max-heartbeats`.
+#[derive(Debug)]
+pub enum Stopped {
+    /// The plane refused the token (401): exit [`EXIT_TOKEN_REFUSED`].
+    TokenRefused(String),
+}
+
 pub async fn run(args: AgentRunArgs) -> anyhow::Result<()> {
-    let token = read_token(&args)?;
+    match run_until_stopped(&args).await? {
+        Ok(()) => Ok(()),
+        Err(Stopped::TokenRefused(_)) => std::process::exit(EXIT_TOKEN_REFUSED),
+    }
+}
+
+/// The agent's loop: `Ok(Ok(()))` after `--max-heartbeats`, `Ok(Err(Stopped))` when the
+/// plane refuses the token; otherwise it runs for ever, retrying with backoff and jitter.
+pub async fn run_until_stopped(args: &AgentRunArgs) -> anyhow::Result<Result<(), Stopped>> {
+    let token = read_token(args)?;
     let client = client(&args.api_url, token, args.ca_file.as_deref())?;
     let base = args.api_url.trim_end_matches('/').to_string();
     let hostname = hostname();
@@ -105,6 +131,9 @@ pub async fn run(args: AgentRunArgs) -> anyhow::Result<()> {
     let mut failures = 0u32;
     let mut agent_id: Option<String> = None;
     let mut beats = 0u64;
+    // Whether the last exchange was a registration that the next heartbeat has not yet
+    // confirmed: a 404 right after registering must not re-register at once, for ever.
+    let mut unconfirmed = false;
     loop {
         let registering = agent_id.is_none();
         let outcome = match &agent_id {
@@ -124,47 +153,87 @@ pub async fn run(args: AgentRunArgs) -> anyhow::Result<()> {
                 .map(|a| a.heartbeat_interval_seconds)
                 .map_err(Failure::from),
         };
-        match outcome {
+        let retry = |failures: &mut u32, what: String| {
+            *failures += 1;
+            let delay = backoff(*failures);
+            tracing::warn!(
+                failures = *failures,
+                delay_ms = delay.as_millis() as u64,
+                "{what}"
+            );
+            eprintln!(
+                "agent {name}: {what}; retry {} in {:.1}s",
+                *failures,
+                delay.as_secs_f64()
+            );
+            delay
+        };
+        let delay = match outcome {
             Ok(secs) => {
                 if failures > 0 {
                     eprintln!("agent {name}: connected again after {failures} failed attempt(s)");
                 }
                 failures = 0;
+                unconfirmed = registering;
                 let interval = clamp_interval(secs as f64);
                 if !registering {
                     beats += 1;
                 }
                 if args.max_heartbeats.is_some_and(|max| beats >= max) {
-                    return Ok(());
+                    return Ok(Ok(()));
                 }
                 // The first heartbeat follows the registration at once, so the agent reports
                 // HEALTHY right after it starts, not one interval later.
-                if !registering {
-                    tokio::time::sleep(interval).await;
+                if registering {
+                    continue;
                 }
+                interval
             }
             Err(Failure::TokenRefused(detail)) => {
                 eprintln!(
                     "agent {name}: the orchestration plane refused the agent token ({detail}). \
-                     It is invalid, revoked, or for another deployment: create a new one with \
+                     It is invalid or revoked: create a new one with \
                      `linkplane agent-token create` and restart the agent."
                 );
-                std::process::exit(EXIT_TOKEN_REFUSED);
+                return Ok(Err(Stopped::TokenRefused(detail)));
             }
-            Err(Failure::Unknown) => {
-                eprintln!("agent {name}: the plane no longer knows this agent; registering again");
+            Err(Failure::Policy(detail)) => retry(
+                &mut failures,
+                format!(
+                    "the orchestration plane's policy refused this agent ({detail}): the \
+                     cluster may be privateOnly (connect through its PrivateLink endpoint) or \
+                     this address is outside the deployment's allowedIpAddressRanges"
+                ),
+            ),
+            Err(Failure::NotFound(detail)) if registering => retry(
+                &mut failures,
+                format!(
+                    "{base} has no agent protocol ({detail}); check --api-url (the deployment's \
+                     apiUrl, https://<clusterId>.external.<baseDomain>/…)"
+                ),
+            ),
+            Err(Failure::NotFound(detail)) => {
                 agent_id = None;
+                if unconfirmed {
+                    // Registered, and the plane forgot the agent at once: back off.
+                    retry(
+                        &mut failures,
+                        format!(
+                            "the plane forgot this agent right after registering it ({detail})"
+                        ),
+                    )
+                } else {
+                    eprintln!(
+                        "agent {name}: the plane no longer knows this agent; registering again"
+                    );
+                    continue;
+                }
             }
             Err(Failure::Transient(why)) => {
-                failures += 1;
-                let delay = backoff(failures);
-                eprintln!(
-                    "agent {name}: cannot reach {base} ({why}); retry {failures} in {:.1}s",
-                    delay.as_secs_f64()
-                );
-                tokio::time::sleep(delay).await;
+                retry(&mut failures, format!("cannot reach {base} ({why})"))
             }
-        }
+        };
+        tokio::time::sleep(delay).await;
     }
 }
 
@@ -254,7 +323,14 @@ mod tests {
         );
         assert!(matches!(
             Failure::from(Error::from_answer(StatusCode::NOT_FOUND, "")),
-            Failure::Unknown
+            Failure::NotFound(_)
+        ));
+        assert!(matches!(
+            Failure::from(Error::from_answer(
+                StatusCode::FORBIDDEN,
+                r#"{"title":"Forbidden","status":403,"detail":"privateOnly"}"#
+            )),
+            Failure::Policy(d) if d.contains("privateOnly")
         ));
         assert!(matches!(
             Failure::from(Error::from_answer(StatusCode::SERVICE_UNAVAILABLE, "busy")),

@@ -25,44 +25,21 @@ pub struct JsonBody<T> {
     pub body_hash: String,
 }
 
-fn field_from_serde(path: &str, msg: &str) -> String {
-    // "unknown field `x`, expected …" / "missing field `x`" name the field in the message.
-    let named = ["unknown field `", "missing field `", "duplicate field `"]
-        .iter()
-        .find_map(|p| msg.strip_prefix(p))
-        .and_then(|rest| rest.split('`').next());
-    let path = if path == "?" || path == "." { "" } else { path };
-    match named {
-        Some(f) if path.is_empty() => f.to_owned(),
-        Some(f) if path == f || path.ends_with(&format!(".{f}")) => path.to_owned(),
-        Some(f) => format!("{path}.{f}"),
-        None => path.to_owned(),
-    }
-}
-
-/// Parse JSON bytes into `T`, mapping every failure to a 400 that names the field.
+/// Parse JSON bytes into `T`, mapping every failure to a 400 that names the field. A
+/// struct is read from a JSON object only, at every depth: an array where an object is
+/// required (`["t","ORGANIZATION_MEMBER"]`) is refused, not read by position.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let msg = inner.to_string();
-        let field = field_from_serde(&path, &msg);
-        let detail = if field.is_empty() {
-            format!("the body is not valid JSON for this request: {msg}")
+    linkplane_model::strict::from_slice(bytes).map_err(|e| {
+        let field = if e.field.is_empty() {
+            "body".to_owned()
         } else {
-            format!("{field}: {msg}")
+            e.field.clone()
         };
         ApiError::BadRequest {
-            detail,
-            errors: vec![FieldError::new(field, msg)],
+            detail: e.to_string(),
+            errors: vec![FieldError::new(field, e.message)],
         }
-    })?;
-    de.end().map_err(|e| ApiError::BadRequest {
-        detail: format!("trailing data after the JSON body: {e}"),
-        errors: vec![],
-    })?;
-    Ok(value)
+    })
 }
 
 impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
@@ -80,6 +57,17 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
             return Err(ApiError::UnsupportedMediaType(format!(
                 "send the body as JSON with Content-Type: application/json (got {:?})",
                 if ct.is_empty() { "nothing" } else { &ct }
+            )));
+        }
+        // Refuse from the header alone: neither read nor wait for a body that is too large.
+        let announced = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if announced.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+            return Err(ApiError::PayloadTooLarge(format!(
+                "the body is over the limit of {MAX_BODY_BYTES} bytes (1 MiB)"
             )));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|r| {
@@ -221,15 +209,55 @@ impl FromRequestParts<AppState> for AgentPrincipal {
 }
 
 /// The `Idempotency-Key` header (1–255 visible ASCII characters), if sent.
-#[derive(Debug, Clone)]
-pub struct IdempotencyKey(pub Option<String>);
+///
+/// While the request runs it holds this process's lock for its route and key, so
+/// concurrent retries with one key run one after the other: the first creates, every
+/// later one finds the first's record and replays it (instead of racing the first into a
+/// 409 or a 422 "already exists").
+#[derive(Debug)]
+pub struct IdempotencyKey(pub Option<String>, #[allow(dead_code)] Option<InFlight>);
+
+/// Creates in flight in this process, by method, path and key.
+type InFlightMap =
+    std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>;
+static IN_FLIGHT: std::sync::LazyLock<InFlightMap> = std::sync::LazyLock::new(Default::default);
+
+/// Holds the lock of one route and key until the request is done.
+#[derive(Debug)]
+pub struct InFlight {
+    scope: String,
+    lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl InFlight {
+    async fn enter(scope: String) -> Self {
+        let lock = {
+            let mut map = IN_FLIGHT.lock().unwrap_or_else(|p| p.into_inner());
+            std::sync::Arc::clone(map.entry(scope.clone()).or_default())
+        };
+        let guard = Some(std::sync::Arc::clone(&lock).lock_owned().await);
+        Self { scope, lock, guard }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.guard.take();
+        let mut map = IN_FLIGHT.lock().unwrap_or_else(|p| p.into_inner());
+        // Only the map and this holder left: nobody waits, forget the scope.
+        if std::sync::Arc::strong_count(&self.lock) == 2 {
+            map.remove(&self.scope);
+        }
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let Some(v) = parts.headers.get("idempotency-key") else {
-            return Ok(Self(None));
+            return Ok(Self(None, None));
         };
         let bad = || {
             ApiError::bad_field(
@@ -241,7 +269,8 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
         if s.is_empty() || s.len() > 255 || !s.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(bad());
         }
-        Ok(Self(Some(s.to_owned())))
+        let scope = format!("{} {} {s}", parts.method, parts.uri.path());
+        Ok(Self(Some(s.to_owned()), Some(InFlight::enter(scope).await)))
     }
 }
 

@@ -25,6 +25,135 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The answers and limits the server enforces that the handlers' annotations do not say:
+/// 400 and 401 problems on every authenticated operation, `limit` 1–500,
+/// `Idempotency-Key` and `If-Match` formats, names 1–63 characters, CIDR blocks in decimal
+/// dotted quads without leading zeros, the known regions.
+struct Limits;
+
+/// A dotted-quad octet 0–255 without leading zeros.
+const OCTET: &str = "(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])";
+
+impl Modify for Limits {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let Ok(mut v) = serde_json::to_value(&*doc) else {
+            return;
+        };
+        limit_operations(&mut v);
+        limit_schemas(&mut v);
+        if let Ok(new) = serde_json::from_value(v) {
+            *doc = new;
+        }
+    }
+}
+
+fn problem_response(description: &str) -> serde_json::Value {
+    serde_json::json!({
+        "description": description,
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    })
+}
+
+fn limit_operations(v: &mut serde_json::Value) {
+    use serde_json::json;
+    let Some(paths) = v.get_mut("paths").and_then(|p| p.as_object_mut()) else {
+        return;
+    };
+    for ops in paths.values_mut().filter_map(|o| o.as_object_mut()) {
+        for op in ops.values_mut().filter_map(|o| o.as_object_mut()) {
+            let secured = op.contains_key("security");
+            if let Some(params) = op.get_mut("parameters").and_then(|p| p.as_array_mut()) {
+                for p in params.iter_mut() {
+                    let name = p["name"].as_str().unwrap_or("").to_owned();
+                    match name.as_str() {
+                        "limit" => {
+                            p["schema"] = json!({"type": "integer", "minimum": 1, "maximum": 500, "default": 100});
+                        }
+                        "Idempotency-Key" => {
+                            p["schema"] = json!({"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]{1,255}$"});
+                            p["description"] = json!(
+                                "1–255 visible ASCII characters (e.g. a UUID); a retry with the same key and body replays the first answer, another body is a 422"
+                            );
+                        }
+                        "If-Match" => {
+                            p["schema"] = json!({"type": "string", "pattern": "^(\\*|\"[a-z0-9]+-g[0-9]+\")$"});
+                            p["description"] = json!(
+                                "An ETag from a previous answer (\"<id>-g<generation>\") or *; 412 if the resource changed, 400 if malformed"
+                            );
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            if !secured {
+                continue;
+            }
+            let Some(responses) = op.get_mut("responses").and_then(|r| r.as_object_mut()) else {
+                continue;
+            };
+            responses.entry("400").or_insert_with(|| {
+                problem_response("Malformed request: bad JSON, a wrong type or shape (an array where an object is required), a missing or unknown field, a bad query parameter or header; errors[] names the field")
+            });
+            responses.entry("401").or_insert_with(|| {
+                problem_response("Missing, invalid or revoked token (WWW-Authenticate: Bearer)")
+            });
+            responses
+                .entry("413")
+                .or_insert_with(|| problem_response("The body is over 1 MiB"));
+        }
+    }
+}
+
+fn limit_schemas(v: &mut serde_json::Value) {
+    use serde_json::json;
+    let Some(schemas) = v
+        .pointer_mut("/components/schemas")
+        .and_then(|s| s.as_object_mut())
+    else {
+        return;
+    };
+    let quad = format!("{OCTET}(\\.{OCTET}){{3}}");
+    let cidr = format!("^{quad}/([0-9]|[12][0-9]|3[0-2])$");
+    let set = |schemas: &mut serde_json::Map<String, serde_json::Value>,
+               name: &str,
+               extra: serde_json::Value| {
+        if let (Some(s), Some(extra)) = (
+            schemas.get_mut(name).and_then(|s| s.as_object_mut()),
+            extra.as_object(),
+        ) {
+            for (k, x) in extra {
+                s.insert(k.clone(), x.clone());
+            }
+        }
+    };
+    set(
+        schemas,
+        "Name",
+        json!({"minLength": 1, "maxLength": linkplane_model::NAME_MAX_CHARS}),
+    );
+    set(
+        schemas,
+        "Cidr",
+        json!({"pattern": cidr, "description": "IPv4 CIDR block in canonical form (no host bits set), octets in decimal without leading zeros"}),
+    );
+    set(
+        schemas,
+        "InsideCidr",
+        json!({"pattern": format!("^169\\.254\\.{OCTET}\\.{OCTET}/30$")}),
+    );
+    set(
+        schemas,
+        "GatewayIp",
+        json!({"pattern": format!("^{quad}$")}),
+    );
+    let regions: Vec<&str> = linkplane_model::AWS_REGIONS
+        .iter()
+        .chain(linkplane_model::AZURE_REGIONS)
+        .copied()
+        .collect();
+    set(schemas, "Region", json!({"enum": regions}));
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -32,7 +161,7 @@ impl Modify for BearerAuth {
         description = "Self-service private connectivity: clusters, deployments, agents and every network connection, validated up front. Errors are RFC 9457 application/problem+json.",
         license(name = "Apache-2.0")
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &Limits),
     paths(
         crate::healthz, crate::ca_pem,
         organizations::list_organizations, organizations::get_organization,

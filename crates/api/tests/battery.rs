@@ -330,3 +330,241 @@ async fn nasty_paths_queries_and_headers_are_4xx() {
         200
     );
 }
+
+/// What an outside battery found: arrays read by position, leading-zero octets rewritten,
+/// resolver targets nobody can reach. Each is a 4xx naming the field, and nothing is stored.
+#[tokio::test]
+async fn wrong_shapes_leading_zeros_and_unusable_targets_are_4xx_naming_the_field() {
+    let s = Server::start().await;
+    let cl = s.cluster("DEDICATED", "10.0.0.0/16").await;
+    let cp = |coll: &str| s.org_path(&format!("/clusters/{cl}/{coll}"));
+    let before = s.census().await;
+    let tokens_before = s.get(&s.org_path("/api-tokens")).await.body["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    let dns = |targets: serde_json::Value| json!({"name":"d","kind":"FORWARDING","domain":"corp.example.com","targets": targets});
+    let cases: Vec<(Method, String, serde_json::Value, &str)> = vec![
+        // An array where an object is required (was 201, read by position).
+        (
+            Method::POST,
+            s.org_path("/api-tokens"),
+            json!(["t", "ORGANIZATION_MEMBER"]),
+            "body",
+        ),
+        (
+            Method::POST,
+            s.org_path("/clusters"),
+            json!(["c", "AWS", "DEDICATED", "us-east-1", "10.50.0.0/16"]),
+            "body",
+        ),
+        (
+            Method::POST,
+            s.org_path("/deployments"),
+            json!({"name":"d","clusterId": cl,"remoteExecution":[true,["203.0.113.0/24"]]}),
+            "remoteExecution",
+        ),
+        (
+            Method::PATCH,
+            s.org_path(&format!("/clusters/{cl}")),
+            json!(["renamed", true]),
+            "body",
+        ),
+        (
+            Method::PUT,
+            s.org_path(&format!("/clusters/{cl}/private-link")),
+            json!([["*"], [], true]),
+            "body",
+        ),
+        (
+            Method::POST,
+            cp("dns-resolutions"),
+            json!({"name":"d","kind":"PRIVATE_ZONE","domain":"corp.example.com","records":[["db","A","10.1.1.1",60]]}),
+            "records[0]",
+        ),
+        // Leading-zero octets (were accepted and rewritten) in every CIDR and IP field.
+        (
+            Method::POST,
+            s.org_path("/clusters"),
+            json!({"name":"c2","cloudProvider":"AWS","type":"DEDICATED","region":"us-east-1","vpcSubnetRange":"010.077.000.000/16"}),
+            "vpcSubnetRange",
+        ),
+        (
+            Method::POST,
+            s.org_path("/deployments"),
+            json!({"name":"d","clusterId": cl,"remoteExecution":{"enabled":true,"allowedIpAddressRanges":["203.0.113.0/24","010.0.0.0/8"]}}),
+            "remoteExecution.allowedIpAddressRanges[1]",
+        ),
+        (
+            Method::POST,
+            cp("vpc-peering-connections"),
+            common::peering_body("010.1.0.0/16"),
+            "peerCidr",
+        ),
+        (
+            Method::POST,
+            cp("routes"),
+            json!({"name":"r","destinationCidr":"0172.16.0.0/12","targetId":"pcx0000000000000000"}),
+            "destinationCidr",
+        ),
+        (
+            Method::POST,
+            cp("transit-gateway-attachments"),
+            json!({"name":"t","transitGatewayId":"tgw-0123456789abcdef0","peerAccountId":"123456789012","cidrs":["172.020.0.0/16"]}),
+            "cidrs[0]",
+        ),
+        (
+            Method::POST,
+            cp("vpn-connections"),
+            json!({"name":"v","gatewayIps":["203.0.113.10"],"preSharedKey":"Abcdefgh12","bgpAsn":65000,"insideCidr":"169.254.010.0/30"}),
+            "insideCidr",
+        ),
+        (
+            Method::POST,
+            cp("vpn-connections"),
+            json!({"name":"v","gatewayIps":["203.0.113.010"],"preSharedKey":"Abcdefgh12","bgpAsn":65000}),
+            "gatewayIps[0]",
+        ),
+        (
+            Method::POST,
+            cp("dns-resolutions"),
+            json!({"name":"d","kind":"PRIVATE_ZONE","domain":"corp.example.com","records":[{"name":"db","type":"A","value":"010.1.1.1"}]}),
+            "records[0].value",
+        ),
+        // Forwarding targets nobody can answer from.
+        (
+            Method::POST,
+            cp("dns-resolutions"),
+            dns(json!(["0.0.0.0"])),
+            "targets[0]",
+        ),
+        (
+            Method::POST,
+            cp("dns-resolutions"),
+            dns(json!(["10.1.1.1", "224.0.0.251:53"])),
+            "targets[1]",
+        ),
+        (
+            Method::POST,
+            cp("dns-resolutions"),
+            dns(json!(["255.255.255.255"])),
+            "targets[0]",
+        ),
+        (
+            Method::POST,
+            cp("dns-resolutions"),
+            dns(json!(["10.1.1.1:0"])),
+            "targets[0]",
+        ),
+        (
+            Method::POST,
+            cp("dns-resolutions"),
+            dns(json!(["010.1.1.1"])),
+            "targets[0]",
+        ),
+    ];
+    for (method, path, body, field) in &cases {
+        let r = s
+            .call(method.clone(), path, &s.token.clone(), Some(body.clone()))
+            .await;
+        let code = r.status.as_u16();
+        assert!(
+            code == 400 || code == 422,
+            "{method} {path} {field}: {code} {}",
+            r.text
+        );
+        let fields = r.problem(code);
+        assert!(
+            fields.iter().any(|f| f == field),
+            "{method} {path}: expected {field} in {fields:?}: {}",
+            r.text
+        );
+    }
+    assert_eq!(s.census().await, before, "nothing was stored");
+    let tokens_after = s.get(&s.org_path("/api-tokens")).await.body["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(tokens_after, tokens_before, "no token was created");
+}
+
+/// 200 concurrent retries with one Idempotency-Key, on every kind of create: one
+/// resource, and every answer is the first one (201), replayed — never a 409 "in progress"
+/// or a 422 "already exists".
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_retries_with_one_key_all_get_the_replay() {
+    let s = Server::start().await;
+    let cl = s.cluster("DEDICATED", "10.0.0.0/16").await;
+    let http = reqwest::Client::new();
+    for (path, body, kind) in [
+        (
+            s.org_path("/clusters"),
+            json!({"name":"prod","cloudProvider":"AWS","type":"DEDICATED","region":"us-east-1","vpcSubnetRange":"10.60.0.0/16"}),
+            Some(linkplane_model::ResourceKind::Cluster),
+        ),
+        (
+            s.org_path("/deployments"),
+            json!({"name":"d","clusterId": cl}),
+            Some(linkplane_model::ResourceKind::Deployment),
+        ),
+        (
+            s.org_path("/api-tokens"),
+            json!({"name":"ci","role":"ORGANIZATION_MEMBER"}),
+            None,
+        ),
+        (
+            s.org_path(&format!("/clusters/{cl}/vpc-peering-connections")),
+            common::peering_body("10.20.0.0/16"),
+            Some(linkplane_model::ResourceKind::VpcPeeringConnection),
+        ),
+    ] {
+        let before = s.census().await;
+        let url = format!("{}{path}", s.base);
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..200 {
+            let (http, url, token, body) =
+                (http.clone(), url.clone(), s.token.clone(), body.clone());
+            set.spawn(async move {
+                let r = http
+                    .post(&url)
+                    .bearer_auth(token)
+                    .header("idempotency-key", "retry-1")
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = r.status().as_u16();
+                let replayed = r.headers().contains_key("idempotent-replayed");
+                let v: serde_json::Value = r.json().await.unwrap();
+                (status, replayed, v["id"].as_str().map(str::to_owned), v)
+            });
+        }
+        let results = tokio::time::timeout(std::time::Duration::from_secs(120), set.join_all())
+            .await
+            .expect("200 retries finished in time");
+        let bad: Vec<_> = results
+            .iter()
+            .filter(|(st, ..)| *st != 201)
+            .map(|(st, _, _, v)| (st, v))
+            .collect();
+        assert!(
+            bad.is_empty(),
+            "{path}: not the replay: {} of 200: {bad:?}",
+            bad.len()
+        );
+        let ids: std::collections::BTreeSet<_> =
+            results.iter().map(|(_, _, id, _)| id.clone()).collect();
+        assert_eq!(ids.len(), 1, "{path}: one resource: {ids:?}");
+        assert_eq!(
+            results.iter().filter(|(_, replayed, ..)| !replayed).count(),
+            1,
+            "{path}"
+        );
+        if let Some(kind) = kind {
+            let count = |c: &[(linkplane_model::ResourceKind, usize)]| {
+                c.iter().find(|(k, _)| *k == kind).map_or(0, |(_, n)| *n)
+            };
+            assert_eq!(count(&s.census().await), count(&before) + 1, "{path}");
+        }
+    }
+}

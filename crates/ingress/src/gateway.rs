@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use ipnet::IpNet;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -19,6 +19,14 @@ use crate::proxy_protocol::{self, Arrival};
 
 /// How long a client may take to send its first bytes and finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a client may take to send a request's headers, and how long an HTTP/1 keep-alive
+/// connection may sit idle before its next request (hyper's header-read timer covers both).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// HTTP/2: ping an idle connection this often, and close it when a ping is not answered
+/// within [`H2_PING_TIMEOUT`].
+pub const H2_PING_INTERVAL: Duration = Duration::from_secs(30);
+pub const H2_PING_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A TLS front door serving one router.
 #[derive(Clone)]
@@ -98,7 +106,16 @@ impl Gateway {
             req.extensions_mut().insert(arrival.clone());
             router.clone().oneshot(req.map(axum::body::Body::new))
         });
-        let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT);
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .keep_alive_interval(Some(H2_PING_INTERVAL))
+            .keep_alive_timeout(H2_PING_TIMEOUT);
         if let Err(e) = builder
             .serve_connection_with_upgrades(TokioIo::new(tls), service)
             .await

@@ -50,7 +50,14 @@ impl From<Error> for ApiError {
     }
 }
 
-/// The problem document (RFC 9457).
+/// One broken rule of a problem: the field and what is wrong with it (as `/v1` answers).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+/// The problem document (RFC 9457). `errors` lists the field of a 400 (absent otherwise).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Problem {
     #[serde(rename = "type")]
@@ -58,12 +65,32 @@ pub struct Problem {
     pub title: String,
     pub status: u16,
     pub detail: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+/// A problem+json response.
+fn problem(status: StatusCode, title: &str, detail: String, errors: Vec<FieldError>) -> Response {
+    let body = Problem {
+        kind: "about:blank".into(),
+        title: title.into(),
+        status: status.as_u16(),
+        detail,
+        errors,
+    };
+    let mut resp = (status, Json(body)).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    resp
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, title) = match &self.0 {
             Error::Invalid { .. } => (StatusCode::BAD_REQUEST, "Invalid request"),
+            Error::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "Payload too large"),
             Error::NotFound { .. } => (StatusCode::NOT_FOUND, "Not found"),
             Error::Forbidden { .. } => (StatusCode::FORBIDDEN, "Access denied"),
             Error::Conflict(_) => (StatusCode::CONFLICT, "Conflict"),
@@ -75,18 +102,16 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::error!(error = %self.0, "localcloud request failed");
         }
-        let body = Problem {
-            kind: "about:blank".into(),
-            title: title.into(),
-            status: status.as_u16(),
-            detail: self.0.to_string(),
+        let errors = match &self.0 {
+            Error::Invalid { field, reason } | Error::TooLarge { field, reason } => {
+                vec![FieldError {
+                    field: field.clone(),
+                    message: reason.clone(),
+                }]
+            }
+            _ => vec![],
         };
-        let mut resp = (status, Json(body)).into_response();
-        resp.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
-        resp
+        problem(status, title, self.0.to_string(), errors)
     }
 }
 
@@ -109,18 +134,135 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
-/// Body extractor whose rejection is a problem document.
+/// Largest accepted request body (as `/v1`): 1 MiB.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Body extractor whose rejection is a problem document: 413 over [`MAX_BODY_BYTES`], 400
+/// naming the field for malformed JSON, wrong types, unknown fields and an array where an
+/// object is required (structs are read from objects only, at every depth).
 pub struct Body<T>(pub T);
 
 impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(Body(v)),
-            Err(e) => Err(Error::invalid("body", e.body_text()).into()),
+        let ct = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let essence = ct.split(';').next().unwrap_or("").trim();
+        if essence != "application/json" && !essence.ends_with("+json") {
+            return Err(Error::invalid(
+                "Content-Type",
+                format!(
+                    "send the body as JSON with Content-Type: application/json (got {:?})",
+                    if ct.is_empty() { "nothing" } else { &ct }
+                ),
+            )
+            .into());
         }
+        let announced = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let too_large = || Error::TooLarge {
+            field: "body".into(),
+            reason: format!("over the limit of {MAX_BODY_BYTES} bytes (1 MiB)"),
+        };
+        // Refuse from the header alone: neither read nor wait for a body that is too large.
+        if announced.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+            return Err(too_large().into());
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|r| {
+                if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    too_large()
+                } else {
+                    Error::invalid("body", format!("cannot read the body: {}", r.body_text()))
+                }
+            })?;
+        let value: T = linkplane_model::strict::from_slice(&bytes).map_err(|e| {
+            let field = if e.field.is_empty() {
+                "body".to_owned()
+            } else {
+                e.field
+            };
+            ApiError::from(Error::invalid(&field, e.message))
+        })?;
+        let raw: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| Error::invalid("body", e.to_string()))?;
+        check_limits(&raw, "")?;
+        Ok(Body(value))
     }
+}
+
+/// Most elements of any list in a body (`command` has its own limit).
+pub const MAX_LIST_LEN: usize = 100;
+/// Most characters of a name, a description or a DNS name.
+pub const MAX_NAME_CHARS: usize = 255;
+/// Most bytes of any other text field (`stdin` and `command` have their own limits).
+pub const MAX_TEXT_BYTES: usize = 1024;
+
+/// The size rules every body obeys, whatever its type: lists of at most
+/// [`MAX_LIST_LEN`], names of at most [`MAX_NAME_CHARS`], other text of at most
+/// [`MAX_TEXT_BYTES`], no control characters outside `command` and `stdin`. Errors name
+/// the field (`values`, `name`, `healthCheck.path`).
+fn check_limits(v: &serde_json::Value, path: &str) -> Result<(), Error> {
+    use serde_json::Value;
+    let key = path.rsplit('.').next().unwrap_or(path);
+    let key = key.split('[').next().unwrap_or(key);
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                check_limits(child, &p)?;
+            }
+        }
+        // `command` and `stdin` are bounded by their own rules (and the body limit).
+        _ if key == "command" || key == "stdin" => {}
+        Value::Array(a) => {
+            if a.len() > MAX_LIST_LEN {
+                return Err(Error::invalid(
+                    path,
+                    format!("{} entries; at most {MAX_LIST_LEN}", a.len()),
+                ));
+            }
+            for (i, child) in a.iter().enumerate() {
+                check_limits(child, &format!("{path}[{i}]"))?;
+            }
+        }
+        Value::String(text) => {
+            if text.chars().any(char::is_control) {
+                return Err(Error::invalid(path, "must not contain control characters"));
+            }
+            let name_like = key == "name" || key == "description" || key.ends_with("Name");
+            if name_like && text.chars().count() > MAX_NAME_CHARS {
+                return Err(Error::invalid(
+                    path,
+                    format!(
+                        "{} characters; at most {MAX_NAME_CHARS}",
+                        text.chars().count()
+                    ),
+                ));
+            }
+            if !name_like && text.len() > MAX_TEXT_BYTES {
+                return Err(Error::invalid(
+                    path,
+                    format!("{} bytes; at most {MAX_TEXT_BYTES}", text.len()),
+                ));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 #[derive(Debug, Deserialize)]
@@ -137,7 +279,7 @@ struct RouteKey {
 
 /// `POST …/exec` body: the argv, optional stdin (base64) and a timeout.
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExecRequest {
     pub command: Vec<String>,
     #[serde(default)]
@@ -157,13 +299,13 @@ pub struct ExecResponse {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RunRequest {
     pub command: Vec<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SecurityGroupIds {
     pub security_group_ids: Vec<String>,
 }
@@ -210,19 +352,13 @@ fn created<T: Serialize>(v: T) -> (StatusCode, Json<T>) {
 
 /// A 401 problem document with `WWW-Authenticate: Bearer`.
 fn unauthorized(detail: &str) -> Response {
-    let body = Problem {
-        kind: "about:blank".into(),
-        title: "Unauthorized".into(),
-        status: 401,
-        detail: detail.into(),
-    };
-    let mut resp = (StatusCode::UNAUTHORIZED, Json(body)).into_response();
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/problem+json"),
+    let mut resp = problem(
+        StatusCode::UNAUTHORIZED,
+        "Unauthorized",
+        detail.into(),
+        vec![],
     );
-    h.insert(
+    resp.headers_mut().insert(
         header::WWW_AUTHENTICATE,
         HeaderValue::from_static("Bearer realm=\"localcloud\""),
     );
@@ -265,6 +401,7 @@ async fn require_operator(
 /// operator token (see the module documentation).
 pub fn router(engine: Arc<Engine>) -> Router {
     routes()
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .route_layer(axum::middleware::from_fn_with_state(
             Arc::clone(&engine),
             require_operator,
@@ -746,7 +883,7 @@ async fn internet_stop(
 
 /// `POST …/connections/accept|reject` body.
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EndpointIds {
     pub vpc_endpoint_ids: Vec<String>,
 }

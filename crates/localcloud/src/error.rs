@@ -6,6 +6,9 @@ pub enum Error {
     /// A field of the request is malformed or breaks a rule.
     #[error("invalid {field}: {reason}")]
     Invalid { field: String, reason: String },
+    /// A field (or the whole body) is over its size limit: 413.
+    #[error("{field} is too large: {reason}")]
+    TooLarge { field: String, reason: String },
     /// No such resource.
     #[error("{kind} {id} does not exist")]
     NotFound { kind: &'static str, id: String },

@@ -18,6 +18,7 @@ pub const IGW_INTERNET: Ipv4Addr = Ipv4Addr::new(169, 254, 0, 1);
 
 /// Parse a CIDR in canonical form (host bits zero).
 pub fn parse_cidr(field: &str, s: &str) -> Result<Ipv4Net> {
+    linkplane_model::refuse_leading_zero_octets(s).map_err(|m| Error::invalid(field, m))?;
     let net: Ipv4Net = s.parse().map_err(|_| {
         Error::invalid(
             field,

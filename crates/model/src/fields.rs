@@ -1,5 +1,7 @@
 //! Typed fields, parsed at the edge. Every `parse` returns the rule that was broken.
 
+pub mod strict;
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::Ipv4Net;
@@ -50,8 +52,23 @@ const RFC1918: [(Ipv4Addr, u8); 3] = [
     (Ipv4Addr::new(192, 168, 0, 0), 16),
 ];
 
+/// An octet with a leading zero (`010`) reads as decimal here but as octal in
+/// `inet_aton` and many tools: refuse it, so `010.0.0.0/8` never silently becomes
+/// `10.0.0.0/8`. Checks every dotted-quad in `s` (before a `/` or `:port`).
+pub fn refuse_leading_zero_octets(s: &str) -> Result<(), String> {
+    let addr = s.split('/').next().unwrap_or(s);
+    let addr = addr.rsplit_once(':').map_or(addr, |(a, _)| a);
+    if addr.contains('.') && addr.split('.').any(|o| o.len() > 1 && o.starts_with('0')) {
+        return Err(format!(
+            "{s:?} has an IPv4 octet with a leading zero; write each octet in decimal without leading zeros (e.g. 10.77.0.0)"
+        ));
+    }
+    Ok(())
+}
+
 impl Cidr {
     pub fn parse(s: &str) -> Result<Self, String> {
+        refuse_leading_zero_octets(s)?;
         let net: Ipv4Net = s.parse().map_err(|_| {
             format!("{s:?} is not an IPv4 CIDR block (expected a.b.c.d/len, e.g. 10.1.0.0/16)")
         })?;
@@ -661,6 +678,7 @@ pub struct GatewayIp(Ipv4Addr);
 
 impl GatewayIp {
     pub fn parse(s: &str) -> Result<Self, String> {
+        refuse_leading_zero_octets(s)?;
         let ip: Ipv4Addr = s
             .parse()
             .map_err(|_| format!("{s:?} is not an IPv4 address"))?;
@@ -749,17 +767,29 @@ impl ForwardTarget {
     pub fn parse(s: &str) -> Result<Self, String> {
         let bad =
             || format!("{s:?} is not an IP address with optional port (10.0.0.2 or 10.0.0.2:53)");
-        if let Ok(ip) = s.parse::<IpAddr>() {
-            return Ok(Self { ip, port: 53 });
+        if !s.contains('[') {
+            refuse_leading_zero_octets(s)?;
         }
-        let sa: std::net::SocketAddr = s.parse().map_err(|_| bad())?;
-        if sa.port() == 0 {
+        let (ip, port) = match s.parse::<IpAddr>() {
+            Ok(ip) => (ip, 53),
+            Err(_) => {
+                let sa: std::net::SocketAddr = s.parse().map_err(|_| bad())?;
+                (sa.ip(), sa.port())
+            }
+        };
+        if port == 0 {
             return Err(format!("{s:?}: port must be 1–65535"));
         }
-        Ok(Self {
-            ip: sa.ip(),
-            port: sa.port(),
-        })
+        let unusable = match ip {
+            IpAddr::V4(v4) => v4.is_unspecified() || v4.is_multicast() || v4.is_broadcast(),
+            IpAddr::V6(v6) => v6.is_unspecified() || v6.is_multicast(),
+        };
+        if unusable {
+            return Err(format!(
+                "{s:?}: a resolver's address must be a unicast host address, not unspecified, multicast or broadcast"
+            ));
+        }
+        Ok(Self { ip, port })
     }
     pub fn as_str(&self) -> String {
         std::net::SocketAddr::new(self.ip, self.port).to_string()
@@ -849,6 +879,7 @@ string_value!(
 
 /// Parse an IPv4 address for an A record.
 pub fn parse_ipv4(s: &str) -> Result<Ipv4Addr, String> {
+    refuse_leading_zero_octets(s)?;
     s.parse()
         .map_err(|_| format!("{s:?} is not an IPv4 address (an A record needs one)"))
 }

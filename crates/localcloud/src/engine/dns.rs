@@ -181,7 +181,15 @@ fn zone_records(set: &RecordSet) -> Result<Vec<ZoneRecord>> {
     Ok(out)
 }
 
-/// `ip` or `ip:port` → a socket address (port 53 by default).
+/// A new rule's target: `ip` or `ip:port`, a unicast address and a port 1–65535 (the
+/// control plane's rule for forwarding targets); the error names `targetIps[i]`.
+fn parse_new_target(i: usize, s: &str) -> Result<SocketAddr> {
+    linkplane_model::ForwardTarget::parse(s)
+        .map(|t| SocketAddr::new(t.ip, t.port))
+        .map_err(|m| Error::invalid(&format!("targetIps[{i}]"), m))
+}
+
+/// A stored target: `ip` or `ip:port` → a socket address (port 53 by default).
 fn parse_target(s: &str) -> Result<SocketAddr> {
     if let Ok(a) = s.parse::<SocketAddr>() {
         return Ok(a);
@@ -918,7 +926,8 @@ impl Engine {
                 }
                 req.target_ips
                     .iter()
-                    .map(|t| parse_target(t).map(|a| a.to_string()))
+                    .enumerate()
+                    .map(|(i, t)| parse_new_target(i, t).map(|a| a.to_string()))
                     .collect::<Result<_>>()?
             }
             "SYSTEM" => {

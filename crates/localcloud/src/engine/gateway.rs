@@ -107,12 +107,14 @@ impl Engine {
         stdin: &[u8],
         timeout: Duration,
     ) -> Result<ExecOutput> {
+        super::instance::check_command(command)?;
         self.internet().await?;
         exec_in(&self.internet_namespace(), command, stdin, timeout).await
     }
 
     /// Start a long-running process (e.g. a test server) in the internet namespace.
     pub async fn internet_run(&self, p: &Principal, command: &[String]) -> Result<Process> {
+        super::instance::check_command(command)?;
         self.internet().await?;
         let _g = self.lock.lock().await;
         self.spawn_recorded(

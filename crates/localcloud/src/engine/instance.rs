@@ -4,7 +4,7 @@ use std::net::Ipv4Addr;
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 use super::render;
 use super::vpc::SubnetRow;
@@ -361,6 +361,7 @@ impl Engine {
         stdin: &[u8],
         timeout: Duration,
     ) -> Result<ExecOutput> {
+        check_command(command)?;
         let row = self.instance_row(instance_id).await?;
         authorize(p, &row.account, "run commands on", instance_id)?;
         exec_in(
@@ -380,6 +381,7 @@ impl Engine {
         instance_id: &str,
         command: &[String],
     ) -> Result<Process> {
+        check_command(command)?;
         let row = self.instance_row(instance_id).await?;
         authorize(p, &row.account, "run processes on", instance_id)?;
         let _g = self.lock.lock().await;
@@ -399,12 +401,7 @@ impl Engine {
         ns: &str,
         command: &[String],
     ) -> Result<Process> {
-        if command.is_empty() {
-            return Err(Error::invalid(
-                "command",
-                "give the program and its arguments",
-            ));
-        }
+        check_command(command)?;
         let id = self.fresh_id(Kind::Process, "processes", "id").await?;
         let log_path = self.data_dir.join("logs").join(format!("{id}.log"));
         let log = std::fs::File::create(&log_path)
@@ -518,24 +515,80 @@ impl Engine {
     }
 }
 
+/// Most arguments of one command.
+pub const MAX_COMMAND_ARGS: usize = 1024;
+/// Most bytes of all arguments of one command together.
+pub const MAX_COMMAND_BYTES: usize = 128 * 1024;
+/// Most bytes of stdout (and, separately, of stderr) an `exec` keeps; the rest is read and
+/// discarded, so a chatty command cannot grow the server.
+pub const MAX_EXEC_OUTPUT_BYTES: usize = 4 * 1024 * 1024;
+
+/// The rules for a command given to `exec` or `processes`: a program and its arguments, no
+/// NUL byte (a C string cannot hold one), bounded in count and size. Errors name the field
+/// (`command[2]`), never the namespace.
+pub(crate) fn check_command(command: &[String]) -> Result<()> {
+    if command.is_empty() || command[0].is_empty() {
+        return Err(Error::invalid(
+            "command",
+            "give the program and its arguments",
+        ));
+    }
+    if command.len() > MAX_COMMAND_ARGS {
+        return Err(Error::invalid(
+            "command",
+            format!("{} arguments; at most {MAX_COMMAND_ARGS}", command.len()),
+        ));
+    }
+    if let Some(i) = command.iter().position(|a| a.contains('\0')) {
+        return Err(Error::invalid(
+            &format!("command[{i}]"),
+            "contains a NUL byte, which no program argument can hold",
+        ));
+    }
+    let total: usize = command.iter().map(String::len).sum();
+    if total > MAX_COMMAND_BYTES {
+        return Err(Error::invalid(
+            "command",
+            format!("{total} bytes of arguments; at most {MAX_COMMAND_BYTES}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Read `r` to its end, keeping at most `cap` bytes; whether anything was discarded.
+async fn read_capped<R: AsyncRead + Unpin>(mut r: R, cap: usize) -> (Vec<u8>, bool) {
+    let mut kept = Vec::new();
+    let mut over = false;
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        match r.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                let room = cap.saturating_sub(kept.len());
+                kept.extend_from_slice(&chunk[..n.min(room)]);
+                over |= n > room;
+            }
+        }
+    }
+    (kept, over)
+}
+
 /// Run `command` with `ip netns exec` (so /etc/netns/<ns>/resolv.conf is /etc/resolv.conf).
+/// stdout and stderr keep at most [`MAX_EXEC_OUTPUT_BYTES`] each; a note on stderr says
+/// when output was discarded.
 pub(crate) async fn exec_in(
     ns: &str,
     command: &[String],
     stdin: &[u8],
     timeout: Duration,
 ) -> Result<ExecOutput> {
-    if command.is_empty() {
-        return Err(Error::invalid(
-            "command",
-            "give the program and its arguments",
-        ));
-    }
+    check_command(command)?;
     if !kernel::netns_exists(ns) {
         return Err(Error::Conflict(format!(
             "namespace {ns} is missing; restart linkplane serve to rebuild it"
         )));
     }
+    let program = &command[0];
     let mut child = tokio::process::Command::new("ip")
         .args(["netns", "exec", ns])
         .args(command)
@@ -545,7 +598,7 @@ pub(crate) async fn exec_in(
         .process_group(0)
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| Error::kernel(format!("run {command:?} in {ns}"), e.to_string()))?;
+        .map_err(|e| Error::kernel(format!("run {program:?}"), e.to_string()))?;
     let pid = child.id();
     if let Some(mut input) = child.stdin.take() {
         let data = stdin.to_vec();
@@ -553,20 +606,43 @@ pub(crate) async fn exec_in(
             let _ = input.write_all(&data).await;
         });
     }
-    match tokio::time::timeout(timeout, child.wait_with_output()).await {
-        Ok(out) => {
-            let out =
-                out.map_err(|e| Error::kernel(format!("run {command:?} in {ns}"), e.to_string()))?;
+    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        return Err(Error::kernel(
+            format!("run {program:?}"),
+            "the child's output pipes are missing",
+        ));
+    };
+    let run = async {
+        let (out, err, status) = tokio::join!(
+            read_capped(stdout, MAX_EXEC_OUTPUT_BYTES),
+            read_capped(stderr, MAX_EXEC_OUTPUT_BYTES),
+            child.wait()
+        );
+        (out, err, status)
+    };
+    match tokio::time::timeout(timeout, run).await {
+        Ok(((stdout, out_over), (mut stderr, err_over), status)) => {
+            let status =
+                status.map_err(|e| Error::kernel(format!("run {program:?}"), e.to_string()))?;
             use std::os::unix::process::ExitStatusExt;
-            let code = out
-                .status
+            let code = status
                 .code()
-                .or_else(|| out.status.signal().map(|s| 128 + s))
+                .or_else(|| status.signal().map(|s| 128 + s))
                 .unwrap_or(1);
+            for (over, what) in [(out_over, "stdout"), (err_over, "stderr")] {
+                if over {
+                    stderr.extend_from_slice(
+                        format!(
+                            "\nlocalcloud: {what} was over {MAX_EXEC_OUTPUT_BYTES} bytes; the rest was discarded\n"
+                        )
+                        .as_bytes(),
+                    );
+                }
+            }
             Ok(ExecOutput {
                 exit_code: code,
-                stdout: out.stdout,
-                stderr: out.stderr,
+                stdout,
+                stderr,
                 timed_out: false,
             })
         }
