@@ -96,6 +96,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let prefix = linkplane_localcloud::Prefix::parse(&args.prefix)
         .map_err(|e| anyhow::anyhow!("--prefix: {e}"))?;
+    // One installation per prefix and per data dir: a second serve must not converge (and
+    // so delete) the first one's namespaces, nor share its database. Held until exit.
+    let _installation = lock_installation(
+        &args.data_dir,
+        (!args.no_localcloud && linkplane_localcloud::running_as_root()).then_some(&prefix),
+    )?;
     let mut providers = linkplane_server::ProviderMap::default();
     for a in &args.providers {
         providers
@@ -143,6 +149,96 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     served?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The locks a running `serve` holds (released when the process exits, even on `kill -9`).
+pub(crate) struct InstallationLock {
+    _files: Vec<std::fs::File>,
+}
+
+/// Where prefix locks live: `/run/linkplane/<prefix>.lock` as root, else a per-user
+/// directory under the temporary directory.
+fn lock_dir() -> PathBuf {
+    if linkplane_localcloud::running_as_root() {
+        PathBuf::from("/run/linkplane")
+    } else {
+        std::env::temp_dir().join(format!("linkplane-{}", nix::unistd::getuid()))
+    }
+}
+
+/// flock (exclusive, non-blocking) `<data-dir>/serve.lock` and, when localcloud runs, the
+/// prefix's lock file; each records this process's pid, data dir and prefix, which a
+/// refused second `serve` names.
+pub(crate) fn lock_installation(
+    data_dir: &std::path::Path,
+    prefix: Option<&linkplane_localcloud::Prefix>,
+) -> anyhow::Result<InstallationLock> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating the data dir {}", data_dir.display()))?;
+    let data_dir = std::fs::canonicalize(data_dir)
+        .with_context(|| format!("resolving the data dir {}", data_dir.display()))?;
+    let record = format!(
+        "pid={}\ndata_dir={}\nprefix={}\n",
+        std::process::id(),
+        data_dir.display(),
+        prefix.map(|p| p.to_string()).unwrap_or_default()
+    );
+    let mut files = vec![];
+    let mut targets = vec![(data_dir.join("serve.lock"), None)];
+    if let Some(p) = prefix {
+        let dir = lock_dir();
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("creating the lock directory {}", dir.display()))?;
+        targets.push((dir.join(format!("{p}.lock")), Some(p)));
+    }
+    for (path, prefix) in targets {
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .with_context(|| format!("opening the lock file {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let other = std::fs::read_to_string(&path).unwrap_or_default();
+                let field = |k: &str| {
+                    other
+                        .lines()
+                        .find_map(|l| l.strip_prefix(&format!("{k}=")))
+                        .filter(|v| !v.is_empty())
+                        .unwrap_or("unknown")
+                        .to_owned()
+                };
+                let (pid, dir) = (field("pid"), field("data_dir"));
+                match prefix {
+                    Some(p) => anyhow::bail!(
+                        "another linkplane installation already uses --prefix {p}: pid {pid}, data dir {dir} \
+                         (lock {}); starting would delete its namespaces and stop its processes. Stop it \
+                         first, or give this one another --prefix",
+                        path.display()
+                    ),
+                    None => anyhow::bail!(
+                        "the data dir {} is in use by another linkplane serve: pid {pid}, prefix {} \
+                         (lock {}); stop it first, or give this one another --data-dir",
+                        data_dir.display(),
+                        field("prefix"),
+                        path.display()
+                    ),
+                }
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("locking {}", path.display()));
+            }
+        }
+        use std::io::Write;
+        file.set_len(0)?;
+        file.write_all(record.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+        files.push(file);
+    }
+    Ok(InstallationLock { _files: files })
 }
 
 async fn shutdown_signal() {

@@ -71,7 +71,8 @@ impl CreateClusterRequest {
             "vpcSubnetRange",
             Cidr::parse(&self.vpc_subnet_range)
                 .and_then(Cidr::require_rfc1918)
-                .and_then(Cidr::require_vpc_size),
+                .and_then(Cidr::require_vpc_size)
+                .and_then(|c| require_cluster_layout(c, self.cloud_provider)),
         );
         v.finish(|| {
             Some(ClusterSpec {
@@ -84,6 +85,27 @@ impl CreateClusterRequest {
             })
         })
     }
+}
+
+/// The smallest range of a `LOCAL` or `AWS` cluster: its network is two private and two
+/// public subnets in two availability zones, and a subnet is at least a /28 (AWS's smallest).
+pub const SMALLEST_CLUSTER_PREFIX: u8 = 26;
+
+/// A `LOCAL` or `AWS` cluster's range must hold its four /28 subnets.
+fn require_cluster_layout(c: Cidr, cloud: CloudProvider) -> Result<Cidr, String> {
+    if matches!(cloud, CloudProvider::Local | CloudProvider::Aws)
+        && c.prefix_len() > SMALLEST_CLUSTER_PREFIX
+    {
+        let cloud = match cloud {
+            CloudProvider::Local => "LOCAL",
+            _ => "AWS",
+        };
+        return Err(format!(
+            "{c} is too small: a {cloud} cluster needs at least a /{SMALLEST_CLUSTER_PREFIX} \
+             (two private and two public /28 subnets in two availability zones)"
+        ));
+    }
+    Ok(c)
 }
 
 /// Change a cluster. Provider, type, region and range are fixed for its lifetime.

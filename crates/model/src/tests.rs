@@ -417,6 +417,46 @@ fn create_cluster_validates_every_field_at_once() {
 }
 
 #[test]
+fn local_and_aws_clusters_need_a_slash_26_for_their_four_subnets() {
+    for (cloud, region, word) in [
+        (CloudProvider::Local, "us-east-1", "LOCAL"),
+        (CloudProvider::Aws, "us-east-1", "AWS"),
+    ] {
+        let mut req = CreateClusterRequest {
+            name: "small".into(),
+            cloud_provider: cloud,
+            cluster_type: ClusterType::Dedicated,
+            region: region.into(),
+            vpc_subnet_range: "10.0.0.0/26".into(),
+            private_only: false,
+        };
+        assert!(req.validate().is_ok(), "{word} /26");
+        for small in ["10.0.0.0/27", "10.0.0.0/28"] {
+            req.vpc_subnet_range = small.into();
+            let e = req.validate().unwrap_err();
+            assert_eq!(fields(&e), ["vpcSubnetRange"]);
+            assert_eq!(
+                e.0[0].message,
+                format!(
+                    "{small} is too small: a {word} cluster needs at least a /26 (two private and \
+                     two public /28 subnets in two availability zones)"
+                )
+            );
+        }
+    }
+    // Azure's layout is not localcloud's: a /28 stays valid there.
+    let req = CreateClusterRequest {
+        name: "az".into(),
+        cloud_provider: CloudProvider::Azure,
+        cluster_type: ClusterType::Dedicated,
+        region: "eastus".into(),
+        vpc_subnet_range: "10.0.0.0/28".into(),
+        private_only: false,
+    };
+    assert!(req.validate().is_ok());
+}
+
+#[test]
 fn cluster_json_rejects_unknown_fields_and_wrong_enums() {
     let e = serde_json::from_str::<CreateClusterRequest>(
         r#"{"name":"a","cloudProvider":"AWS","type":"STANDARD","region":"us-east-1","vpcSubnetRange":"10.0.0.0/16","colour":"red"}"#,

@@ -6,8 +6,10 @@
 //!   in-process.
 //! - `/<deploymentId>/<rest>` → the deployment's `airflowApiUrl` (prefix stripped, headers
 //!   and body intact), from inside the cluster's VPC; without one, 404 page not found.
-//! - `privateOnly` clusters refuse (403) every request that did not arrive through an
-//!   *accepted* endpoint of *their* endpoint service; deployments'
+//! - One policy for every path form: `privateOnly` clusters refuse (403) every request that
+//!   did not arrive through an *accepted* endpoint of *their* endpoint service; the
+//!   deployment a request is for (its path segment, or the agent token's deployment on the
+//!   unprefixed `/v1/agents/…`) must be one this cluster serves; its
 //!   `remoteExecution.allowedIpAddressRanges` restrict the public path by source address.
 
 // The error side of these helpers is the finished HTTP answer, returned once per request.
@@ -92,27 +94,35 @@ async fn handle(door: &FrontDoor, site: &GatewaySite, req: Request<Body>) -> Res
         return not_found().await;
     }
     if first == "v1" {
+        // The unprefixed agent routes: the agent token names the deployment, and that
+        // deployment's policy applies exactly as under its own path.
+        if !path.starts_with("/v1/agents/") {
+            return not_found().await;
+        }
+        let Some(deployment_id) = agent_token_deployment(door, bearer_of(&req).as_deref()).await
+        else {
+            // No agent token (or an unknown one): the control plane's 401 says so.
+            return agent_route(door, req, &path).await;
+        };
+        let Some(deployment) = deployment_of(door, &site.cluster_id, deployment_id.as_str()).await
+        else {
+            return refuse(
+                StatusCode::FORBIDDEN,
+                "403 forbidden: this agent token belongs to a deployment this cluster does not \
+                 serve; use that deployment's apiUrl (linkplane deployment get)\n"
+                    .into(),
+            );
+        };
+        if let Some(resp) = outside_ranges(&deployment, arrival.as_ref()) {
+            return resp;
+        }
         return agent_route(door, req, &path).await;
     }
     let Some(deployment) = deployment_of(door, &site.cluster_id, first).await else {
         return not_found().await;
     };
-    if let (Some(Arrival::Public { client }), false) = (
-        arrival.as_ref(),
-        deployment
-            .remote_execution
-            .allowed_ip_address_ranges
-            .is_empty(),
-    ) && !allowed(&deployment, client.ip())
-    {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            format!(
-                "403 forbidden: {} is not in the deployment's remoteExecution.allowedIpAddressRanges; \
-                 add the address's range to the deployment or connect through the cluster's PrivateLink endpoint\n",
-                client.ip()
-            ),
-        );
+    if let Some(resp) = outside_ranges(&deployment, arrival.as_ref()) {
+        return resp;
     }
     if rest.starts_with("/v1/agents/") {
         let bearer = bearer_of(&req);
@@ -137,6 +147,45 @@ async fn handle(door: &FrontDoor, site: &GatewaySite, req: Request<Body>) -> Res
         Ok(req) => linkplane_ingress::forward(&site.connector, &upstream, req).await,
         Err(resp) => resp,
     }
+}
+
+/// The `403` of a public request from outside the deployment's
+/// `remoteExecution.allowedIpAddressRanges` (none when the ranges are empty or the request
+/// came through an endpoint).
+fn outside_ranges(deployment: &DeploymentSpec, arrival: Option<&Arrival>) -> Option<Response> {
+    let Some(Arrival::Public { client }) = arrival else {
+        return None;
+    };
+    if deployment
+        .remote_execution
+        .allowed_ip_address_ranges
+        .is_empty()
+        || allowed(deployment, client.ip())
+    {
+        return None;
+    }
+    Some(refuse(
+        StatusCode::FORBIDDEN,
+        format!(
+            "403 forbidden: {} is not in the deployment's remoteExecution.allowedIpAddressRanges; \
+             add the address's range to the deployment or connect through the cluster's PrivateLink endpoint\n",
+            client.ip()
+        ),
+    ))
+}
+
+/// The deployment an agent token belongs to (none for a missing, unknown or non-agent
+/// token: the control plane refuses those itself).
+async fn agent_token_deployment(door: &FrontDoor, bearer: Option<&str>) -> Option<ResourceId> {
+    let rec = door
+        .store
+        .token_by_hash(&linkplane_store::hash_token(bearer?))
+        .await
+        .ok()??;
+    if rec.kind != linkplane_store::TokenKind::Agent {
+        return None;
+    }
+    rec.scope_id
 }
 
 fn bearer_of(req: &Request<Body>) -> Option<String> {
@@ -334,6 +383,24 @@ mod tests {
         ] {
             assert!(!allowed(&d, bad.parse().unwrap()), "{bad}");
         }
+    }
+
+    #[test]
+    fn ranges_restrict_public_arrivals_only() {
+        let public = |ip: &str| Arrival::Public {
+            client: format!("{ip}:40000").parse().unwrap(),
+        };
+        let endpoint = Arrival::Endpoint {
+            endpoint_id: "vpce-1".into(),
+            client: "10.0.0.9:40000".parse().unwrap(),
+        };
+        let open = deployment(&[]);
+        let narrow = deployment(&["192.0.2.0/24"]);
+        assert!(outside_ranges(&open, Some(&public("203.0.113.1"))).is_none());
+        assert!(outside_ranges(&narrow, Some(&public("192.0.2.7"))).is_none());
+        assert!(outside_ranges(&narrow, Some(&endpoint)).is_none());
+        let resp = outside_ranges(&narrow, Some(&public("203.0.113.1"))).unwrap();
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     }
 
     #[test]
