@@ -1,5 +1,6 @@
 //! `linkplane private-link get|set|connections|accept|reject`.
 
+use anyhow::Context as _;
 use linkplane_client::Method;
 
 use super::common::{Body, PageArgs};
@@ -105,7 +106,8 @@ pub enum PrivateLinkCommand {
     Accept {
         #[command(flatten)]
         sel: ClusterSel,
-        /// Endpoint id, e.g. vpce3i5k7m2o4q6s3uv (from `connections`).
+        /// The connection's id (`ID` in `connections`, e.g. vpce3i5k7m2o4q6s3uv) or the
+        /// consumer's own endpoint id (`CLOUD ENDPOINT`, e.g. vpce-0a1b2c3d).
         endpoint_id: String,
     },
     /// Reject an endpoint connection (-> REJECTED).
@@ -117,7 +119,8 @@ pub enum PrivateLinkCommand {
     Reject {
         #[command(flatten)]
         sel: ClusterSel,
-        /// Endpoint id (from `connections`).
+        /// The connection's id (`ID` in `connections`) or the consumer's endpoint id
+        /// (`CLOUD ENDPOINT`, vpce-…).
         endpoint_id: String,
     },
 }
@@ -203,7 +206,31 @@ pub async fn run(args: PrivateLinkArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The connection id for `endpoint`: given as is, or found by the consumer's endpoint id
+/// (`vpce-…`, the `CLOUD ENDPOINT` column).
+async fn connection_id(ctx: &Ctx, cluster: &str, endpoint: &str) -> anyhow::Result<String> {
+    if !endpoint.starts_with("vpce-") {
+        return Ok(endpoint.to_owned());
+    }
+    let path = ctx
+        .org_path(&["clusters", cluster, "private-link", "connections"])
+        .await?;
+    let reply = ctx.api.get(&path, &[("limit", "100".to_owned())]).await?;
+    let items = reply.body["items"].as_array().cloned().unwrap_or_default();
+    items
+        .iter()
+        .find(|c| c["cloudEndpointId"].as_str() == Some(endpoint))
+        .and_then(|c| c["id"].as_str().map(str::to_owned))
+        .with_context(|| {
+            format!(
+                "{endpoint} is a cloud endpoint id with no connection to cluster {cluster}'s service \
+                 (see `linkplane private-link connections --cluster {cluster}`)"
+            )
+        })
+}
+
 async fn decide(ctx: &Ctx, cluster: &str, endpoint: &str, verb: &str) -> anyhow::Result<()> {
+    let endpoint = &connection_id(ctx, cluster, endpoint).await?;
     let path = ctx
         .org_path(&[
             "clusters",
