@@ -15,9 +15,10 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use linkplane_client::v1::PrivateLink;
 use linkplane_client::{Client, Optional as _};
+use linkplane_localcloud::DEFAULT_PRINCIPAL;
 use linkplane_localcloud::types::{Endpoint, HostedZone, Instance, SecurityGroup, Subnet};
 use linkplane_verify::diagnose::{
-    AgentFacts, Check, Diagnosis, EndpointFacts, Facts, Report, ZoneFacts, evaluate,
+    AgentFacts, Check, Diagnosis, EndpointFacts, Facts, Ids, Report, ZoneFacts, evaluate,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -30,7 +31,7 @@ pub enum Output {
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  linkplane verify --deployment dep… --from i-…\n  linkplane verify --deployment dep… --from i-… --as arn:aws:iam::222222222222:root --output json\n\nExit status: 0 when every check passed, 1 when one failed, 2 when verify could not run."
+    after_help = "Examples:\n  linkplane verify --deployment dep… --from i-…\n  linkplane verify --deployment dep… --from i-… --as arn:aws:iam::222222222222:root --output json\n\nWithout --as, verify looks the instance up with the operator token and acts as its owner\n(arn:aws:iam::<owner>:root), saying so on stderr. Every fix it prints is a command with the\nids it found filled in.\n\nExit status: 0 when every check passed, 1 when one failed, 2 when verify could not run."
 )]
 pub struct VerifyArgs {
     /// The deployment whose orchestration plane the agents must reach.
@@ -45,14 +46,10 @@ pub struct VerifyArgs {
     /// API token [default: $LINKPLANE_DATA_DIR/admin.token or ./.linkplane/admin.token].
     #[arg(long, env = "LINKPLANE_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// The instance's owner in localcloud (the customer's principal).
-    #[arg(
-        long = "as",
-        value_name = "ARN",
-        env = "LINKPLANE_CLOUD_PRINCIPAL",
-        default_value = "arn:aws:iam::000000000001:root"
-    )]
-    pub principal: String,
+    /// The customer's principal in localcloud [default: the instance's owner account, found
+    /// with the operator token: arn:aws:iam::<owner>:root].
+    #[arg(long = "as", value_name = "ARN", env = "LINKPLANE_CLOUD_PRINCIPAL")]
+    pub principal: Option<String>,
     /// The localcloud operator token file [default: $LINKPLANE_DATA_DIR/cloud.token or
     /// ./.linkplane/cloud.token].
     #[arg(long, value_name = "PATH")]
@@ -117,10 +114,40 @@ impl Apis {
                 ))),
             Err(e @ linkplane_client::Error::Status { .. }) => {
                 let status = e.status().map(|s| s.to_string()).unwrap_or_default();
-                bail!("GET {path} answered {status}: {e}")
+                match e.detail().and_then(crate::cloud::owner_in) {
+                    Some(owner) => bail!(
+                        "GET {path} answered {status}: {e}\nhint: act as its owner: --as arn:aws:iam::{owner}:root (or leave --as out: verify then finds the owner)"
+                    ),
+                    None => bail!("GET {path} answered {status}: {e}"),
+                }
             }
             Err(e) => Err(anyhow::Error::new(e).context(format!("GET {path}: unexpected answer"))),
         }
+    }
+}
+
+/// The account that owns `instance`: the default principal may describe it when it is its
+/// own, and otherwise localcloud's refusal names the owner (the operator token may act as
+/// any account).
+async fn instance_owner(cloud: &Client, instance: &str) -> anyhow::Result<String> {
+    match cloud
+        .cloud()
+        .get::<Instance>(&format!("/instances/{instance}"))
+        .await
+    {
+        Ok(_) => Ok(DEFAULT_PRINCIPAL
+            .trim_start_matches("arn:aws:iam::")
+            .trim_end_matches(":root")
+            .to_owned()),
+        Err(e) if e.status().map(|s| s.as_u16()) == Some(403) => e
+            .detail()
+            .and_then(crate::cloud::owner_in)
+            .map(str::to_owned)
+            .with_context(|| format!("localcloud refused to describe {instance}: {e}")),
+        Err(e) if e.is_not_found() => bail!("instance {instance} does not exist (check --from)"),
+        Err(e @ linkplane_client::Error::Unreachable { .. }) => Err(anyhow::Error::new(e)
+            .context("cannot reach linkplane: is `linkplane serve` running? (set --url)")),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("GET /cloud/v1/instances/{instance}"))),
     }
 }
 
@@ -184,17 +211,37 @@ async fn verify(args: &VerifyArgs) -> anyhow::Result<Report> {
         "localcloud operator token (or pass --cloud-token-file)",
     )?;
     let base = args.url.trim_end_matches('/').to_owned();
-    let client = |token: String| {
+    let client = |token: String, principal: &str| {
         Client::builder(&base)
             .token(token)
-            .principal(&args.principal)
+            .principal(principal)
             .timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| anyhow::anyhow!("--url {e}"))
     };
+    let principal = match &args.principal {
+        Some(p) => p.clone(),
+        None => {
+            let owner =
+                instance_owner(&client(cloud_token.clone(), DEFAULT_PRINCIPAL)?, &args.from)
+                    .await
+                    .map_err(|e| {
+                        e.context(format!(
+                            "cannot find the owner of {} (pass --as ARN)",
+                            args.from
+                        ))
+                    })?;
+            let p = format!("arn:aws:iam::{owner}:root");
+            eprintln!(
+                "verify: {} belongs to account {owner}; checking as {p} (--as to choose)",
+                args.from
+            );
+            p
+        }
+    };
     let apis = Apis {
-        plane: client(token)?,
-        cloud: client(cloud_token)?,
+        plane: client(token, &principal)?,
+        cloud: client(cloud_token, &principal)?,
         base: base.clone(),
     };
     let orgs = apis
@@ -248,7 +295,7 @@ async fn verify(args: &VerifyArgs) -> anyhow::Result<Report> {
     let inst: Instance = apis
         .cloud_must(
             &format!("/instances/{}", args.from),
-            "instance (check --from and --as)",
+            "instance (check --from)",
         )
         .await?;
     let subnet: Subnet = apis
@@ -257,8 +304,16 @@ async fn verify(args: &VerifyArgs) -> anyhow::Result<Report> {
             "the instance's subnet",
         )
         .await?;
+    let ids = Ids {
+        cluster_id: cluster_id.to_owned(),
+        deployment_id: args.deployment.clone(),
+        api_url: api_url.to_owned(),
+        instance_id: inst.instance_id.clone(),
+        vpc_id: inst.vpc_id.clone(),
+        cloud: format!("linkplane cloud --as {principal}"),
+    };
     let endpoint = match &pl {
-        Some(pl) => endpoint_facts(&apis, pl, &inst, &subnet).await?,
+        Some(pl) => endpoint_facts(&apis, &org, cluster_id, pl, &inst, &subnet).await?,
         None => None,
     };
     let zone = zone_facts(&apis, &base_domain, &host, &inst).await?;
@@ -280,6 +335,7 @@ async fn verify(args: &VerifyArgs) -> anyhow::Result<Report> {
         zone,
         agents,
         check_agents: !args.skip_agents,
+        ids,
     };
 
     let ca_pem = apis.plane.ca_pem().await.context("GET /v1/ca.pem")?;
@@ -303,7 +359,7 @@ async fn verify(args: &VerifyArgs) -> anyhow::Result<Report> {
     let no_endpoint = facts.endpoint.is_none();
     let mut report = evaluate(&facts, &seen, chrono::Utc::now());
     if let (true, Some(pl)) = (no_endpoint, &pl)
-        && let Some(check) = instance_zone_check(pl, &subnet)
+        && let Some(check) = instance_zone_check(&facts.ids, pl, &subnet)
     {
         report.passed = false;
         report.checks.insert(0, check);
@@ -313,7 +369,7 @@ async fn verify(args: &VerifyArgs) -> anyhow::Result<Report> {
 
 /// Without an endpoint in the instance's VPC: is the instance's subnet in a zone the
 /// service supports? (An endpoint cannot be placed in a subnet of another zone.)
-fn instance_zone_check(pl: &PrivateLink, subnet: &Subnet) -> Option<Check> {
+fn instance_zone_check(ids: &Ids, pl: &PrivateLink, subnet: &Subnet) -> Option<Check> {
     let supported: Vec<&str> = pl.availability_zones.iter().map(String::as_str).collect();
     if supported.contains(&subnet.availability_zone.as_str()) {
         return None;
@@ -328,15 +384,18 @@ fn instance_zone_check(pl: &PrivateLink, subnet: &Subnet) -> Option<Check> {
             supported.join(", ")
         ),
         diagnosis: Some(Diagnosis::SubnetAzNotSupported),
-        fix: Some(format!(
-            "create subnet(s) in {} for the endpoint (and the agents), then create the endpoint there",
-            supported.join(" or ")
+        fix: Some(linkplane_verify::diagnose::subnet_fix(
+            ids,
+            &pl.availability_zones,
+            None,
         )),
     })
 }
 
 async fn endpoint_facts(
     apis: &Apis,
+    org: &str,
+    cluster_id: &str,
     pl: &PrivateLink,
     inst: &Instance,
     subnet: &Subnet,
@@ -375,7 +434,23 @@ async fn endpoint_facts(
     let since = chrono::DateTime::parse_from_rfc3339(&ep.created_at)
         .map(|t| t.with_timezone(&chrono::Utc))
         .unwrap_or_else(|_| chrono::Utc::now());
+    // The platform's id of the connection, which `private-link accept` takes.
+    let connection_id = apis
+        .found(
+            &format!("/v1/organizations/{org}/clusters/{cluster_id}/private-link/connections"),
+            apis.plane.endpoint_connections(org, cluster_id).await,
+        )?
+        .and_then(|l| {
+            l.items
+                .into_iter()
+                .find(|c| c.spec.cloud_endpoint_id == ep.vpc_endpoint_id)
+        })
+        .map(|c| c.meta.id.as_str().to_owned());
     Ok(Some(EndpointFacts {
+        connection_id,
+        security_group_ids: ep.security_group_ids.clone(),
+        dns_names: ep.dns_entries.iter().map(|d| d.dns_name.clone()).collect(),
+        service_name: ep.service_name.clone(),
         endpoint_id: ep.vpc_endpoint_id.clone(),
         state: ep.state.clone(),
         state_since: since,
@@ -413,12 +488,14 @@ async fn zone_facts(
         None => ZoneFacts {
             zone_name,
             exists: false,
+            zone_id: None,
             associated_with_instance_vpc: false,
             record_values: Vec::new(),
         },
         Some(z) => ZoneFacts {
             zone_name,
             exists: true,
+            zone_id: Some(z.hosted_zone_id.clone()),
             associated_with_instance_vpc: z.vpc_ids.contains(&inst.vpc_id),
             record_values: z
                 .record_sets
