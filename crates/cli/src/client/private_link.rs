@@ -173,7 +173,21 @@ pub async fn run(args: PrivateLinkArgs) -> anyhow::Result<()> {
             let path = ctx
                 .org_path(&["clusters", &sel.cluster, "private-link"])
                 .await?;
-            let reply = ctx.api.call(Method::PUT, &path).json(body).send().await?;
+            let mut reply = ctx.api.call(Method::PUT, &path).json(body).send().await?;
+            // The service name and zones are the provider's: until the controller has
+            // observed this generation they are a guess, so wait for them (briefly).
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while !observed(&reply.body) && std::time::Instant::now() < deadline {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                reply = ctx.api.get(&path, &[]).await?;
+            }
+            if !observed(&reply.body) {
+                eprintln!(
+                    "The service is still being provisioned: serviceName and availabilityZones are \
+                     provisional until `linkplane private-link get --cluster {}` shows status AVAILABLE.",
+                    sel.cluster
+                );
+            }
             render::print_object(ctx.output, &reply, FIELDS);
         }
         PrivateLinkCommand::Connections { sel, page } => {
@@ -204,6 +218,12 @@ pub async fn run(args: PrivateLinkArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether the controller has observed the private link's current spec.
+fn observed(v: &serde_json::Value) -> bool {
+    let g = v["generation"].as_i64().unwrap_or(0);
+    v["observedGeneration"].as_i64().unwrap_or(0) >= g && v["status"] != "PENDING"
 }
 
 /// The connection id for `endpoint`: given as is, or found by the consumer's endpoint id
