@@ -506,3 +506,301 @@ async fn zone_facts(
         },
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    //! Every fix verify can print is a command the CLI's own parser accepts.
+
+    use super::*;
+    use chrono::TimeZone as _;
+    use clap::Parser as _;
+    use linkplane_verify::diagnose::{DnsSeen, HttpsSeen, Observed, TcpSeen};
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("ip")
+    }
+
+    fn ids() -> Ids {
+        Ids {
+            cluster_id: "cl7g2k4m9p3q5r6s2t".into(),
+            deployment_id: "dep4n7q2x5z3b6c2df".into(),
+            api_url: "https://cl7g2k4m9p3q5r6s2t.external.linkplane.test/dep4n7q2x5z3b6c2df".into(),
+            instance_id: "i-0a1b2c3d".into(),
+            vpc_id: "vpc-0a1b2c3d".into(),
+            cloud: "linkplane cloud --as arn:aws:iam::111122223333:root".into(),
+        }
+    }
+
+    fn now() -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc
+            .with_ymd_and_hms(2026, 11, 21, 12, 0, 0)
+            .single()
+            .expect("time")
+    }
+
+    fn facts() -> Facts {
+        Facts {
+            host: "cl7g2k4m9p3q5r6s2t.external.linkplane.test".into(),
+            public_ips: vec![ip("198.51.100.12")],
+            endpoint: Some(EndpointFacts {
+                endpoint_id: "vpce-0a1b2c3d".into(),
+                state: "available".into(),
+                state_since: now(),
+                private_ips: vec![ip("10.1.1.254"), ip("10.1.2.254")],
+                subnet_azs: vec![
+                    ("subnet-1a".into(), "us-east-1a".into()),
+                    ("subnet-1b".into(), "us-east-1b".into()),
+                ],
+                supported_azs: vec!["us-east-1a".into(), "us-east-1b".into()],
+                admits_443_from_instance: true,
+                instance_subnet_cidr: "10.1.1.0/24".into(),
+                connection_id: Some("vpce3i5k7m2o4q6s3uv".into()),
+                security_group_ids: vec!["sg-0a1b2c3d".into()],
+                dns_names: vec!["vpce-0a1b2c3d.vpce-svc-1.us-east-1.vpce.linkplane.test".into()],
+                service_name: "com.linkplane.vpce.us-east-1.vpce-svc-1".into(),
+            }),
+            zone: Some(ZoneFacts {
+                zone_name: "external.linkplane.test".into(),
+                exists: true,
+                zone_id: Some("hz-0a1b2c3d".into()),
+                associated_with_instance_vpc: true,
+                record_values: vec!["10.1.1.254".into(), "10.1.2.254".into()],
+            }),
+            agents: vec![AgentFacts {
+                name: "agent-1".into(),
+                status: "HEALTHY".into(),
+            }],
+            check_agents: true,
+            ids: ids(),
+        }
+    }
+
+    fn seen() -> Observed {
+        Observed {
+            dns: DnsSeen::Addresses(vec![ip("10.1.1.254"), ip("10.1.2.254")]),
+            tcp: TcpSeen::Connected(ip("10.1.1.254")),
+            https: HttpsSeen::Answered {
+                status: 404,
+                body: "404 page not found".into(),
+            },
+        }
+    }
+
+    /// Every broken case verify knows, as (facts, what the probes saw).
+    fn cases() -> Vec<(&'static str, Facts, Observed)> {
+        let mut out = Vec::new();
+        fn ep(f: &mut Facts) -> &mut EndpointFacts {
+            f.endpoint.as_mut().expect("endpoint")
+        }
+        fn zone(f: &mut Facts) -> &mut ZoneFacts {
+            f.zone.as_mut().expect("zone")
+        }
+        let unreachable = |s: &mut Observed| {
+            s.tcp = TcpSeen::TimedOut;
+            s.https = HttpsSeen::NotTried;
+        };
+        for state in ["pendingAcceptance", "rejected", "failed"] {
+            let mut f = facts();
+            ep(&mut f).state = state.into();
+            let mut s = seen();
+            s.tcp = TcpSeen::Refused("connection refused".into());
+            s.https = HttpsSeen::NotTried;
+            out.push((state, f, s));
+        }
+        let mut f = facts();
+        ep(&mut f).subnet_azs[1].1 = "us-east-1c".into();
+        out.push(("subnet-az", f, seen()));
+        let mut f = facts();
+        ep(&mut f).admits_443_from_instance = false;
+        let mut s = seen();
+        unreachable(&mut s);
+        out.push(("sg", f.clone(), s.clone()));
+        s.tcp = TcpSeen::Refused("refused".into());
+        out.push(("sg-refused", f, s));
+        for (name, edit) in [
+            (
+                "zone-missing",
+                (|z: &mut ZoneFacts| z.exists = false) as fn(&mut ZoneFacts),
+            ),
+            ("zone-not-associated", |z| {
+                z.associated_with_instance_vpc = false
+            }),
+        ] {
+            let mut f = facts();
+            edit(zone(&mut f));
+            let mut s = seen();
+            s.dns = DnsSeen::Addresses(vec![ip("198.51.100.12")]);
+            unreachable(&mut s);
+            out.push((name, f, s));
+        }
+        let mut f = facts();
+        zone(&mut f).record_values.clear();
+        let mut s = seen();
+        s.dns = DnsSeen::NxDomain;
+        s.tcp = TcpSeen::NotTried;
+        s.https = HttpsSeen::NotTried;
+        out.push(("record-missing", f.clone(), s.clone()));
+        f.endpoint = None;
+        out.push(("record-missing-no-endpoint", f, s));
+        let mut f = facts();
+        zone(&mut f).record_values = vec!["10.1.9.9".into()];
+        let mut s = seen();
+        s.dns = DnsSeen::Addresses(vec![ip("10.1.9.9")]);
+        unreachable(&mut s);
+        out.push(("record-elsewhere", f, s));
+        let mut s = seen();
+        s.dns = DnsSeen::Failed("timeout".into());
+        s.tcp = TcpSeen::NotTried;
+        s.https = HttpsSeen::NotTried;
+        out.push(("dns-failed", facts(), s));
+        let mut s = seen();
+        unreachable(&mut s);
+        out.push(("tcp-timeout", facts(), s.clone()));
+        s.tcp = TcpSeen::Failed("reset".into());
+        out.push(("tcp-failed", facts(), s));
+        let mut s = seen();
+        s.https = HttpsSeen::CertificateRejected("unknown issuer".into());
+        out.push(("certificate", facts(), s.clone()));
+        s.https = HttpsSeen::Answered {
+            status: 200,
+            body: "hello".into(),
+        };
+        out.push(("https-other", facts(), s.clone()));
+        s.https = HttpsSeen::Failed("eof".into());
+        out.push(("https-failed", facts(), s));
+        let mut f = facts();
+        f.agents.clear();
+        out.push(("no-agents", f.clone(), seen()));
+        f.agents.push(AgentFacts {
+            name: "a".into(),
+            status: "UNHEALTHY".into(),
+        });
+        out.push(("agents-unhealthy", f, seen()));
+        out
+    }
+
+    /// The `linkplane …` commands quoted (in backticks) in a fix, as argv.
+    fn commands(fix: &str) -> Vec<Vec<String>> {
+        fix.split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|c| c.starts_with("linkplane "))
+            .map(|c| {
+                c.split_whitespace()
+                    .take_while(|w| *w != ">" && *w != "|")
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_fix_is_a_command_the_cli_parses() {
+        let mut seen_diagnoses = std::collections::BTreeSet::new();
+        let mut parsed = 0;
+        let mut checks: Vec<(String, Check)> = Vec::new();
+        for (case, f, s) in cases() {
+            let r = evaluate(&f, &s, now());
+            assert!(!r.passed, "{case}: should fail");
+            checks.extend(r.checks.into_iter().map(|c| (case.to_owned(), c)));
+        }
+        let pl_subnet = Subnet {
+            subnet_id: "subnet-1c".into(),
+            vpc_id: "vpc-0a1b2c3d".into(),
+            owner_id: "111122223333".into(),
+            cidr_block: "10.1.3.0/24".into(),
+            availability_zone: "us-east-1c".into(),
+            map_public_ip_on_launch: false,
+            gateway: "10.1.3.1".into(),
+            route_table: 100,
+            bridge: "br0".into(),
+            name: None,
+            created_at: "2026-11-21T12:00:00Z".into(),
+        };
+        let pl: PrivateLink = serde_json::from_value(serde_json::json!({
+            "id": "pl7g2k4m9p3q5r6s2t", "organizationId": "org7g2k4m9p3q5r6s2t",
+            "createdAt": "2026-11-21T12:00:00Z", "updatedAt": "2026-11-21T12:00:00Z",
+            "generation": 1, "observedGeneration": 1, "clusterId": "cl7g2k4m9p3q5r6s2t",
+            "allowedPrincipals": [], "regions": [], "autoAccept": false, "status": "AVAILABLE",
+            "statusReason": null, "serviceName": "com.linkplane.vpce.us-east-1.vpce-svc-1",
+            "serviceRegion": "us-east-1", "availabilityZones": ["us-east-1a", "us-east-1b"]
+        }))
+        .expect("a private link");
+        let check = instance_zone_check(&ids(), &pl, &pl_subnet).expect("a failed check");
+        checks.push(("instance-subnet-az".into(), check));
+        for (case, c) in checks.iter().filter(|(_, c)| !c.passed) {
+            let fix = c.fix.as_deref().unwrap_or_default();
+            let cmds = commands(fix);
+            if let Some(d) = c.diagnosis {
+                seen_diagnoses.insert(d.as_str());
+                assert!(
+                    !cmds.is_empty(),
+                    "{case}/{}: the fix for {} names no command: {fix}",
+                    c.name,
+                    d.as_str()
+                );
+            }
+            for argv in cmds {
+                assert!(
+                    !argv.iter().any(|w| w.contains('<')),
+                    "{case}: a placeholder verify knows is left in {argv:?}"
+                );
+                if let Err(e) = crate::Cli::try_parse_from(&argv) {
+                    panic!(
+                        "{case}/{}: `{}` does not parse: {e}",
+                        c.name,
+                        argv.join(" ")
+                    );
+                }
+                parsed += 1;
+            }
+        }
+        use Diagnosis::*;
+        for d in [
+            EndpointPendingAcceptance,
+            EndpointRejected,
+            ZoneNotAssociated,
+            ZoneMissing,
+            RecordMissing,
+            RecordPointsElsewhere,
+            SecurityGroupWithout443,
+            SubnetAzNotSupported,
+            CertificateNotTrusted,
+            NoAgents,
+            AgentsNotHealthy,
+        ] {
+            assert!(
+                seen_diagnoses.contains(d.as_str()),
+                "no case prints the fix for {}",
+                d.as_str()
+            );
+        }
+        assert!(parsed >= 15, "{parsed} commands parsed");
+    }
+
+    #[test]
+    fn a_name_resolving_elsewhere_does_not_blame_the_security_group() {
+        let mut f = facts();
+        f.zone.as_mut().expect("zone").associated_with_instance_vpc = false;
+        let mut s = seen();
+        s.dns = DnsSeen::Addresses(vec![ip("198.51.100.12")]);
+        s.tcp = TcpSeen::TimedOut;
+        s.https = HttpsSeen::NotTried;
+        let r = evaluate(&f, &s, now());
+        let tcp = r
+            .checks
+            .iter()
+            .find(|c| c.name == "tcp-443")
+            .expect("tcp-443");
+        let fix = tcp.fix.as_deref().unwrap_or_default();
+        assert!(!fix.contains("security group"), "{fix}");
+        assert!(fix.contains("dns-resolves-to-endpoint"), "{fix}");
+        let dns = &r.checks[3];
+        assert!(
+            dns.fix
+                .as_deref()
+                .is_some_and(|f| f.contains("zone associate hz-0a1b2c3d --vpc vpc-0a1b2c3d")),
+            "{dns:?}"
+        );
+    }
+}
