@@ -281,20 +281,38 @@ fn compact_cell(v: &Value) -> String {
                 compact_cell(&o["ownerId"])
             )
         }
-        Value::Object(o) if o.contains_key("ruleId") => format!(
-            "{} {} {}-{} {}",
-            compact_cell(&o["direction"]),
-            compact_cell(&o["ipProtocol"]),
-            compact_cell(&o["fromPort"]),
-            compact_cell(&o["toPort"]),
-            if o["cidrIp"].is_null() {
-                compact_cell(&o["sourceSecurityGroupId"])
-            } else {
-                compact_cell(&o["cidrIp"])
-            }
-        ),
+        Value::Object(o) if o.contains_key("ruleId") => rule_words(o),
         other => other.to_string(),
     }
+}
+
+/// A security-group rule in AWS's words: `ingress tcp 443 from 10.1.1.0/24 (sgr-…)`,
+/// `egress all traffic to 0.0.0.0/0 (sgr-…)`.
+fn rule_words(o: &serde_json::Map<String, Value>) -> String {
+    let ingress = o["direction"].as_str() != Some("egress");
+    let proto = o["ipProtocol"].as_str().unwrap_or("-1");
+    let (from, to) = (
+        o["fromPort"].as_i64().unwrap_or(-1),
+        o["toPort"].as_i64().unwrap_or(-1),
+    );
+    let what = match proto {
+        "-1" => "all traffic".to_owned(),
+        p if from < 0 => format!("{p} all ports"),
+        "icmp" => format!("icmp type {from}"),
+        p if from == to => format!("{p} {from}"),
+        p => format!("{p} {from}-{to}"),
+    };
+    let peer = if o["cidrIp"].is_null() {
+        compact_cell(&o["sourceSecurityGroupId"])
+    } else {
+        compact_cell(&o["cidrIp"])
+    };
+    format!(
+        "{} {what} {} {peer} ({})",
+        if ingress { "ingress" } else { "egress" },
+        if ingress { "from" } else { "to" },
+        compact_cell(&o["ruleId"])
+    )
 }
 
 /// Render a value as a table (lists) or key/value lines (one resource).
@@ -340,6 +358,22 @@ pub fn cloud_table(v: &Value) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn security_group_rules_read_as_aws_words() {
+        let v = serde_json::json!({"groupId": "sg-1", "groupName": "g", "vpcId": "vpc-1", "rules": [
+            {"ruleId": "sgr-1", "direction": "egress", "ipProtocol": "-1", "fromPort": -1, "toPort": -1, "cidrIp": "0.0.0.0/0"},
+            {"ruleId": "sgr-2", "direction": "ingress", "ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIp": "10.1.1.0/24"},
+            {"ruleId": "sgr-3", "direction": "ingress", "ipProtocol": "udp", "fromPort": 8000, "toPort": 8100, "cidrIp": null, "sourceSecurityGroupId": "sg-2"}
+        ]});
+        let t = cloud_table(&v);
+        assert!(t.contains("egress all traffic to 0.0.0.0/0 (sgr-1)"), "{t}");
+        assert!(
+            t.contains("ingress tcp 443 from 10.1.1.0/24 (sgr-2)"),
+            "{t}"
+        );
+        assert!(t.contains("ingress udp 8000-8100 from sg-2 (sgr-3)"), "{t}");
+    }
 
     #[test]
     fn cloud_tables_render() {

@@ -134,6 +134,15 @@ pub struct EndpointFacts {
     /// Whether the endpoint's security groups admit TCP 443 from the instance's subnet.
     pub admits_443_from_instance: bool,
     pub instance_subnet_cidr: String,
+    /// The platform's id of the endpoint connection (`linkplane private-link accept` takes
+    /// it), when the control plane mirrors it.
+    pub connection_id: Option<String>,
+    /// The endpoint's security groups.
+    pub security_group_ids: Vec<String>,
+    /// The endpoint's DNS names (the first is what the record should alias).
+    pub dns_names: Vec<String>,
+    /// The endpoint service's name (`--service` of `endpoint create`).
+    pub service_name: String,
 }
 
 /// The private hosted zone for `external.<baseDomain>` as the provider knows it.
@@ -141,6 +150,8 @@ pub struct EndpointFacts {
 pub struct ZoneFacts {
     pub zone_name: String,
     pub exists: bool,
+    /// The zone's id (hz-…) when it exists.
+    pub zone_id: Option<String>,
     pub associated_with_instance_vpc: bool,
     /// Values of the record for the host name (IPs or an alias target), empty if none.
     pub record_values: Vec<String>,
@@ -163,6 +174,21 @@ pub struct Facts {
     pub agents: Vec<AgentFacts>,
     /// Whether the agents' health is part of the verdict.
     pub check_agents: bool,
+    /// The ids verify knows, filled into the fixes so that each is a command to run.
+    pub ids: Ids,
+}
+
+/// The ids and names every fix is written with: a fix is a command that runs as printed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ids {
+    pub cluster_id: String,
+    pub deployment_id: String,
+    pub api_url: String,
+    /// The instance the checks run from, and its VPC.
+    pub instance_id: String,
+    pub vpc_id: String,
+    /// The customer's command prefix, `linkplane cloud --as <the instance owner's ARN>`.
+    pub cloud: String,
 }
 
 fn pass(name: &'static str, detail: String) -> Check {
@@ -196,15 +222,15 @@ fn list(ips: &[IpAddr]) -> String {
 pub fn evaluate(facts: &Facts, seen: &Observed, now: DateTime<Utc>) -> Report {
     let mut checks = Vec::new();
     if let Some(ep) = &facts.endpoint {
-        checks.push(check_endpoint_state(ep, now));
-        checks.push(check_subnet_azs(ep));
-        checks.push(check_security_group(ep));
+        checks.push(check_endpoint_state(&facts.ids, ep, now));
+        checks.push(check_subnet_azs(&facts.ids, ep));
+        checks.push(check_security_group(&facts.ids, ep));
     }
     checks.push(check_dns(facts, seen));
     checks.push(check_tcp(facts, seen));
     checks.push(check_https(facts, seen));
     if facts.check_agents {
-        checks.push(check_agents(&facts.agents));
+        checks.push(check_agents(&facts.ids, &facts.agents));
     }
     Report {
         passed: checks.iter().all(|c| c.passed),
@@ -212,7 +238,44 @@ pub fn evaluate(facts: &Facts, seen: &Observed, now: DateTime<Utc>) -> Report {
     }
 }
 
-fn check_endpoint_state(ep: &EndpointFacts, now: DateTime<Utc>) -> Check {
+/// The command that accepts the endpoint (the platform's side of document 001).
+fn accept_command(ids: &Ids, ep: &EndpointFacts) -> String {
+    format!(
+        "`linkplane private-link accept --cluster {} {}`",
+        ids.cluster_id,
+        ep.connection_id.as_deref().unwrap_or(&ep.endpoint_id)
+    )
+}
+
+/// The customer's command that creates an endpoint like `ep` (in `subnets`).
+fn endpoint_create_command(ids: &Ids, ep: &EndpointFacts, subnets: &[String]) -> String {
+    let mut cmd = format!(
+        "{} endpoint create --vpc {} --service {}",
+        ids.cloud, ids.vpc_id, ep.service_name
+    );
+    for s in subnets {
+        cmd.push_str(&format!(" --subnet {s}"));
+    }
+    for g in &ep.security_group_ids {
+        cmd.push_str(&format!(" --sg {g}"));
+    }
+    format!("`{cmd} --no-private-dns`")
+}
+
+/// The customer's command that allows 443 from the instance's subnet on the endpoint's group.
+fn allow_443_command(ids: &Ids, ep: &EndpointFacts) -> String {
+    let group = ep
+        .security_group_ids
+        .first()
+        .map(String::as_str)
+        .unwrap_or("SG_ID");
+    format!(
+        "`{} sg allow {group} --protocol tcp --port 443 --cidr {}`",
+        ids.cloud, ep.instance_subnet_cidr
+    )
+}
+
+fn check_endpoint_state(ids: &Ids, ep: &EndpointFacts, now: DateTime<Utc>) -> Check {
     const NAME: &str = "endpoint-accepted";
     let minutes = (now - ep.state_since).num_minutes().max(0);
     match ep.state.as_str() {
@@ -226,8 +289,8 @@ fn check_endpoint_state(ep: &EndpointFacts, now: DateTime<Utc>) -> Check {
             ),
             Some(Diagnosis::EndpointPendingAcceptance),
             format!(
-                "the service owner must accept it: `linkplane private-link accept --cluster <clusterId> {}`",
-                ep.endpoint_id
+                "the service owner (the platform) must accept it: {}",
+                accept_command(ids, ep)
             ),
         ),
         "rejected" => fail(
@@ -237,18 +300,40 @@ fn check_endpoint_state(ep: &EndpointFacts, now: DateTime<Utc>) -> Check {
                 ep.endpoint_id
             ),
             Some(Diagnosis::EndpointRejected),
-            "delete it and create a new endpoint; ask the service owner to accept it".into(),
+            format!(
+                "a rejected endpoint stays rejected: delete it with `{} endpoint delete {}`, create a new one with {} and ask the service owner to accept it",
+                ids.cloud,
+                ep.endpoint_id,
+                endpoint_create_command(
+                    ids,
+                    ep,
+                    &ep.subnet_azs
+                        .iter()
+                        .map(|(s, _)| s.clone())
+                        .collect::<Vec<_>>()
+                )
+            ),
         ),
         other => fail(
             NAME,
             format!("endpoint {} is {other}", ep.endpoint_id),
             None,
-            "create a new endpoint to the cluster's endpoint service".into(),
+            format!(
+                "create a new endpoint to the cluster's endpoint service: {}",
+                endpoint_create_command(
+                    ids,
+                    ep,
+                    &ep.subnet_azs
+                        .iter()
+                        .map(|(s, _)| s.clone())
+                        .collect::<Vec<_>>()
+                )
+            ),
         ),
     }
 }
 
-fn check_subnet_azs(ep: &EndpointFacts) -> Check {
+fn check_subnet_azs(ids: &Ids, ep: &EndpointFacts) -> Check {
     const NAME: &str = "endpoint-subnet-azs";
     let bad: Vec<String> = ep
         .subnet_azs
@@ -265,6 +350,12 @@ fn check_subnet_azs(ep: &EndpointFacts) -> Check {
             ),
         );
     }
+    let good: Vec<String> = ep
+        .subnet_azs
+        .iter()
+        .filter(|(_, az)| ep.supported_azs.contains(az))
+        .map(|(s, _)| s.clone())
+        .collect();
     fail(
         NAME,
         format!(
@@ -273,14 +364,43 @@ fn check_subnet_azs(ep: &EndpointFacts) -> Check {
             ep.supported_azs.join(", ")
         ),
         Some(Diagnosis::SubnetAzNotSupported),
-        format!(
-            "create subnet(s) in {} and place the endpoint there",
-            ep.supported_azs.join(" or ")
-        ),
+        subnet_fix(ids, &ep.supported_azs, Some((ep, &good))),
     )
 }
 
-fn check_security_group(ep: &EndpointFacts) -> Check {
+/// Create a subnet in a supported zone (CIDR: a free range of the VPC, which verify does
+/// not choose for you), then (re)create the endpoint with it.
+pub fn subnet_fix(
+    ids: &Ids,
+    supported: &[String],
+    endpoint: Option<(&EndpointFacts, &[String])>,
+) -> String {
+    let az = supported.first().map(String::as_str).unwrap_or("AZ");
+    let create = format!(
+        "`{} subnet create --vpc {} --az {az} --cidr CIDR`",
+        ids.cloud, ids.vpc_id
+    );
+    let zones = supported.join(" or ");
+    match endpoint {
+        Some((ep, good)) => {
+            let mut subnets = good.to_vec();
+            subnets.push("NEW_SUBNET".into());
+            format!(
+                "create a subnet in {zones} (CIDR: a free range of {}): {create}; then replace the endpoint: `{} endpoint delete {}` and {}",
+                ids.vpc_id,
+                ids.cloud,
+                ep.endpoint_id,
+                endpoint_create_command(ids, ep, &subnets)
+            )
+        }
+        None => format!(
+            "create a subnet in {zones} (CIDR: a free range of {}) for the endpoint and the agents: {create}",
+            ids.vpc_id
+        ),
+    }
+}
+
+fn check_security_group(ids: &Ids, ep: &EndpointFacts) -> Check {
     const NAME: &str = "endpoint-security-group";
     if ep.admits_443_from_instance {
         return pass(
@@ -294,30 +414,49 @@ fn check_security_group(ep: &EndpointFacts) -> Check {
     fail(
         NAME,
         format!(
-            "the endpoint's security group does not admit TCP 443 from the instance's subnet {}",
+            "the endpoint's security group(s) {} do not admit TCP 443 from the instance's subnet {}",
+            ep.security_group_ids.join(", "),
             ep.instance_subnet_cidr
         ),
         Some(Diagnosis::SecurityGroupWithout443),
-        format!(
-            "add an inbound rule: `linkplane cloud sg authorize <sg-id> --protocol tcp --port 443 --cidr {}`",
-            ep.instance_subnet_cidr
-        ),
+        format!("add an inbound rule: {}", allow_443_command(ids, ep)),
     )
+}
+
+/// The customer's command that points the record at the endpoint (ALIAS to its first DNS
+/// name), or what is missing for one.
+fn record_command(facts: &Facts, zone_id: &str) -> String {
+    match facts.endpoint.as_ref().and_then(|e| e.dns_names.first()) {
+        Some(name) => format!(
+            "`{} zone set {zone_id} --name {} --type ALIAS --value {name}`",
+            facts.ids.cloud, facts.host
+        ),
+        None => format!(
+            "(no endpoint in {} yet: create it first, then) `{} zone set {zone_id} --name {} --type A --value ENDPOINT_IP`",
+            facts.ids.vpc_id, facts.ids.cloud, facts.host
+        ),
+    }
 }
 
 fn zone_diagnosis(facts: &Facts) -> Option<(Diagnosis, String)> {
     let zone = facts.zone.as_ref()?;
+    let ids = &facts.ids;
     let endpoint_ips: Vec<String> = facts
         .endpoint
         .as_ref()
         .map(|e| e.private_ips.iter().map(ToString::to_string).collect())
         .unwrap_or_default();
+    let zone_id = zone.zone_id.as_deref().unwrap_or("ZONE_ID");
     if !zone.exists {
         return Some((
             Diagnosis::ZoneMissing,
             format!(
-                "create the private hosted zone {} and associate it with the instance's VPC",
-                zone.zone_name
+                "create the private hosted zone {} associated with the instance's VPC: `{} zone create --name {} --vpc {}`, then add the record: {}",
+                zone.zone_name,
+                ids.cloud,
+                zone.zone_name,
+                ids.vpc_id,
+                record_command(facts, "hz-…")
             ),
         ));
     }
@@ -325,8 +464,8 @@ fn zone_diagnosis(facts: &Facts) -> Option<(Diagnosis, String)> {
         return Some((
             Diagnosis::ZoneNotAssociated,
             format!(
-                "associate the private hosted zone {} with the instance's VPC",
-                zone.zone_name
+                "associate the private hosted zone {} ({zone_id}) with the instance's VPC {}: `{} zone associate {zone_id} --vpc {}`",
+                zone.zone_name, ids.vpc_id, ids.cloud, ids.vpc_id
             ),
         ));
     }
@@ -334,8 +473,10 @@ fn zone_diagnosis(facts: &Facts) -> Option<(Diagnosis, String)> {
         return Some((
             Diagnosis::RecordMissing,
             format!(
-                "add a record {} in zone {} pointing at the endpoint",
-                facts.host, zone.zone_name
+                "add the record {} to zone {} ({zone_id}): {}",
+                facts.host,
+                zone.zone_name,
+                record_command(facts, zone_id)
             ),
         ));
     }
@@ -350,14 +491,26 @@ fn zone_diagnosis(facts: &Facts) -> Option<(Diagnosis, String)> {
         return Some((
             Diagnosis::RecordPointsElsewhere,
             format!(
-                "the record {} points at {}; point it at the endpoint ({})",
+                "the record {} points at {}; point it at the endpoint ({}): {}",
                 facts.host,
                 zone.record_values.join(", "),
-                endpoint_ips.join(", ")
+                endpoint_ips.join(", "),
+                record_command(facts, zone_id)
             ),
         ));
     }
     None
+}
+
+/// Whether the DNS probe saw only the endpoint's private IPs.
+fn resolved_to_endpoint(facts: &Facts, seen: &Observed) -> bool {
+    let endpoint_ips = facts
+        .endpoint
+        .as_ref()
+        .map(|e| e.private_ips.clone())
+        .unwrap_or_default();
+    matches!(&seen.dns, DnsSeen::Addresses(got)
+        if !got.is_empty() && got.iter().all(|ip| endpoint_ips.contains(ip)))
 }
 
 fn check_dns(facts: &Facts, seen: &Observed) -> Check {
@@ -373,18 +526,14 @@ fn check_dns(facts: &Facts, seen: &Observed) -> Check {
         None => fail(NAME, detail, None, fallback),
     };
     match &seen.dns {
-        DnsSeen::Addresses(got)
-            if !got.is_empty() && got.iter().all(|ip| endpoint_ips.contains(ip)) =>
-        {
-            pass(
-                NAME,
-                format!(
-                    "{} resolves to the endpoint's private IPs {}",
-                    facts.host,
-                    list(got)
-                ),
-            )
-        }
+        DnsSeen::Addresses(got) if resolved_to_endpoint(facts, seen) => pass(
+            NAME,
+            format!(
+                "{} resolves to the endpoint's private IPs {}",
+                facts.host,
+                list(got)
+            ),
+        ),
         DnsSeen::Addresses(got) if got.iter().any(|ip| facts.public_ips.contains(ip)) => with_diag(
             format!(
                 "{} resolves to the public IP {}, not to the endpoint's private IPs",
@@ -417,6 +566,7 @@ fn check_dns(facts: &Facts, seen: &Observed) -> Check {
 
 fn check_tcp(facts: &Facts, seen: &Observed) -> Check {
     const NAME: &str = "tcp-443";
+    let ids = &facts.ids;
     let sg_diag = facts
         .endpoint
         .as_ref()
@@ -425,14 +575,33 @@ fn check_tcp(facts: &Facts, seen: &Observed) -> Check {
         .endpoint
         .as_ref()
         .filter(|e| e.state == "pendingAcceptance");
+    // A connection to something that is not the endpoint says nothing about the endpoint
+    // or its security group: the DNS check names the cause.
+    let elsewhere = match &seen.dns {
+        DnsSeen::Addresses(got) if !resolved_to_endpoint(facts, seen) => Some(list(got)),
+        _ => None,
+    };
     match &seen.tcp {
         TcpSeen::Connected(ip) => pass(NAME, format!("TCP {ip}:443 connects")),
         TcpSeen::NotTried => fail(
             NAME,
             "not tried: the host name did not resolve".into(),
             None,
-            "fix DNS first".into(),
+            "fix dns-resolves-to-endpoint first".into(),
         ),
+        TcpSeen::Refused(_) | TcpSeen::Failed(_) | TcpSeen::TimedOut if elsewhere.is_some() => {
+            fail(
+                NAME,
+                format!(
+                    "TCP 443 to {} ({}, not the endpoint) did not connect",
+                    facts.host,
+                    elsewhere.unwrap_or_default()
+                ),
+                None,
+                "fix dns-resolves-to-endpoint first: the host name must resolve to the endpoint"
+                    .into(),
+            )
+        }
         TcpSeen::Refused(e) | TcpSeen::Failed(e) => {
             let detail = format!("TCP 443 to {} failed: {e}", facts.host);
             if let Some(ep) = pending {
@@ -440,7 +609,11 @@ fn check_tcp(facts: &Facts, seen: &Observed) -> Check {
                     NAME,
                     detail,
                     Some(Diagnosis::EndpointPendingAcceptance),
-                    format!("accept endpoint {} first", ep.endpoint_id),
+                    format!(
+                        "accept endpoint {} first: {}",
+                        ep.endpoint_id,
+                        accept_command(ids, ep)
+                    ),
                 )
             } else if let Some(ep) = sg_diag {
                 fail(
@@ -448,8 +621,9 @@ fn check_tcp(facts: &Facts, seen: &Observed) -> Check {
                     detail,
                     Some(Diagnosis::SecurityGroupWithout443),
                     format!(
-                        "allow inbound TCP 443 from {} on the endpoint's security group",
-                        ep.instance_subnet_cidr
+                        "allow inbound TCP 443 from {} on the endpoint's security group: {}",
+                        ep.instance_subnet_cidr,
+                        allow_443_command(ids, ep)
                     ),
                 )
             } else {
@@ -457,27 +631,43 @@ fn check_tcp(facts: &Facts, seen: &Observed) -> Check {
                     NAME,
                     detail,
                     None,
-                    "check the endpoint and its security group".into(),
+                    "the endpoint does not forward: check the cluster's private link (`linkplane private-link get --cluster ".to_owned()
+                        + &ids.cluster_id
+                        + "`)",
                 )
             }
         }
         TcpSeen::TimedOut => {
             let detail = format!("TCP 443 to {} timed out", facts.host);
-            match sg_diag {
-                Some(ep) => fail(
+            match (pending, sg_diag) {
+                (Some(ep), _) => fail(
+                    NAME,
+                    detail,
+                    Some(Diagnosis::EndpointPendingAcceptance),
+                    format!(
+                        "accept endpoint {} first: {}",
+                        ep.endpoint_id,
+                        accept_command(ids, ep)
+                    ),
+                ),
+                (None, Some(ep)) => fail(
                     NAME,
                     detail,
                     Some(Diagnosis::SecurityGroupWithout443),
                     format!(
-                        "allow inbound TCP 443 from {} on the endpoint's security group",
-                        ep.instance_subnet_cidr
+                        "allow inbound TCP 443 from {} on the endpoint's security group: {}",
+                        ep.instance_subnet_cidr,
+                        allow_443_command(ids, ep)
                     ),
                 ),
-                None => fail(
+                (None, None) => fail(
                     NAME,
                     detail,
                     None,
-                    "check routes and security groups".into(),
+                    format!(
+                        "check the routes of the instance's subnet and its security groups: `{} instance show {}`",
+                        ids.cloud, ids.instance_id
+                    ),
                 ),
             }
         }
@@ -525,14 +715,17 @@ fn check_https(facts: &Facts, seen: &Observed) -> Check {
     }
 }
 
-fn check_agents(agents: &[AgentFacts]) -> Check {
+fn check_agents(ids: &Ids, agents: &[AgentFacts]) -> Check {
     const NAME: &str = "agents-healthy";
     if agents.is_empty() {
         return fail(
             NAME,
             "the deployment has no agents".into(),
             Some(Diagnosis::NoAgents),
-            "start one: `linkplane agent run --api-url <apiUrl> --token-file <file> --ca-file ca.pem`".into(),
+            format!(
+                "start one in the instance: `linkplane agent-token create --deployment {} --name agents > agent.token`, then `{} instance run {} -- linkplane agent run --api-url {} --token-file $PWD/agent.token --ca-file $PWD/ca.pem` (`linkplane ca > ca.pem` writes the CA bundle)",
+                ids.deployment_id, ids.cloud, ids.instance_id, ids.api_url
+            ),
         );
     }
     let unhealthy: Vec<String> = agents
@@ -547,7 +740,10 @@ fn check_agents(agents: &[AgentFacts]) -> Check {
         NAME,
         format!("not heartbeating: {}", unhealthy.join(", ")),
         Some(Diagnosis::AgentsNotHealthy),
-        "check the agent's log; it must reach the API URL through the endpoint".into(),
+        format!(
+            "the agents must reach {} through the endpoint: see their processes and logs with `{} instance processes {}`",
+            ids.api_url, ids.cloud, ids.instance_id
+        ),
     )
 }
 

@@ -1,5 +1,6 @@
 //! `linkplane private-link get|set|connections|accept|reject`.
 
+use anyhow::Context as _;
 use linkplane_client::Method;
 
 use super::common::{Body, PageArgs};
@@ -105,7 +106,8 @@ pub enum PrivateLinkCommand {
     Accept {
         #[command(flatten)]
         sel: ClusterSel,
-        /// Endpoint id, e.g. vpce3i5k7m2o4q6s3uv (from `connections`).
+        /// The connection's id (`ID` in `connections`, e.g. vpce3i5k7m2o4q6s3uv) or the
+        /// consumer's own endpoint id (`CLOUD ENDPOINT`, e.g. vpce-0a1b2c3d).
         endpoint_id: String,
     },
     /// Reject an endpoint connection (-> REJECTED).
@@ -117,7 +119,8 @@ pub enum PrivateLinkCommand {
     Reject {
         #[command(flatten)]
         sel: ClusterSel,
-        /// Endpoint id (from `connections`).
+        /// The connection's id (`ID` in `connections`) or the consumer's endpoint id
+        /// (`CLOUD ENDPOINT`, vpce-…).
         endpoint_id: String,
     },
 }
@@ -170,7 +173,21 @@ pub async fn run(args: PrivateLinkArgs) -> anyhow::Result<()> {
             let path = ctx
                 .org_path(&["clusters", &sel.cluster, "private-link"])
                 .await?;
-            let reply = ctx.api.call(Method::PUT, &path).json(body).send().await?;
+            let mut reply = ctx.api.call(Method::PUT, &path).json(body).send().await?;
+            // The service name and zones are the provider's: until the controller has
+            // observed this generation they are a guess, so wait for them (briefly).
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while !observed(&reply.body) && std::time::Instant::now() < deadline {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                reply = ctx.api.get(&path, &[]).await?;
+            }
+            if !observed(&reply.body) {
+                eprintln!(
+                    "The service is still being provisioned: serviceName and availabilityZones are \
+                     provisional until `linkplane private-link get --cluster {}` shows status AVAILABLE.",
+                    sel.cluster
+                );
+            }
             render::print_object(ctx.output, &reply, FIELDS);
         }
         PrivateLinkCommand::Connections { sel, page } => {
@@ -203,7 +220,37 @@ pub async fn run(args: PrivateLinkArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Whether the controller has observed the private link's current spec.
+fn observed(v: &serde_json::Value) -> bool {
+    let g = v["generation"].as_i64().unwrap_or(0);
+    v["observedGeneration"].as_i64().unwrap_or(0) >= g && v["status"] != "PENDING"
+}
+
+/// The connection id for `endpoint`: given as is, or found by the consumer's endpoint id
+/// (`vpce-…`, the `CLOUD ENDPOINT` column).
+async fn connection_id(ctx: &Ctx, cluster: &str, endpoint: &str) -> anyhow::Result<String> {
+    if !endpoint.starts_with("vpce-") {
+        return Ok(endpoint.to_owned());
+    }
+    let path = ctx
+        .org_path(&["clusters", cluster, "private-link", "connections"])
+        .await?;
+    let reply = ctx.api.get(&path, &[("limit", "100".to_owned())]).await?;
+    let items = reply.body["items"].as_array().cloned().unwrap_or_default();
+    items
+        .iter()
+        .find(|c| c["cloudEndpointId"].as_str() == Some(endpoint))
+        .and_then(|c| c["id"].as_str().map(str::to_owned))
+        .with_context(|| {
+            format!(
+                "{endpoint} is a cloud endpoint id with no connection to cluster {cluster}'s service \
+                 (see `linkplane private-link connections --cluster {cluster}`)"
+            )
+        })
+}
+
 async fn decide(ctx: &Ctx, cluster: &str, endpoint: &str, verb: &str) -> anyhow::Result<()> {
+    let endpoint = &connection_id(ctx, cluster, endpoint).await?;
     let path = ctx
         .org_path(&[
             "clusters",

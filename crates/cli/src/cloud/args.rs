@@ -10,9 +10,10 @@ pub const DEFAULT_PRINCIPAL: &str = linkplane_localcloud::DEFAULT_PRINCIPAL;
 
 /// Examples shown under `linkplane cloud --help`.
 const CLOUD_EXAMPLES: &str = "\
-Every command is a call made as a cloud principal (--as, default the local account
-000000000001) to the localcloud API of `linkplane serve` (--url). A resource belongs to the
-account that created it; another account's calls are refused with both accounts named.
+Every command is a call made as a cloud principal (--as ARN or LINKPLANE_CLOUD_PRINCIPAL;
+without either, the local account 000000000001, and the command says so on stderr) to the
+localcloud API of `linkplane serve` (--url). A resource belongs to the account that created
+it; another account's calls are refused with both accounts named and the --as to use.
 
 The credential is the operator token that `linkplane serve` writes to
 <data-dir>/cloud.token (mode 0600): read from --cloud-token-file, LINKPLANE_CLOUD_TOKEN,
@@ -75,9 +76,16 @@ pub struct CloudArgs {
         global = true
     )]
     pub url: String,
-    /// Principal ARN to act as: arn:aws:iam::<12-digit account>:root or …:role/<name>.
-    #[arg(long = "as", value_name = "ARN", env = "LINKPLANE_CLOUD_PRINCIPAL", default_value = DEFAULT_PRINCIPAL, global = true)]
-    pub principal: String,
+    /// Principal ARN to act as: arn:aws:iam::<12-digit account>:root or …:role/<name>
+    /// [default: arn:aws:iam::000000000001:root, the local account; commands then say so on
+    /// stderr].
+    #[arg(
+        long = "as",
+        value_name = "ARN",
+        env = "LINKPLANE_CLOUD_PRINCIPAL",
+        global = true
+    )]
+    pub principal: Option<String>,
     /// The localcloud operator token (the credential; --as only picks the identity). Prefer
     /// --cloud-token-file: a token on the command line is visible to other local users.
     #[arg(
@@ -827,4 +835,11 @@ pub enum InternetCmd {
     Stop {
         process_id: String,
     },
+}
+
+impl CloudArgs {
+    /// The principal the calls are made as: --as, else the local default.
+    pub fn principal(&self) -> &str {
+        self.principal.as_deref().unwrap_or(DEFAULT_PRINCIPAL)
+    }
 }

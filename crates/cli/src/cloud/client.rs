@@ -54,6 +54,13 @@ pub fn operator_token(args: &CloudArgs) -> anyhow::Result<String> {
     Ok(t.to_string())
 }
 
+/// The owning account named by localcloud's refusal (`… it belongs to account 111122223333`).
+pub fn owner_in(detail: &str) -> Option<&str> {
+    let (_, rest) = detail.rsplit_once("belongs to account ")?;
+    let owner = rest.get(..12)?;
+    owner.bytes().all(|b| b.is_ascii_digit()).then_some(owner)
+}
+
 impl CloudApi {
     pub fn new(url: &str, principal: &str, token: String) -> anyhow::Result<Self> {
         linkplane_localcloud::Principal::parse(principal)
@@ -93,13 +100,22 @@ impl CloudApi {
         let url = format!("{}/cloud/v1{path}", self.base);
         match &e {
             Error::Status { status, .. } => match e.problem().and_then(|p| p.detail.as_deref()) {
-                Some(detail) => anyhow::anyhow!(
-                    "{} ({}): {detail}",
-                    e.problem()
-                        .and_then(|p| p.title.as_deref())
-                        .unwrap_or("error"),
-                    status.as_u16()
-                ),
+                Some(detail) => {
+                    let hint = match owner_in(detail) {
+                        Some(owner) if status.as_u16() == 403 => format!(
+                            "\nhint: act as its owner: linkplane cloud --as arn:aws:iam::{owner}:root … \
+                             (or export LINKPLANE_CLOUD_PRINCIPAL=arn:aws:iam::{owner}:root)"
+                        ),
+                        _ => String::new(),
+                    };
+                    anyhow::anyhow!(
+                        "{} ({}): {detail}{hint}",
+                        e.problem()
+                            .and_then(|p| p.title.as_deref())
+                            .unwrap_or("error"),
+                        status.as_u16()
+                    )
+                }
                 None => anyhow::anyhow!(
                     "{method} {url}: HTTP {}: {}",
                     status.as_u16(),

@@ -17,6 +17,7 @@ mod network;
 mod privatelink;
 
 pub use args::*;
+pub use client::owner_in;
 use client::{CloudApi, operator_token};
 
 /// What a command produced.
@@ -41,7 +42,14 @@ pub enum Outcome {
 
 /// Run one `cloud` command and return what it produced (printing is separate).
 pub async fn execute(args: &CloudArgs) -> anyhow::Result<Outcome> {
-    let c = CloudApi::new(&args.url, &args.principal, operator_token(args)?)?;
+    let c = CloudApi::new(&args.url, args.principal(), operator_token(args)?)?;
+    if args.principal.is_none() && !matches!(args.command, CloudCommand::Whoami) {
+        // A create would land in, and a list show, the local account: say which.
+        eprintln!(
+            "note: acting as {DEFAULT_PRINCIPAL} (the local account; pass --as ARN or set \
+             LINKPLANE_CLOUD_PRINCIPAL to act as another)"
+        );
+    }
     let c = &c;
     use CloudCommand as C;
     match &args.command {

@@ -26,10 +26,15 @@ fn healthy_facts() -> Facts {
             supported_azs: vec!["us-east-1a".into(), "us-east-1b".into()],
             admits_443_from_instance: true,
             instance_subnet_cidr: "10.1.1.0/24".into(),
+            connection_id: Some("vpce0a1b2c3d4e5f6g7h".into()),
+            security_group_ids: vec!["sg-0a1b2c3d".into()],
+            dns_names: vec!["vpce-0a1b2c3d.vpce.linkplane.test".into()],
+            service_name: "com.linkplane.vpce.us-east-1.vpce-svc-0a1b".into(),
         }),
         zone: Some(ZoneFacts {
             zone_name: "external.linkplane.test".into(),
             exists: true,
+            zone_id: Some("hz-0a1b2c3d".into()),
             associated_with_instance_vpc: true,
             record_values: vec!["10.1.1.20".into(), "10.1.2.20".into()],
         }),
@@ -38,6 +43,14 @@ fn healthy_facts() -> Facts {
             status: "HEALTHY".into(),
         }],
         check_agents: true,
+        ids: Ids {
+            cluster_id: "cl0abc".into(),
+            deployment_id: "dep0abc".into(),
+            api_url: "https://cl0abc.external.linkplane.test/dep0abc".into(),
+            instance_id: "i-0a1b2c3d".into(),
+            vpc_id: "vpc-0a1b2c3d".into(),
+            cloud: "linkplane cloud --as arn:aws:iam::111122223333:root".into(),
+        },
     }
 }
 
