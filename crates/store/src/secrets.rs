@@ -169,7 +169,7 @@ impl SecretsKey {
         let mut buf = Zeroizing::new(sealed.to_vec());
         let plain = self
             .key
-            .open_in_place(nonce, Aad::from(id.as_bytes()), &mut *buf)
+            .open_in_place(nonce, Aad::from(id.as_bytes()), &mut buf)
             .map_err(|_| bad())?;
         let s = std::str::from_utf8(plain).map_err(|_| bad())?;
         Ok(SecretString::from(s))
