@@ -372,7 +372,11 @@ pub async fn bootstrap(store: &dyn Store, data_dir: &Path) -> Result<Bootstrap, 
 
 /// Open the SQLite store in `data_dir`, bootstrap, and build the state for [`router`].
 pub async fn open(data_dir: &Path, config: Config) -> Result<(AppState, Bootstrap), SetupError> {
-    let store = SqliteStore::open(data_dir).await?;
+    let key = match &config.secrets_key_file {
+        Some(p) => linkplane_store::KeySource::File(p.clone()),
+        None => linkplane_store::KeySource::DataDir,
+    };
+    let store = SqliteStore::open_with(data_dir, &key).await?;
     let store: Arc<dyn Store> = Arc::new(store);
     let boot = bootstrap(store.as_ref(), data_dir).await?;
     Ok((AppState::new(store, config), boot))

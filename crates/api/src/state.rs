@@ -15,6 +15,8 @@ pub struct Config {
     pub heartbeat_interval: std::time::Duration,
     /// The installation CA's certificate (PEM), served at `GET /v1/ca.pem` when set.
     pub ca_pem: Option<String>,
+    /// The key file that seals secrets at rest; `None`: `<data-dir>/secrets.key`.
+    pub secrets_key_file: Option<std::path::PathBuf>,
 }
 
 /// Default base domain.
@@ -27,6 +29,7 @@ impl Default for Config {
                 .unwrap_or_else(|_| unreachable!("the default base domain is valid")),
             heartbeat_interval: std::time::Duration::from_secs(30),
             ca_pem: None,
+            secrets_key_file: None,
         }
     }
 }

@@ -432,8 +432,12 @@ async fn validation_is_400_for_shape_and_422_for_rules_naming_fields() {
         .store()
         .get_secret(&s.org.parse().unwrap(), &vid.parse().unwrap())
         .await
-        .unwrap();
-    assert_eq!(secret.as_deref(), Some("TopSecret_42"));
+        .unwrap()
+        .expect("the connection has its secret");
+    assert_eq!(
+        linkplane_store::ExposeSecret::expose_secret(&secret),
+        "TopSecret_42"
+    );
     // Static VPN prefixes are connection CIDRs too.
     let r = s.post(&pc, peering_body("172.30.1.0/24")).await;
     assert_eq!(r.problem(422), ["peerCidr"]);

@@ -50,6 +50,23 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub providers: Vec<String>,
+    /// The key file that encrypts secrets (VPN pre-shared keys) at rest: 32 random bytes,
+    /// hex, mode 0600; created on first start when missing [default: <data-dir>/secrets.key].
+    /// Keep it with backups of the database: without it, its secrets cannot be read.
+    #[arg(long, env = "LINKPLANE_SECRETS_KEY_FILE")]
+    pub secrets_key_file: Option<PathBuf>,
+}
+
+/// Create `dir` (and parents) and make it 0700: it holds the database, keys and tokens.
+pub(crate) fn private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("creating the data dir {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("making the data dir {} private (0700)", dir.display()))
 }
 
 /// One `--provider` assignment, checked on its own.
@@ -92,6 +109,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = linkplane_api::Config {
         base_domain,
         heartbeat_interval: args.agent_heartbeat_interval,
+        secrets_key_file: args.secrets_key_file.clone(),
         ..Default::default()
     };
     let prefix = linkplane_localcloud::Prefix::parse(&args.prefix)
@@ -173,8 +191,7 @@ pub(crate) fn lock_installation(
     data_dir: &std::path::Path,
     prefix: Option<&linkplane_localcloud::Prefix>,
 ) -> anyhow::Result<InstallationLock> {
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("creating the data dir {}", data_dir.display()))?;
+    private_dir(data_dir)?;
     let data_dir = std::fs::canonicalize(data_dir)
         .with_context(|| format!("resolving the data dir {}", data_dir.display()))?;
     let record = format!(

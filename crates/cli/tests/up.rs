@@ -205,6 +205,21 @@ fn up_verifies_document_000_and_down_leaves_nothing() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600);
+    // So is everything up and serve keep in the data dir.
+    let mode_of = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode_of(&pg.data_dir), 0o700, "the data dir");
+    for e in std::fs::read_dir(&pg.data_dir).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        let private = name == "serve.log"
+            || name.starts_with("linkplane.db")
+            || name.starts_with("localcloud.db")
+            || ["secrets.key", "admin.token", "ca.key"].contains(&name.as_str());
+        if private {
+            assert_eq!(mode_of(&p), 0o600, "{name}");
+        }
+    }
+    assert!(pg.data_dir.join("secrets.key").exists());
 
     // The agent in the customer's VPC is heartbeating through the endpoint.
     let agents = pg.client(&["agent", "list", "--deployment", s(&out, "deploymentId")]);

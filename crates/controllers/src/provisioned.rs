@@ -346,7 +346,7 @@ impl Concern for Vpns {
                 "the connection has no pre-shared key; create it again with preSharedKey".into(),
             )));
         };
-        let psk = match PreSharedKey::parse(&psk) {
+        let psk = match PreSharedKey::parse(linkplane_store::ExposeSecret::expose_secret(&psk)) {
             Ok(p) => p,
             // Never echo the secret, even when it is malformed.
             Err(_) => {

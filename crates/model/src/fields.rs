@@ -635,9 +635,18 @@ impl utoipa::PartialSchema for Asn {
 impl utoipa::ToSchema for Asn {}
 
 /// An IKE pre-shared key: 8–64 characters of `[A-Za-z0-9._]`, not starting with `0`.
-/// A secret: `Debug` and `Display` never reveal it and it has no `Serialize`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct PreSharedKey(String);
+/// A secret: `Debug` and `Display` never reveal it and it has no `Serialize`; it is held
+/// in a [`secrecy::SecretString`] (zeroed when dropped).
+#[derive(Clone)]
+pub struct PreSharedKey(secrecy::SecretString);
+
+impl PartialEq for PreSharedKey {
+    fn eq(&self, other: &Self) -> bool {
+        use secrecy::ExposeSecret as _;
+        self.0.expose_secret() == other.0.expose_secret()
+    }
+}
+impl Eq for PreSharedKey {}
 
 impl PreSharedKey {
     pub fn parse(s: &str) -> Result<Self, String> {
@@ -655,11 +664,16 @@ impl PreSharedKey {
         if s.starts_with('0') {
             return Err("must not start with 0".into());
         }
-        Ok(Self(s.to_owned()))
+        Ok(Self(secrecy::SecretString::from(s)))
     }
-    /// The key itself; call only to hand it to the store or a VPN provider.
+    /// The key itself; call only to hand it to a VPN provider.
     pub fn expose_secret(&self) -> &str {
-        &self.0
+        use secrecy::ExposeSecret as _;
+        self.0.expose_secret()
+    }
+    /// The key as a wrapped secret (what the store seals).
+    pub fn into_secret(self) -> secrecy::SecretString {
+        self.0
     }
 }
 

@@ -47,6 +47,8 @@ pub enum PlaneError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot make {path} private (0600): {reason}")]
+    PrivateFile { path: String, reason: String },
     #[error("cannot load or create the installation CA in {path}: {source}")]
     Ca {
         path: String,
@@ -83,7 +85,7 @@ impl Plane {
     /// provider are disabled and LOCAL clusters fail with the reason.
     pub async fn start(config: PlaneConfig) -> Result<Self, PlaneError> {
         let path = config.data_dir.display().to_string();
-        std::fs::create_dir_all(&config.data_dir).map_err(|source| PlaneError::DataDir {
+        private_dir(&config.data_dir).map_err(|source| PlaneError::DataDir {
             path: path.clone(),
             source,
         })?;
@@ -248,6 +250,16 @@ impl Plane {
     }
 }
 
+/// Create `dir` (and parents) and make it 0700: it holds the database, keys and tokens.
+fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
 async fn open_localcloud(
     config: &PlaneConfig,
 ) -> Result<(Option<Arc<Engine>>, Option<String>), PlaneError> {
@@ -266,6 +278,12 @@ async fn open_localcloud(
         tracing::warn!("localcloud and the controllers' local provider are disabled: {reason}");
         return Ok((None, Some(reason)));
     }
+    // localcloud.db is created here 0600 (its -wal and -shm files follow its mode).
+    let db = config.data_dir.join("localcloud.db");
+    linkplane_store::private_db_files(&db).map_err(|e| PlaneError::PrivateFile {
+        path: db.display().to_string(),
+        reason: e.to_string(),
+    })?;
     let engine_config = EngineConfig::new(&config.data_dir, config.prefix.clone());
     match Engine::open(engine_config).await {
         Ok(e) => {

@@ -25,9 +25,13 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+mod secrets;
 mod sqlite;
 
-pub use sqlite::SqliteStore;
+pub use secrets::{
+    ExposeSecret, KeySource, SECRETS_KEY_FILE, SecretString, SecretsKey, SecretsKeyError,
+};
+pub use sqlite::{DB_FILE, SqliteStore, private_db_files};
 
 /// A new random id of `kind` (the store owns id generation: every document it holds was
 /// named here, by the API or by a controller).
@@ -66,6 +70,11 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A sealed secret could not be opened (or sealed). Never contains the secret.
+    #[error("{0}")]
+    Secret(String),
+    #[error(transparent)]
+    SecretsKey(#[from] SecretsKeyError),
     #[error("cannot prepare data directory {path}: {source}")]
     Io {
         path: String,
@@ -112,8 +121,9 @@ pub struct NewDocument {
     pub system: bool,
     pub spec: Value,
     pub status: Value,
-    /// Kept apart from the spec and never returned by the API (e.g. a VPN pre-shared key).
-    pub secret: Option<String>,
+    /// Kept apart from the spec and never returned by the API (e.g. a VPN pre-shared key);
+    /// sealed with the secrets key before it is written (see [`SecretsKey`]).
+    pub secret: Option<SecretString>,
     pub created_at: Timestamp,
 }
 
@@ -428,7 +438,8 @@ pub trait Store: Send + Sync + 'static {
         org: &ResourceId,
         id: &ResourceId,
     ) -> Result<Option<Document>>;
-    async fn get_secret(&self, org: &ResourceId, id: &ResourceId) -> Result<Option<String>>;
+    /// The document's secret, decrypted (callers never see ciphertext).
+    async fn get_secret(&self, org: &ResourceId, id: &ResourceId) -> Result<Option<SecretString>>;
     async fn list_documents(
         &self,
         kind: ResourceKind,

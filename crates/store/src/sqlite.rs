@@ -25,6 +25,50 @@ pub struct SqliteStore {
     /// One per kind (in [`ResourceKind::ALL`]'s order), bumped when a write may have
     /// changed documents of that kind (see [`Store::subscribe_kind`]).
     kind_changes: Vec<tokio::sync::watch::Sender<u64>>,
+    /// Seals every document secret before it is written, opens it in `get_secret`.
+    secrets: std::sync::Arc<SecretsKey>,
+}
+
+/// Create `dir` (and parents) and make it 0700.
+fn private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+    let err = |source| StoreError::Io {
+        path: dir.display().to_string(),
+        source,
+    };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(err)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(err)
+}
+
+/// Make the database file 0600 before SQLite opens it (SQLite gives its `-wal` and `-shm`
+/// files the database file's mode), and fix the mode of files an older version left.
+pub fn private_db_files(db: &Path) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let err = |path: &Path, source| StoreError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(db)
+        .map_err(|e| err(db, e))?;
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut p = db.as_os_str().to_owned();
+        p.push(suffix);
+        let p = std::path::PathBuf::from(p);
+        if p.exists() {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| err(&p, e))?;
+        }
+    }
+    Ok(())
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -132,37 +176,118 @@ fn page_of<T>(mut rows: Vec<(i64, T)>, page: &PageRequest) -> Page<T> {
 }
 
 impl SqliteStore {
-    /// Open (creating if needed) `<data_dir>/linkplane.db` and run migrations.
+    /// Open (creating if needed) `<data_dir>/linkplane.db` with the secrets key in
+    /// `<data_dir>/secrets.key` (created on first start), and run migrations.
     pub async fn open(data_dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Io {
-            path: data_dir.display().to_string(),
-            source,
-        })?;
-        Self::open_file(&data_dir.join(DB_FILE)).await
+        Self::open_with(data_dir, &KeySource::DataDir).await
     }
 
-    pub async fn open_file(path: &Path) -> Result<Self> {
+    /// Open `<data_dir>/linkplane.db` with the secrets key from `key`. The data directory is
+    /// made 0700, the database files 0600. A missing key file is created (0600) only when
+    /// the database holds no sealed secret; otherwise it is an error (a new key could not
+    /// open them). Plaintext secrets of an older database are sealed here.
+    pub async fn open_with(data_dir: &Path, key: &KeySource) -> Result<Self> {
+        private_dir(data_dir)?;
+        let db = data_dir.join(DB_FILE);
+        private_db_files(&db)?;
+        let pool = Self::connect(&db).await?;
+        let key_path = key.path(data_dir);
+        let key = if key_path.exists() {
+            SecretsKey::load(&key_path)?
+        } else {
+            let rows: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM documents WHERE secret IS NOT NULL AND secret_version > 0",
+            )
+            .fetch_one(&pool)
+            .await?;
+            if rows > 0 {
+                pool.close().await;
+                return Err(SecretsKeyError::Missing {
+                    path: key_path,
+                    rows,
+                }
+                .into());
+            }
+            SecretsKey::create(&key_path)?
+        };
+        let store = Self::with_pool(pool, key);
+        store.seal_plaintext_secrets().await?;
+        tracing::debug!(path = %db.display(), "store opened");
+        Ok(store)
+    }
+
+    /// Open the database file `path` with an in-memory secrets key (tests, throwaway stores).
+    pub async fn open_file(path: &Path, key: SecretsKey) -> Result<Self> {
+        private_db_files(path)?;
+        let pool = Self::connect(path).await?;
+        let store = Self::with_pool(pool, key);
+        store.seal_plaintext_secrets().await?;
+        Ok(store)
+    }
+
+    async fn connect(path: &Path) -> Result<SqlitePool> {
         let opts = SqliteConnectOptions::from_str("sqlite://")?
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
+            // Freed pages are zeroed: an overwritten secret leaves no copy behind.
+            .pragma("secure_delete", "ON")
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(opts)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        tracing::debug!(path = %path.display(), "store opened");
-        Ok(Self {
+        Ok(pool)
+    }
+
+    fn with_pool(pool: SqlitePool, key: SecretsKey) -> Self {
+        Self {
             pool,
             changes: tokio::sync::watch::Sender::new(0),
             kind_changes: ResourceKind::ALL
                 .iter()
                 .map(|_| tokio::sync::watch::Sender::new(0))
                 .collect(),
-        })
+            secrets: std::sync::Arc::new(key),
+        }
+    }
+
+    /// Seal the secrets an older database kept in plaintext, then rewrite the file and
+    /// empty the WAL so no old page still holds them.
+    async fn seal_plaintext_secrets(&self) -> Result<()> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, secret FROM documents WHERE secret IS NOT NULL AND secret_version = 0",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin().await?;
+        for (id, plain) in &rows {
+            let sealed = self.secrets.seal(id, &SecretString::from(plain.as_str()))?;
+            sqlx::query("UPDATE documents SET secret = ?, secret_version = 1 WHERE id = ?")
+                .bind(sealed)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("VACUUM").execute(&self.pool).await?;
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.pool)
+            .await?;
+        tracing::info!(
+            count = rows.len(),
+            "encrypted plaintext secrets of an older database"
+        );
+        Ok(())
     }
 
     /// Tell watchers a write committed that may have touched any kind (updates and
@@ -522,8 +647,8 @@ impl Store for SqliteStore {
         for d in docs {
             sqlx::query(
                 "INSERT INTO documents (id, kind, org_id, parent_id, unique_key, system, spec, \
-                 status, secret, generation, observed_generation, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 0, ?, ?)",
+                 status, secret, secret_version, generation, observed_generation, created_at, \
+                 updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 1, 0, ?, ?)",
             )
             .bind(d.id.as_str())
             .bind(d.kind.as_str())
@@ -533,7 +658,12 @@ impl Store for SqliteStore {
             .bind(i64::from(d.system))
             .bind(d.spec.to_string())
             .bind(d.status.to_string())
-            .bind(d.secret.as_deref())
+            .bind(
+                d.secret
+                    .as_ref()
+                    .map(|s| self.secrets.seal(d.id.as_str(), s))
+                    .transpose()?,
+            )
             .bind(format_time(&d.created_at))
             .bind(format_time(&d.created_at))
             .execute(&mut *tx)
@@ -558,14 +688,21 @@ impl Store for SqliteStore {
         fetch_doc(&mut conn, Some(kind), Some(org), id).await
     }
 
-    async fn get_secret(&self, org: &ResourceId, id: &ResourceId) -> Result<Option<String>> {
-        let s: Option<Option<String>> =
-            sqlx::query_scalar("SELECT secret FROM documents WHERE id = ? AND org_id = ?")
-                .bind(id.as_str())
-                .bind(org.as_str())
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(s.flatten())
+    async fn get_secret(&self, org: &ResourceId, id: &ResourceId) -> Result<Option<SecretString>> {
+        let row: Option<(Option<String>, i64)> = sqlx::query_as(
+            "SELECT secret, secret_version FROM documents WHERE id = ? AND org_id = ?",
+        )
+        .bind(id.as_str())
+        .bind(org.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some((Some(stored), 1)) => Ok(Some(self.secrets.open(id.as_str(), &stored)?)),
+            Some((Some(_), v)) => Err(StoreError::Secret(format!(
+                "the secret of {id} is kept in an unknown way (version {v})"
+            ))),
+            _ => Ok(None),
+        }
     }
 
     async fn list_documents(

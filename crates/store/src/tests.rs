@@ -893,3 +893,172 @@ async fn a_kinds_watchers_are_woken_by_creates_of_that_kind_and_by_every_update(
     assert!(clusters.has_changed().unwrap());
     assert!(routes.has_changed().unwrap());
 }
+
+// --------------------------------------------------------------------------- secrets at rest
+
+/// Every file under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &std::path::Path, needle: &str) -> Vec<String> {
+    let mut hits = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_file() {
+            let bytes = std::fs::read(&p).unwrap();
+            if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                hits.push(p.display().to_string());
+            }
+        }
+    }
+    hits
+}
+
+fn mode(p: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+async fn vpn_with_secret(f: &Fixture, n: u8, secret: &str) -> ResourceId {
+    let mut d = new_doc(ResourceKind::VpnConnection, n, &f.org, None);
+    d.secret = Some(SecretString::from(secret));
+    f.store
+        .create_documents(&[d.clone()], None, None)
+        .await
+        .unwrap();
+    d.id
+}
+
+#[tokio::test]
+async fn secrets_are_sealed_at_rest_and_read_back_in_plaintext() {
+    const PSK: &str = "Distinctive_psk_at_rest_4242";
+    let f = fixture().await;
+    let id = vpn_with_secret(&f, 1, PSK).await;
+    let got = f.store.get_secret(&f.org, &id).await.unwrap().unwrap();
+    assert_eq!(got.expose_secret(), PSK);
+    assert!(!format!("{got:?}").contains(PSK));
+    assert!(f.store.get_secret(&f.other, &id).await.unwrap().is_none());
+    let stored: String = sqlx::query_scalar("SELECT secret FROM documents WHERE id = ?")
+        .bind(id.as_str())
+        .fetch_one(&f.store.pool)
+        .await
+        .unwrap();
+    assert!(stored.starts_with("v1."), "{stored}");
+    let dir = f._dir.path();
+    assert!(files_containing(dir, PSK).is_empty(), "while open");
+    f.store.close().await;
+    assert!(files_containing(dir, PSK).is_empty(), "after close");
+    assert_eq!(mode(dir), 0o700);
+    assert_eq!(mode(&dir.join(SECRETS_KEY_FILE)), 0o600);
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with(DB_FILE)
+        {
+            assert_eq!(mode(&p), 0o600, "{}", p.display());
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_ciphertext_moved_to_another_row_does_not_decrypt() {
+    const PSK: &str = "Moved_psk_123456";
+    let f = fixture().await;
+    let a = vpn_with_secret(&f, 1, PSK).await;
+    let b = vpn_with_secret(&f, 2, "Other_psk_654321").await;
+    sqlx::query(
+        "UPDATE documents SET secret = (SELECT secret FROM documents WHERE id = ?) WHERE id = ?",
+    )
+    .bind(a.as_str())
+    .bind(b.as_str())
+    .execute(&f.store.pool)
+    .await
+    .unwrap();
+    let err = f.store.get_secret(&f.org, &b).await.unwrap_err();
+    assert!(matches!(err, StoreError::Secret(_)), "{err:?}");
+    assert!(!err.to_string().contains(PSK));
+    assert!(!format!("{err:?}").contains(PSK));
+}
+
+#[tokio::test]
+async fn a_missing_key_file_with_sealed_secrets_is_a_startup_error() {
+    let f = fixture().await;
+    vpn_with_secret(&f, 1, "Some_psk_1234567").await;
+    f.store.close().await;
+    let dir = f._dir.path();
+    std::fs::remove_file(dir.join(SECRETS_KEY_FILE)).unwrap();
+    let err = SqliteStore::open(dir).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::SecretsKey(SecretsKeyError::Missing { rows: 1, .. })
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("secrets.key"), "{err}");
+    assert!(
+        !dir.join(SECRETS_KEY_FILE).exists(),
+        "never a silent new key"
+    );
+    // A wrong key is refused when reading, never silently accepted.
+    SecretsKey::create(&dir.join(SECRETS_KEY_FILE)).unwrap();
+    let s = SqliteStore::open(dir).await.unwrap();
+    let id = rid(ResourceKind::VpnConnection, 1);
+    assert!(matches!(
+        s.get_secret(&f.org, &id).await,
+        Err(StoreError::Secret(_))
+    ));
+}
+
+#[tokio::test]
+async fn plaintext_secrets_of_an_older_database_are_sealed_on_first_start() {
+    const PSK: &str = "Legacy_plaintext_psk_77";
+    let f = fixture().await;
+    let d = new_doc(ResourceKind::VpnConnection, 1, &f.org, None);
+    f.store
+        .create_documents(&[d.clone()], None, None)
+        .await
+        .unwrap();
+    f.store.close().await;
+    let dir = f._dir.path();
+    // What an older version left: the secret in plaintext, no key file.
+    std::fs::remove_file(dir.join(SECRETS_KEY_FILE)).unwrap();
+    {
+        let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(dir.join(DB_FILE));
+        let pool = sqlx::SqlitePool::connect_with(opts).await.unwrap();
+        sqlx::query("UPDATE documents SET secret = ?, secret_version = 0 WHERE id = ?")
+            .bind(PSK)
+            .bind(d.id.as_str())
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    }
+    assert!(
+        !files_containing(dir, PSK).is_empty(),
+        "the old database holds it"
+    );
+    let s = SqliteStore::open(dir).await.unwrap();
+    assert_eq!(
+        s.get_secret(&f.org, &d.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .expose_secret(),
+        PSK
+    );
+    s.close().await;
+    assert!(
+        files_containing(dir, PSK).is_empty(),
+        "{:?}",
+        files_containing(dir, PSK)
+    );
+    let s = SqliteStore::open(dir).await.unwrap();
+    assert_eq!(
+        s.get_secret(&f.org, &d.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .expose_secret(),
+        PSK
+    );
+}

@@ -403,7 +403,7 @@ pub async fn create_vpn(
         |ctx| {
             let (spec, psk) = body.value.validate(ctx)?;
             Ok(Draft {
-                secret: Some(psk.expose_secret().to_owned()),
+                secret: Some(psk.into_secret()),
                 ..draft(ResourceKind::VpnConnection, &spec, &Provisioning::default())?
             })
         },

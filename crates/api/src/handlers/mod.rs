@@ -274,7 +274,7 @@ pub(crate) struct Draft {
     pub kind: ResourceKind,
     pub spec: serde_json::Value,
     pub status: serde_json::Value,
-    pub secret: Option<String>,
+    pub secret: Option<linkplane_store::SecretString>,
     pub unique_key: Option<String>,
 }
 

@@ -29,6 +29,10 @@ pub struct UpArgs {
     /// Seconds to wait for each step that converges (cluster, endpoint, agent).
     #[arg(long, default_value_t = 300)]
     pub timeout: u64,
+    /// The key file that encrypts secrets at rest, for a control plane `up` starts (`serve
+    /// --secrets-key-file`) [default: <data-dir>/secrets.key].
+    #[arg(long, env = "LINKPLANE_SECRETS_KEY_FILE")]
+    pub secrets_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -82,8 +82,7 @@ pub(super) async fn ensure_serve(
     // `down` deletes the directory only when `up` made it (or found it empty).
     let ours = data_dir.join(MARKER).exists()
         || std::fs::read_dir(data_dir).map_or(true, |mut d| d.next().is_none());
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("creating {}", data_dir.display()))?;
+    crate::serve::private_dir(data_dir)?;
     if ours {
         std::fs::write(
             data_dir.join(MARKER),
@@ -91,10 +90,18 @@ pub(super) async fn ensure_serve(
         )?;
     }
     let log_path = data_dir.join(LOG_FILE);
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)?;
+    let log = {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&log_path)
+            .with_context(|| format!("opening {}", log_path.display()))?;
+        // A log an older version left readable by others.
+        log.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        log
+    };
     let exe = linkplane_exe()?;
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("serve")
@@ -105,8 +112,11 @@ pub(super) async fn ensure_serve(
         .arg("--prefix")
         .arg(&args.prefix)
         .arg("--agent-heartbeat-interval")
-        .arg(&args.agent_heartbeat_interval)
-        .stdin(std::process::Stdio::null())
+        .arg(&args.agent_heartbeat_interval);
+    if let Some(key) = &args.secrets_key_file {
+        cmd.arg("--secrets-key-file").arg(key);
+    }
+    cmd.stdin(std::process::Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
