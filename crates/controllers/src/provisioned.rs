@@ -2,7 +2,7 @@
 //! one shape, three concerns. Each resource is provisioned through its capability of the
 //! cluster's provider ([`TransitGateways`], [`VpnConnections`], [`OutboundEndpoints`]); a
 //! provider that does not implement it makes the resource `FAILED` with the reason in words
-//! ("the local provider does not implement transit gateways yet") instead of a silent
+//! ("the local provider does not implement VPN connections yet") instead of a silent
 //! `PENDING`. While the cluster has no network, `PENDING` says what it waits for.
 //!
 //! Their status is a [`ProvisionedObserved`]: `status`, `statusReason`, the provider's
@@ -260,6 +260,16 @@ fn attachment_request(doc: &Document) -> Result<TransitGatewayAttachmentRequest>
     })
 }
 
+/// The reason with the customer's commands, so the `/v1` status (which shows the reason)
+/// says what to run: "…; run: linkplane cloud --as … && …".
+fn with_steps(reason: String, steps: &[String]) -> String {
+    if steps.is_empty() {
+        reason
+    } else {
+        format!("{reason}; run: {}", steps.join(" && "))
+    }
+}
+
 impl Concern for TransitGatewayAttachments {
     const NAME: &'static str = "transit-gateway-attachment";
     const KIND: ResourceKind = ResourceKind::TransitGatewayAttachment;
@@ -280,12 +290,17 @@ impl Concern for TransitGatewayAttachments {
         Ok(tgw.ensure_attachment(net, &req).await.map(|o| {
             use TransitGatewayAttachmentState as S;
             let (status, reason, steps) = match o.state {
-                S::WaitingForShare { reason, steps } => {
-                    (ProvisioningStatus::Pending, Some(reason), steps)
-                }
+                S::WaitingForShare { reason, steps } => (
+                    ProvisioningStatus::Pending,
+                    Some(with_steps(reason, &steps)),
+                    steps,
+                ),
                 S::PendingAcceptance { steps } => (
                     ProvisioningStatus::Pending,
-                    Some("waiting for the transit gateway's owner to accept the attachment".into()),
+                    Some(with_steps(
+                        "waiting for the transit gateway's owner to accept the attachment".into(),
+                        &steps,
+                    )),
                     steps,
                 ),
                 S::Pending => (ProvisioningStatus::Pending, None, Vec::new()),

@@ -2,12 +2,13 @@
 //! primary CIDR, a secondary CIDR or a subnet) through a VPC peering connection goes into
 //! every route table of the cluster's VPC once the connection is ACTIVE, and leaves them when
 //! the route (or its connection) is deleted. A route through a transit gateway attachment
-//! or a VPN connection is `FAILED` with the reason while the cluster's provider does not
-//! implement those.
+//! goes through the attachment's transit gateway once the attachment is AVAILABLE. A route
+//! through a transit gateway attachment or a VPN connection is `FAILED` with the reason
+//! while the cluster's provider does not implement those.
 
 use linkplane_model::{
     PeeringConnectionId, PeeringStatus, Provisioning, ProvisioningStatus, ResourceId, ResourceKind,
-    RouteSpec, VpcPeeringObserved,
+    RouteSpec, TransitGatewayAttachmentSpec, VpcPeeringObserved,
 };
 use linkplane_provider::{
     Capability, ClusterNetwork, ClusterNetworks, Provider, ProviderError, RouteTarget, capability,
@@ -17,6 +18,7 @@ use linkplane_store::Document;
 
 use crate::context::{ChildPass, Context, ControllerError, Result};
 use crate::finalizer::{Event, finalizer, release};
+use crate::provisioned::ProvisionedObserved;
 
 /// The resource part of the finalizer a route holds while it may be in the cluster's route
 /// tables (`linkplane.dev/<provider>-route`).
@@ -65,9 +67,25 @@ impl RouteController {
                 }
             )));
         }
+        if t.kind == ResourceKind::TransitGatewayAttachment {
+            // Through the attachment's transit gateway once its controller records the
+            // attachment AVAILABLE.
+            let spec: TransitGatewayAttachmentSpec = t.spec_as()?;
+            let obs: Option<ProvisionedObserved> = t.status_as().ok();
+            return Ok(match obs.map(|o| o.status) {
+                Some(ProvisioningStatus::Available) if t.deletion_requested_at.is_none() => {
+                    Target::Ready(RouteTarget::TransitGateway(spec.transit_gateway_id))
+                }
+                _ => Target::Waiting(format!(
+                    "waiting for {} {} to be AVAILABLE",
+                    t.kind.title(),
+                    t.id
+                )),
+            });
+        }
         if t.kind != ResourceKind::VpcPeeringConnection {
-            // A provider that implements transit gateways or VPN routes through them once
-            // their controllers record the attachment or connection AVAILABLE.
+            // A provider that implements VPN routes through it once its controller records
+            // the connection AVAILABLE.
             return Ok(Target::Waiting(format!(
                 "waiting for {} {} to be AVAILABLE",
                 t.kind.title(),

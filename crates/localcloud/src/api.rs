@@ -604,6 +604,80 @@ fn dns_routes() -> Router<AppState> {
             delete(unshare_rule),
         )
         .route(
+            "/cloud/v1/transit-gateways",
+            get(list_tgws).post(create_tgw),
+        )
+        .route(
+            "/cloud/v1/transit-gateways/{id}",
+            get(get_tgw).delete(delete_tgw),
+        )
+        .route(
+            "/cloud/v1/transit-gateway-attachments",
+            get(list_tgw_attachments).post(create_tgw_attachment),
+        )
+        .route(
+            "/cloud/v1/transit-gateway-attachments/{id}",
+            get(get_tgw_attachment).delete(delete_tgw_attachment),
+        )
+        .route(
+            "/cloud/v1/transit-gateway-attachments/{id}/accept",
+            post(accept_tgw_attachment),
+        )
+        .route(
+            "/cloud/v1/transit-gateway-attachments/{id}/reject",
+            post(reject_tgw_attachment),
+        )
+        .route(
+            "/cloud/v1/transit-gateway-route-tables",
+            get(list_tgw_rtbs).post(create_tgw_rtb),
+        )
+        .route(
+            "/cloud/v1/transit-gateway-route-tables/{id}",
+            get(get_tgw_rtb).delete(delete_tgw_rtb),
+        )
+        .route(
+            "/cloud/v1/transit-gateway-route-tables/{id}/associations",
+            post(associate_tgw_rtb),
+        )
+        .route(
+            "/cloud/v1/transit-gateway-route-tables/{id}/associations/{attachment}",
+            delete(disassociate_tgw_rtb),
+        )
+        .route(
+            "/cloud/v1/transit-gateway-route-tables/{id}/propagations",
+            post(enable_tgw_propagation),
+        )
+        .route(
+            "/cloud/v1/transit-gateway-route-tables/{id}/propagations/{attachment}",
+            delete(disable_tgw_propagation),
+        )
+        .route(
+            "/cloud/v1/transit-gateway-route-tables/{id}/routes",
+            get(list_tgw_routes)
+                .post(create_tgw_route)
+                .delete(delete_tgw_route),
+        )
+        .route(
+            "/cloud/v1/resource-shares",
+            get(list_shares).post(create_share),
+        )
+        .route(
+            "/cloud/v1/resource-shares/{id}",
+            get(get_share).delete(delete_share),
+        )
+        .route(
+            "/cloud/v1/resource-share-invitations",
+            get(list_invitations),
+        )
+        .route(
+            "/cloud/v1/resource-share-invitations/{id}/accept",
+            post(accept_invitation),
+        )
+        .route(
+            "/cloud/v1/resource-share-invitations/{id}/reject",
+            post(reject_invitation),
+        )
+        .route(
             "/cloud/v1/public-records",
             get(list_public).post(publish_public),
         )
@@ -1214,3 +1288,149 @@ async fn unpublish_public(State(e): S, Path(name): Path<String>) -> ApiResult<St
     e.unpublish_public_record(&name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+list_handler!(list_tgws, list_transit_gateways, TransitGateway);
+create_handler!(create_tgw, create_transit_gateway, CreateTransitGateway);
+get_handler!(get_tgw, get_transit_gateway, TransitGateway);
+get_handler!(delete_tgw, delete_transit_gateway, TransitGateway);
+list_handler!(
+    list_tgw_attachments,
+    list_transit_gateway_attachments,
+    TransitGatewayVpcAttachment
+);
+create_handler!(
+    create_tgw_attachment,
+    create_transit_gateway_vpc_attachment,
+    CreateTransitGatewayVpcAttachment
+);
+get_handler!(
+    get_tgw_attachment,
+    get_transit_gateway_attachment,
+    TransitGatewayVpcAttachment
+);
+get_handler!(
+    delete_tgw_attachment,
+    delete_transit_gateway_attachment,
+    TransitGatewayVpcAttachment
+);
+get_handler!(
+    accept_tgw_attachment,
+    accept_transit_gateway_attachment,
+    TransitGatewayVpcAttachment
+);
+get_handler!(
+    reject_tgw_attachment,
+    reject_transit_gateway_attachment,
+    TransitGatewayVpcAttachment
+);
+list_handler!(
+    list_tgw_rtbs,
+    list_transit_gateway_route_tables,
+    TransitGatewayRouteTable
+);
+create_handler!(
+    create_tgw_rtb,
+    create_transit_gateway_route_table,
+    CreateTransitGatewayRouteTable
+);
+get_handler!(
+    get_tgw_rtb,
+    get_transit_gateway_route_table,
+    TransitGatewayRouteTable
+);
+delete_handler!(delete_tgw_rtb, delete_transit_gateway_route_table);
+async fn associate_tgw_rtb(
+    State(e): S,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    Body(req): Body<TransitGatewayAttachmentRef>,
+) -> ApiResult<Json<TransitGatewayRouteTable>> {
+    Ok(Json(
+        e.associate_transit_gateway_route_table(&p, &id, &req.transit_gateway_attachment_id)
+            .await?,
+    ))
+}
+async fn disassociate_tgw_rtb(
+    State(e): S,
+    Caller(p): Caller,
+    Path((id, att)): Path<(String, String)>,
+) -> ApiResult<Json<TransitGatewayRouteTable>> {
+    Ok(Json(
+        e.disassociate_transit_gateway_route_table(&p, &id, &att)
+            .await?,
+    ))
+}
+async fn enable_tgw_propagation(
+    State(e): S,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    Body(req): Body<TransitGatewayAttachmentRef>,
+) -> ApiResult<Json<TransitGatewayRouteTable>> {
+    Ok(Json(
+        e.enable_transit_gateway_route_table_propagation(
+            &p,
+            &id,
+            &req.transit_gateway_attachment_id,
+        )
+        .await?,
+    ))
+}
+async fn disable_tgw_propagation(
+    State(e): S,
+    Caller(p): Caller,
+    Path((id, att)): Path<(String, String)>,
+) -> ApiResult<Json<TransitGatewayRouteTable>> {
+    Ok(Json(
+        e.disable_transit_gateway_route_table_propagation(&p, &id, &att)
+            .await?,
+    ))
+}
+async fn list_tgw_routes(
+    State(e): S,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<TransitGatewayRoute>>> {
+    Ok(Json(e.list_transit_gateway_routes(&p, &id).await?))
+}
+async fn create_tgw_route(
+    State(e): S,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    Body(req): Body<CreateTransitGatewayRoute>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(created(e.create_transit_gateway_route(&p, &id, req).await?))
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct TgwRouteQuery {
+    destination_cidr_block: String,
+}
+async fn delete_tgw_route(
+    State(e): S,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+    Query(q): Query<TgwRouteQuery>,
+) -> ApiResult<StatusCode> {
+    e.delete_transit_gateway_route(&p, &id, &q.destination_cidr_block)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+list_handler!(list_shares, list_resource_shares, ResourceShare);
+create_handler!(create_share, create_resource_share, CreateResourceShare);
+get_handler!(get_share, get_resource_share, ResourceShare);
+get_handler!(delete_share, delete_resource_share, ResourceShare);
+list_handler!(
+    list_invitations,
+    list_resource_share_invitations,
+    ResourceShareInvitation
+);
+get_handler!(
+    accept_invitation,
+    accept_resource_share_invitation,
+    ResourceShareInvitation
+);
+get_handler!(
+    reject_invitation,
+    reject_resource_share_invitation,
+    ResourceShareInvitation
+);

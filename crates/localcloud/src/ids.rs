@@ -158,6 +158,11 @@ pub enum Kind {
     Endpoint,
     HostedZone,
     ResolverRule,
+    TransitGateway,
+    TransitGatewayAttachment,
+    TransitGatewayRouteTable,
+    ResourceShare,
+    ResourceShareInvitation,
 }
 
 impl Kind {
@@ -180,6 +185,11 @@ impl Kind {
             Kind::Endpoint => "vpce-",
             Kind::HostedZone => "hz-",
             Kind::ResolverRule => "rslvr-rr-",
+            Kind::TransitGateway => "tgw-",
+            Kind::TransitGatewayAttachment => "tgw-attach-",
+            Kind::TransitGatewayRouteTable => "tgw-rtb-",
+            Kind::ResourceShare => "rs-",
+            Kind::ResourceShareInvitation => "rsi-",
         }
     }
 
@@ -202,6 +212,11 @@ impl Kind {
             Kind::Endpoint => "VPC endpoint",
             Kind::HostedZone => "hosted zone",
             Kind::ResolverRule => "resolver rule",
+            Kind::TransitGateway => "transit gateway",
+            Kind::TransitGatewayAttachment => "transit gateway attachment",
+            Kind::TransitGatewayRouteTable => "transit gateway route table",
+            Kind::ResourceShare => "resource share",
+            Kind::ResourceShareInvitation => "resource share invitation",
         }
     }
 

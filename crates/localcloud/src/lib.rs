@@ -23,7 +23,8 @@ mod token;
 pub mod types;
 
 pub use engine::{
-    DNS_DOMAIN, Engine, EngineConfig, LINK_LOCAL_DNS, PUBLIC_DNS, endpoint_state, render,
+    DEFAULT_ASN, DNS_DOMAIN, Engine, EngineConfig, LINK_LOCAL_DNS, MAX_TGW_ATTACHMENTS,
+    MAX_TGW_ROUTE_TABLES, MAX_TGW_ROUTES, PUBLIC_DNS, endpoint_state, render,
 };
 pub use error::{Error, Result};
 pub use ids::{AccountId, DEFAULT_PRINCIPAL, Prefix, Principal};

@@ -271,6 +271,26 @@ impl Nl {
         }
     }
 
+    /// Delete every rule of `iif` (best effort).
+    pub async fn forget_rules(&self, iif: &str) {
+        let rules: Vec<_> = self
+            .handle
+            .rule()
+            .get(rtnetlink::IpVersion::V4)
+            .execute()
+            .try_collect()
+            .await
+            .unwrap_or_default();
+        for r in rules {
+            let ours = r.attributes.iter().any(
+                |a| matches!(a, netlink_packet_route::rule::RuleAttribute::Iifname(n) if n == iif),
+            );
+            if ours {
+                let _ = self.handle.rule().del(r).execute().await;
+            }
+        }
+    }
+
     /// Delete every rule of `iif` and every route of `table` (best effort).
     pub async fn forget_table(&self, iif: &str, table: u32) {
         let rules: Vec<_> = self

@@ -717,3 +717,208 @@ pub struct PublicRecord {
     #[serde(default = "default_ttl")]
     pub ttl: u32,
 }
+
+/// `POST /transit-gateways` (EC2's CreateTransitGateway).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateTransitGateway {
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub options: TransitGatewayRequestOptions,
+}
+
+/// EC2's `TransitGatewayRequestOptions`: `enable` / `disable` as AWS spells them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TransitGatewayRequestOptions {
+    /// Default 64512; 64512–65534 or 4200000000–4294967294.
+    #[serde(default)]
+    pub amazon_side_asn: Option<u64>,
+    /// Default `disable`.
+    #[serde(default)]
+    pub auto_accept_shared_attachments: Option<String>,
+    /// Default `enable`.
+    #[serde(default)]
+    pub default_route_table_association: Option<String>,
+    /// Default `enable`.
+    #[serde(default)]
+    pub default_route_table_propagation: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TransitGatewayOptions {
+    pub amazon_side_asn: u64,
+    pub auto_accept_shared_attachments: String,
+    pub default_route_table_association: String,
+    pub default_route_table_propagation: String,
+    pub association_default_route_table_id: Option<String>,
+    pub propagation_default_route_table_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TransitGateway {
+    pub transit_gateway_id: String,
+    pub transit_gateway_arn: String,
+    pub owner_id: String,
+    pub region: String,
+    pub description: Option<String>,
+    /// `available`, `deleted`.
+    pub state: String,
+    pub options: TransitGatewayOptions,
+    /// The gateway router's network namespace.
+    pub namespace: String,
+    pub created_at: String,
+}
+
+/// `POST /transit-gateway-attachments` (EC2's CreateTransitGatewayVpcAttachment).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateTransitGatewayVpcAttachment {
+    pub transit_gateway_id: String,
+    pub vpc_id: String,
+    /// One subnet per availability zone.
+    pub subnet_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TransitGatewayAttachmentAssociation {
+    pub transit_gateway_route_table_id: String,
+    /// `associated`.
+    pub state: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TransitGatewayVpcAttachment {
+    pub transit_gateway_attachment_id: String,
+    pub transit_gateway_id: String,
+    pub transit_gateway_owner_id: String,
+    pub vpc_id: String,
+    pub vpc_owner_id: String,
+    pub subnet_ids: Vec<String>,
+    /// `pendingAcceptance`, `pending`, `available`, `rejected`, `deleting`, `deleted`,
+    /// `failed`.
+    pub state: String,
+    pub association: Option<TransitGatewayAttachmentAssociation>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// `POST /transit-gateway-route-tables`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateTransitGatewayRouteTable {
+    pub transit_gateway_id: String,
+}
+
+/// An association or a propagation of a gateway route table.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TransitGatewayRouteTableLink {
+    pub transit_gateway_attachment_id: String,
+    pub resource_id: String,
+    /// `vpc`.
+    pub resource_type: String,
+    /// `associated` or `enabled`.
+    pub state: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TransitGatewayRouteTable {
+    pub transit_gateway_route_table_id: String,
+    pub transit_gateway_id: String,
+    pub state: String,
+    pub default_association_route_table: bool,
+    pub default_propagation_route_table: bool,
+    pub associations: Vec<TransitGatewayRouteTableLink>,
+    pub propagations: Vec<TransitGatewayRouteTableLink>,
+    pub created_at: String,
+}
+
+/// `POST …/associations`, `…/propagations`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TransitGatewayAttachmentRef {
+    pub transit_gateway_attachment_id: String,
+}
+
+/// `POST /transit-gateway-route-tables/{id}/routes` (CreateTransitGatewayRoute): a static
+/// route to an attachment, or a blackhole.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateTransitGatewayRoute {
+    pub destination_cidr_block: String,
+    #[serde(default)]
+    pub transit_gateway_attachment_id: Option<String>,
+    #[serde(default)]
+    pub blackhole: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TransitGatewayRouteAttachment {
+    pub transit_gateway_attachment_id: String,
+    pub resource_id: String,
+    pub resource_type: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TransitGatewayRoute {
+    pub destination_cidr_block: String,
+    pub transit_gateway_attachments: Vec<TransitGatewayRouteAttachment>,
+    /// `static` or `propagated`.
+    #[serde(rename = "type")]
+    pub route_type: String,
+    /// `active` or `blackhole`.
+    pub state: String,
+}
+
+/// `POST /resource-shares` (RAM's CreateResourceShare, for one transit gateway and one
+/// account).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateResourceShare {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The transit gateway (`tgw-…`) to share.
+    pub resource_id: String,
+    /// The 12-digit account it is shared with.
+    pub principal: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceShare {
+    pub resource_share_id: String,
+    pub resource_share_arn: String,
+    pub name: Option<String>,
+    pub owning_account_id: String,
+    pub resource_id: String,
+    pub principal: String,
+    /// `ACTIVE`, `DELETED`.
+    pub status: String,
+    pub invitation: ResourceShareInvitation,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceShareInvitation {
+    pub resource_share_invitation_id: String,
+    pub resource_share_invitation_arn: String,
+    pub resource_share_id: String,
+    pub resource_share_name: Option<String>,
+    pub sender_account_id: String,
+    pub receiver_account_id: String,
+    pub resource_id: String,
+    /// `PENDING`, `ACCEPTED`, `REJECTED`.
+    pub status: String,
+}

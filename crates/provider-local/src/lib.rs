@@ -2,9 +2,9 @@
 //! only crate besides the composition root (`linkplane-server`) that knows localcloud.
 //!
 //! It implements [`ClusterNetworks`] and [`Peerings`] here, [`DnsResolutions`] in `dns.rs`,
-//! and [`PrivateLinkServices`] with each cluster's ingress gateway in [`gateway`]. Transit
-//! gateways, VPN, outbound endpoints and environments it does not implement yet: the
-//! controllers record that in words on those resources.
+//! [`TransitGateways`] in [`tgw`], and [`PrivateLinkServices`] with each cluster's ingress
+//! gateway in [`gateway`]. VPN, outbound endpoints and environments it does not implement
+//! yet: the controllers record that in words on those resources.
 //!
 //! Every call is made as [`PLATFORM_PRINCIPAL`] (account [`PLATFORM_ACCOUNT`]), which is not
 //! localcloud's default customer account (`000000000001`). Objects are found again by name
@@ -32,6 +32,7 @@ use crate::layout::{plan_subnets, subnet_name, vpc_name};
 mod dns;
 pub mod gateway;
 pub mod layout;
+pub mod tgw;
 
 pub use dns::{authorize_step, rule_name, share_step};
 pub use gateway::{GatewaySite, IngressSetup, RouterFactory};
@@ -377,6 +378,9 @@ impl Provider for LocalProvider {
     fn peerings(&self) -> Option<&dyn Peerings> {
         Some(self)
     }
+    fn transit_gateways(&self) -> Option<&dyn TransitGateways> {
+        Some(self)
+    }
     fn dns(&self) -> Option<&dyn DnsResolutions> {
         Some(self)
     }
@@ -512,6 +516,24 @@ impl ClusterNetworks for LocalProvider {
                     .await?;
             }
         }
+        for a in self
+            .engine
+            .list_transit_gateway_attachments(p)
+            .await
+            .map_err(map_err)?
+        {
+            if a.vpc_id != vpc_id || matches!(a.state.as_str(), "deleting" | "deleted") {
+                continue;
+            }
+            match self
+                .engine
+                .delete_transit_gateway_attachment(p, &a.transit_gateway_attachment_id)
+                .await
+            {
+                Ok(_) | Err(CloudError::NotFound { .. }) | Err(CloudError::Conflict(_)) => {}
+                Err(e) => return Err(map_err(e)),
+            }
+        }
         for n in self.engine.list_nat_gateways(p).await.map_err(map_err)? {
             if n.vpc_id != vpc_id {
                 continue;
@@ -563,14 +585,11 @@ impl ClusterNetworks for LocalProvider {
     }
 }
 
-/// The targets localcloud's route tables can hold today: peerings.
+/// The targets localcloud's route tables can hold today: peerings and transit gateways.
 fn local_route_target(target: &RouteTarget) -> Result<&str, ProviderError> {
     match target {
         RouteTarget::Peering(p) => Ok(p.as_str()),
-        RouteTarget::TransitGateway(_) => Err(ProviderError::Unsupported {
-            provider: ProviderKind::Local,
-            capability: Capability::TransitGateway,
-        }),
+        RouteTarget::TransitGateway(t) => Ok(t.as_str()),
         RouteTarget::Vpn(_) => Err(ProviderError::Unsupported {
             provider: ProviderKind::Local,
             capability: Capability::Vpn,

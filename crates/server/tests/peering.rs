@@ -330,7 +330,8 @@ async fn request_that_cannot_be_created_is_not_found_and_retried_after_the_delay
         "{r}"
     );
 
-    // A route through a transit gateway attachment is not the local provider's (yet).
+    // A route through a transit gateway attachment waits until the attachment is AVAILABLE
+    // (this one waits for a RAM share nobody makes).
     let tgw = h
         .post(
             &format!("/clusters/{cid}/transit-gateway-attachments"),
@@ -345,14 +346,15 @@ async fn request_that_cannot_be_created_is_not_found_and_retried_after_the_delay
         )
         .await;
     let r = h
-        .wait_status(
+        .wait_for(
             &format!("/clusters/{cid}/routes/{}", s(&r, "id")),
-            "FAILED",
             MIN,
+            |st, v| st == 200 && v["statusReason"].is_string(),
         )
         .await;
+    assert_eq!(r["status"], "PENDING", "{r}");
     assert!(
-        s(&r, "statusReason").contains("not provisioned by the local provider yet"),
+        s(&r, "statusReason").contains(&format!("{} to be AVAILABLE", s(&tgw, "id"))),
         "{r}"
     );
 

@@ -1,6 +1,7 @@
 //! The provider registry end to end: an AWS cluster is served by the `local` provider
 //! (`--provider aws=local`, the default) and keeps its cloud; what the provider does not
-//! implement yet says so in the resource's status instead of sitting in PENDING; an AZURE
+//! implement yet says so in the resource's status instead of sitting in PENDING (a transit
+//! gateway attachment, which it implements, waits for the share with its command); an AZURE
 //! cluster the local provider cannot emulate is CREATE_FAILED with the reason.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -74,18 +75,27 @@ async fn aws_clusters_run_on_the_local_provider_and_unimplemented_capabilities_s
         )
         .await;
     let tgw = h
-        .wait_status(
+        .wait_for(
             &format!(
                 "/clusters/{cid}/transit-gateway-attachments/{}",
                 s(&tgw, "id")
             ),
-            "FAILED",
             MIN,
+            |st, v| st == 200 && v["status"] == "PENDING" && v["statusReason"].is_string(),
         )
         .await;
-    assert_eq!(
-        s(&tgw, "statusReason"),
-        "the local provider does not implement transit gateways yet"
+    // The local provider implements transit gateways: one nobody shared waits for the
+    // owner's RAM share, with the command that shares it with the platform's account.
+    assert!(
+        s(&tgw, "statusReason")
+            .contains("tgw-0123abcd is not shared with the platform's account 100000000000"),
+        "{tgw}"
+    );
+    assert!(
+        s(&tgw, "statusReason").ends_with(&format!(
+            "; run: linkplane cloud --as arn:aws:iam::{CUSTOMER_ACCOUNT}:root ram create-resource-share --resource-id tgw-0123abcd --principal 100000000000"
+        )),
+        "{tgw}"
     );
 
     let vpn = h
@@ -125,17 +135,23 @@ async fn aws_clusters_run_on_the_local_provider_and_unimplemented_capabilities_s
         "{az}"
     );
 
-    // Nothing was made for them, so they go at once; then the cluster goes with its network.
-    for path in [
-        format!(
-            "/clusters/{cid}/transit-gateway-attachments/{}",
-            s(&tgw, "id")
-        ),
-        format!("/clusters/{cid}/vpn-connections/{}", s(&vpn, "id")),
-    ] {
-        let (code, body) = h.delete(&path).await;
-        assert_eq!(code, 204, "DELETE {path}: {body}");
-    }
+    // Nothing was made for the VPN, so it goes at once; the attachment holds the local
+    // provider's finalizer and goes once it is released (nothing was attached); then the
+    // cluster goes with its network.
+    let (code, body) = h
+        .delete(&format!(
+            "/clusters/{cid}/vpn-connections/{}",
+            s(&vpn, "id")
+        ))
+        .await;
+    assert_eq!(code, 204, "DELETE vpn: {body}");
+    let tgw_path = format!(
+        "/clusters/{cid}/transit-gateway-attachments/{}",
+        s(&tgw, "id")
+    );
+    let (code, body) = h.delete(&tgw_path).await;
+    assert_eq!(code, 202, "DELETE {tgw_path}: {body}");
+    h.wait_for(&tgw_path, MIN, |code, _| code == 404).await;
     let (code, body) = h.delete(&format!("/clusters/{cid}")).await;
     assert!((200..300).contains(&code), "{code} {body}");
     h.wait_for(&format!("/clusters/{cid}"), MIN, |code, _| code == 404)

@@ -19,10 +19,15 @@ mod reconcile;
 pub mod render;
 mod rule_shares;
 mod sg;
+mod tgw;
 mod vpc;
 
 pub use dns::{LINK_LOCAL_DNS, PUBLIC_DNS};
 pub use privatelink::{DNS_DOMAIN, state as endpoint_state};
+pub use tgw::{
+    DEFAULT_ASN, MAX_ATTACHMENTS as MAX_TGW_ATTACHMENTS, MAX_ROUTE_TABLES as MAX_TGW_ROUTE_TABLES,
+    MAX_ROUTES as MAX_TGW_ROUTES,
+};
 
 /// How to open an engine.
 #[derive(Debug, Clone)]

@@ -7,12 +7,16 @@ use crate::error::Result;
 use crate::kernel;
 
 impl Engine {
-    /// Names this engine makes for VPC routers and instances (`<prefix>-v<hex>`,
-    /// `<prefix>-i<hex>`); other namespaces under the prefix are left alone on start.
+    /// Names this engine makes for VPC routers, instances and transit gateway routers
+    /// (`<prefix>-v<hex>`, `<prefix>-i<hex>`, `<prefix>-t<hex>`); other namespaces under the prefix are left alone on start.
     fn is_own_name(&self, ns: &str) -> bool {
         ns.strip_prefix(self.prefix.as_str())
             .and_then(|r| r.strip_prefix('-'))
-            .and_then(|r| r.strip_prefix('v').or_else(|| r.strip_prefix('i')))
+            .and_then(|r| {
+                r.strip_prefix('v')
+                    .or_else(|| r.strip_prefix('i'))
+                    .or_else(|| r.strip_prefix('t'))
+            })
             .is_some_and(|hex| {
                 hex.len() == 8
                     && hex
@@ -32,6 +36,12 @@ impl Engine {
             instances
                 .iter()
                 .map(|i| self.instance_namespace_name(&i.id)),
+        );
+        known.extend(
+            self.live_tgws()
+                .await?
+                .iter()
+                .map(|t| self.tgw_namespace(&t.id)),
         );
         known.insert(self.internet_namespace());
         let orphans: Vec<String> = kernel::namespaces_under(&self.prefix)
@@ -100,6 +110,7 @@ impl Engine {
                 relinked.insert(r.accepter_vpc.clone());
             }
         }
+        relinked.extend(self.reconcile_tgws(&rebuilt).await?);
         for vpc in &relinked {
             self.apply_routes(Some(vpc), None).await?;
         }

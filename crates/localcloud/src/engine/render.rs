@@ -71,6 +71,10 @@ pub fn router_table(
     iifname "p*" oifname "p*" drop comment "peering is not transitive"
     iifname "p*" oifname "{IGW_DEV}" drop comment "no edge-to-edge routing"
     iifname "{IGW_DEV}" oifname "p*" drop comment "no edge-to-edge routing"
+    iifname "t*" oifname "p*" drop comment "no edge-to-edge routing"
+    iifname "p*" oifname "t*" drop comment "no edge-to-edge routing"
+    iifname "t*" oifname "{IGW_DEV}" drop comment "no edge-to-edge routing"
+    iifname "{IGW_DEV}" oifname "t*" drop comment "no edge-to-edge routing"
   }}
   chain prerouting {{
     type nat hook prerouting priority dstnat; policy accept;

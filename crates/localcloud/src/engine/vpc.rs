@@ -569,11 +569,13 @@ impl Engine {
             } else {
                 Hop::Blackhole
             })
+        } else if target.starts_with("tgw-") {
+            self.tgw_hop(vpc_id, target).await
         } else {
             Err(Error::invalid(
                 "targetId",
                 format!(
-                    "{target:?} is not a route target: use an internet gateway (igw-…), a NAT gateway (nat-…) or a peering connection (pcx-…); local routes are implicit"
+                    "{target:?} is not a route target: use an internet gateway (igw-…), a NAT gateway (nat-…), a peering connection (pcx-…) or a transit gateway (tgw-…); local routes are implicit"
                 ),
             ))
         }
