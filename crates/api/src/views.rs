@@ -54,6 +54,28 @@ impl ClusterRef {
     }
 }
 
+/// A status that can say DELETING while a resource's finalizers run.
+trait MarkDeleting {
+    fn mark_deleting(&mut self) {}
+}
+
+impl MarkDeleting for Provisioning {
+    fn mark_deleting(&mut self) {
+        self.status = ProvisioningStatus::Deleting;
+    }
+}
+
+impl MarkDeleting for ProvisionedObserved {
+    fn mark_deleting(&mut self) {
+        self.status = ProvisioningStatus::Deleting;
+    }
+}
+
+// Document 002's peering statuses and the endpoint connection states have no DELETING: a
+// deleted connection is gone, and `deletionRequestedAt` says it is going.
+impl MarkDeleting for VpcPeeringObserved {}
+impl MarkDeleting for EndpointConnectionObserved {}
+
 macro_rules! cluster_child_view {
     ($(#[$m:meta])* $name:ident, $spec:ty, $obs:ty) => {
         $(#[$m])*
@@ -72,11 +94,17 @@ macro_rules! cluster_child_view {
 
         impl $name {
             pub fn of(d: &Document) -> StoreResult<Self> {
+                let mut observed: $obs = d.status_as()?;
+                // A deletion request is DELETING at once while its finalizers run, whatever
+                // a reconciler last recorded (for statuses that have the state).
+                if d.deletion_requested_at.is_some() {
+                    observed.mark_deleting();
+                }
                 Ok(Self {
                     meta: Meta::of(d),
                     cluster: ClusterRef::of(d)?,
                     spec: d.spec_as()?,
-                    observed: d.status_as()?,
+                    observed,
                 })
             }
         }
@@ -99,19 +127,19 @@ cluster_child_view!(
     /// An attachment of the cluster to a transit gateway shared over RAM.
     TransitGatewayAttachment,
     TransitGatewayAttachmentSpec,
-    Provisioning
+    ProvisionedObserved
 );
 cluster_child_view!(
     /// A PrivateLink endpoint from the cluster to an AWS or custom service.
     OutboundEndpoint,
     OutboundEndpointSpec,
-    Provisioning
+    ProvisionedObserved
 );
 cluster_child_view!(
     /// A site-to-site VPN. The pre-shared key is never returned.
     VpnConnection,
     VpnConnectionSpec,
-    Provisioning
+    ProvisionedObserved
 );
 cluster_child_view!(
     /// Hostname resolution: shared resolver rule, DNS forwarding or private hosted zone.

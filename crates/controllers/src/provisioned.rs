@@ -12,8 +12,8 @@ use std::future::Future;
 use std::marker::PhantomData;
 
 use linkplane_model::{
-    OutboundEndpointSpec, PreSharedKey, ProvisioningStatus, ResourceId, ResourceKind,
-    TransitGatewayAttachmentSpec, VpnConnectionSpec,
+    OutboundEndpointSpec, PreSharedKey, ProvisionedObserved, ProvisioningStatus, ResourceId,
+    ResourceKind, TransitGatewayAttachmentSpec, VpnConnectionSpec,
 };
 use linkplane_provider::{
     Capability, ClusterNetwork, ClusterNetworks, OutboundEndpointRequest, OutboundEndpointState,
@@ -22,31 +22,16 @@ use linkplane_provider::{
 };
 use linkplane_reconciler::{Action, Reconcile};
 use linkplane_store::Document;
-use serde::{Deserialize, Serialize};
 
 use crate::context::{ChildPass, Context, ControllerError, Result};
 use crate::finalizer::{Event, finalizer, release};
 
-/// The status of a provisioned resource.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ProvisionedObserved {
-    pub status: ProvisioningStatus,
-    pub status_reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cloud_resource_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub instructions: Vec<String>,
-}
-
-impl ProvisionedObserved {
-    fn new(status: ProvisioningStatus, reason: Option<String>) -> Self {
-        Self {
-            status,
-            status_reason: reason,
-            cloud_resource_id: None,
-            instructions: Vec::new(),
-        }
+fn observed(status: ProvisioningStatus, reason: Option<String>) -> ProvisionedObserved {
+    ProvisionedObserved {
+        status,
+        status_reason: reason,
+        cloud_resource_id: None,
+        instructions: Vec::new(),
     }
 }
 
@@ -100,18 +85,15 @@ impl<C: Concern> ProvisionedController<C> {
 
     async fn failed(&self, doc: &Document, reason: String) -> Result<Action> {
         tracing::info!(kind = C::NAME, id = %doc.id, %reason, "FAILED");
-        self.record(
-            doc,
-            ProvisionedObserved::new(ProvisioningStatus::Failed, Some(reason)),
-        )
-        .await?;
+        self.record(doc, observed(ProvisioningStatus::Failed, Some(reason)))
+            .await?;
         Ok(Action::Done)
     }
 
     async fn pending(&self, doc: &Document, reason: String) -> Result<Action> {
         let mut obs: ProvisionedObserved = doc
             .status_as()
-            .unwrap_or_else(|_| ProvisionedObserved::new(ProvisioningStatus::Pending, None));
+            .unwrap_or_else(|_| observed(ProvisioningStatus::Pending, None));
         obs.status = ProvisioningStatus::Pending;
         obs.status_reason = Some(reason);
         self.record(doc, obs).await?;

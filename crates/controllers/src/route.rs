@@ -18,7 +18,7 @@ use linkplane_store::Document;
 
 use crate::context::{ChildPass, Context, ControllerError, Result};
 use crate::finalizer::{Event, finalizer, release};
-use crate::provisioned::ProvisionedObserved;
+use linkplane_model::ProvisionedObserved;
 
 /// The resource part of the finalizer a route holds while it may be in the cluster's route
 /// tables (`linkplane.dev/<provider>-route`).

@@ -559,23 +559,27 @@ pub struct DnsResolutionSpec {
     pub hosted_zone_id: Option<HostedZoneId>,
 }
 
-/// What the DNS reconciler observed of a resolution.
+/// What a reconciler observed of a resource its provider provisions: DNS resolutions,
+/// transit gateway attachments, VPN connections, outbound endpoints.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct DnsResolutionObserved {
+pub struct ProvisionedObserved {
     pub status: ProvisioningStatus,
     pub status_reason: Option<String>,
-    /// The provider object that implements it in the cluster's account (a resolver rule
-    /// or hosted zone id), once created.
+    /// The provider object that implements it in the cluster's account (a resolver rule,
+    /// hosted zone, attachment, VPN connection or endpoint id), once created.
     #[serde(default)]
     pub cloud_resource_id: Option<String>,
-    /// Commands the customer still has to run (e.g. authorize the zone association), while
-    /// the resolution waits for them.
+    /// Commands the customer still has to run (authorize a zone association, share a
+    /// transit gateway, accept an attachment), while the resource waits for them.
     #[serde(default)]
     pub instructions: Vec<String>,
 }
 
-impl Default for DnsResolutionObserved {
+/// What the DNS reconciler observed of a resolution.
+pub type DnsResolutionObserved = ProvisionedObserved;
+
+impl Default for ProvisionedObserved {
     fn default() -> Self {
         Self {
             status: ProvisioningStatus::Pending,
