@@ -593,7 +593,8 @@ impl CreateOutboundEndpointRequest {
 
 // ------------------------------------------------------------------------------- VPN
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+// `Debug` redacts the pre-shared key (below), so no log line or error can print it.
+#[derive(Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateVpnConnectionRequest {
     pub name: String,
@@ -606,6 +607,19 @@ pub struct CreateVpnConnectionRequest {
     pub static_prefixes: Option<Vec<String>>,
     /// Optional /30 inside 169.254.0.0/16 for the tunnel's inside addresses.
     pub inside_cidr: Option<String>,
+}
+
+impl std::fmt::Debug for CreateVpnConnectionRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateVpnConnectionRequest")
+            .field("name", &self.name)
+            .field("gateway_ips", &self.gateway_ips)
+            .field("pre_shared_key", &"<redacted>")
+            .field("bgp_asn", &self.bgp_asn)
+            .field("static_prefixes", &self.static_prefixes)
+            .field("inside_cidr", &self.inside_cidr)
+            .finish()
+    }
 }
 
 impl CreateVpnConnectionRequest {

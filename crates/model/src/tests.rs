@@ -999,3 +999,15 @@ fn typed_fields_round_trip_through_json() {
     assert_eq!(serde_json::to_string(&asn).unwrap(), "65000");
     assert!(serde_json::from_str::<Asn>("7224").is_err());
 }
+
+#[test]
+fn a_vpn_request_never_prints_its_pre_shared_key() {
+    let req: CreateVpnConnectionRequest = serde_json::from_value(serde_json::json!({
+        "name": "v", "gatewayIps": ["203.0.113.10"], "preSharedKey": "TopSecret_42",
+        "staticPrefixes": ["172.30.0.0/16"]
+    }))
+    .unwrap();
+    let printed = format!("{req:?} {req:#?}");
+    assert!(!printed.contains("TopSecret_42"), "{printed}");
+    assert!(printed.contains("<redacted>"), "{printed}");
+}
