@@ -17,7 +17,7 @@ use linkplane_reconciler::{Action, Reconcile};
 use linkplane_store::Document;
 
 use crate::context::{Context, ControllerError, Result};
-use crate::finalizer::{Event, finalizer};
+use crate::finalizer::{Event, finalizer, held};
 
 /// The resource part of the finalizer a cluster holds while its network exists
 /// (`linkplane.dev/<provider>-cluster`).
@@ -88,11 +88,7 @@ impl ClusterController {
     /// A deletion no running provider can carry out: if the cluster holds a finalizer, its
     /// network may exist (built by an earlier start), so the deletion waits and says why.
     async fn cannot_tear_down(&self, doc: &Document, why: ProviderError) -> Result<Action> {
-        if !doc
-            .finalizers
-            .iter()
-            .any(|f| f.ends_with(&format!("-{FINALIZER}")))
-        {
+        if held(doc, FINALIZER).next().is_none() {
             return Ok(Action::Done);
         }
         let mut obs: ClusterObserved = doc.status_as()?;

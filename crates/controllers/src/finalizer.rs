@@ -68,12 +68,7 @@ where
 /// resource whose provider objects went with something else (its cluster's network), or
 /// that no running provider can reach any more.
 pub async fn release(ctx: &Context, doc: &Document, resource: &str) -> Result<Action> {
-    let suffix = format!("-{resource}");
-    for f in doc
-        .finalizers
-        .iter()
-        .filter(|f| f.starts_with("linkplane.dev/") && f.ends_with(&suffix))
-    {
+    for f in held(doc, resource) {
         ctx.store.remove_finalizer(&doc.id, f).await?;
     }
     Ok(Action::Done)
@@ -102,4 +97,13 @@ where
         Ok(Action::Done)
     })
     .await
+}
+
+/// The finalizers any provider holds on `doc` for `resource` (names from
+/// [`Provider::finalizer`]: `linkplane.dev/<provider>-<resource>`).
+pub fn held<'a>(doc: &'a Document, resource: &str) -> impl Iterator<Item = &'a String> {
+    let suffix = format!("-{resource}");
+    doc.finalizers
+        .iter()
+        .filter(move |f| f.starts_with("linkplane.dev/") && f.ends_with(&suffix))
 }

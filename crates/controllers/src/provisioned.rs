@@ -218,15 +218,6 @@ impl<C: Concern> Reconcile for ProvisionedController<C> {
     }
 }
 
-/// A capability the provider says it has: a provider that implements it returns it.
-fn has<'a, T: ?Sized>(
-    provider: &dyn Provider,
-    cap: Capability,
-    got: Option<&'a T>,
-) -> std::result::Result<&'a T, ProviderError> {
-    capability(provider, cap, got)
-}
-
 // ---------------------------------------------------------------- transit gateways
 
 /// Transit gateway attachments (documents 002 and 003).
@@ -265,7 +256,7 @@ impl Concern for TransitGatewayAttachments {
         doc: &Document,
     ) -> Result<std::result::Result<ProvisionedObserved, ProviderError>> {
         let req = attachment_request(doc)?;
-        let tgw = match has(provider, Self::CAPABILITY, provider.transit_gateways()) {
+        let tgw = match capability(provider, Self::CAPABILITY, provider.transit_gateways()) {
             Ok(t) => t,
             Err(e) => return Ok(Err(e)),
         };
@@ -308,7 +299,7 @@ impl Concern for TransitGatewayAttachments {
     ) -> Result<std::result::Result<(), ProviderError>> {
         let req = attachment_request(doc)?;
         Ok(
-            match has(provider, Self::CAPABILITY, provider.transit_gateways()) {
+            match capability(provider, Self::CAPABILITY, provider.transit_gateways()) {
                 Ok(t) => t.delete_attachment(net, &req).await,
                 Err(e) => Err(e),
             },
@@ -333,7 +324,7 @@ impl Concern for Vpns {
         net: &ClusterNetwork,
         doc: &Document,
     ) -> Result<std::result::Result<ProvisionedObserved, ProviderError>> {
-        let vpn = match has(provider, Self::CAPABILITY, provider.vpn()) {
+        let vpn = match capability(provider, Self::CAPABILITY, provider.vpn()) {
             Ok(v) => v,
             Err(e) => return Ok(Err(e)),
         };
@@ -394,10 +385,12 @@ impl Concern for Vpns {
         net: &ClusterNetwork,
         doc: &Document,
     ) -> Result<std::result::Result<(), ProviderError>> {
-        Ok(match has(provider, Self::CAPABILITY, provider.vpn()) {
-            Ok(v) => v.delete_vpn(net, &doc.id).await,
-            Err(e) => Err(e),
-        })
+        Ok(
+            match capability(provider, Self::CAPABILITY, provider.vpn()) {
+                Ok(v) => v.delete_vpn(net, &doc.id).await,
+                Err(e) => Err(e),
+            },
+        )
     }
 }
 
@@ -418,7 +411,7 @@ impl Concern for Outbound {
         net: &ClusterNetwork,
         doc: &Document,
     ) -> Result<std::result::Result<ProvisionedObserved, ProviderError>> {
-        let out = match has(provider, Self::CAPABILITY, provider.outbound_endpoints()) {
+        let out = match capability(provider, Self::CAPABILITY, provider.outbound_endpoints()) {
             Ok(o) => o,
             Err(e) => return Ok(Err(e)),
         };
@@ -457,7 +450,7 @@ impl Concern for Outbound {
         doc: &Document,
     ) -> Result<std::result::Result<(), ProviderError>> {
         Ok(
-            match has(provider, Self::CAPABILITY, provider.outbound_endpoints()) {
+            match capability(provider, Self::CAPABILITY, provider.outbound_endpoints()) {
                 Ok(o) => o.delete_outbound_endpoint(net, &doc.id).await,
                 Err(e) => Err(e),
             },
