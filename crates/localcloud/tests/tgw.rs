@@ -340,6 +340,19 @@ async fn transit_gateway_routes_real_traffic_across_accounts() {
         .disassociate_transit_gateway_route_table(&pa, &default_rtb, &b2_id)
         .await
         .unwrap();
+    // What is not there cannot be removed, and the error says which thing is missing.
+    let again = c
+        .engine
+        .disassociate_transit_gateway_route_table(&pa, &default_rtb, &b2_id)
+        .await
+        .unwrap_err();
+    assert!(again.to_string().contains("association"), "{again}");
+    let none = c
+        .engine
+        .disable_transit_gateway_route_table_propagation(&pa, &rt2, &b2_id)
+        .await
+        .unwrap_err();
+    assert!(none.to_string().contains("propagation"), "{none}");
     let rt = c
         .engine
         .associate_transit_gateway_route_table(&pa, &rt2, &b2_id)

@@ -1198,18 +1198,39 @@ impl Engine {
         id: &str,
         attachment_id: &str,
     ) -> Result<TransitGatewayRouteTable> {
-        let (r, t) = self.owned_rtb(p, id, "disassociate").await?;
-        let _g = self.lock.lock().await;
-        let done = sqlx::query(
-            "UPDATE tgw_attachments SET route_table_id = NULL WHERE id = ? AND route_table_id = ?",
+        self.remove_from_rtb(
+            p,
+            id,
+            attachment_id,
+            "disassociate",
+            "UPDATE tgw_attachments SET route_table_id = NULL WHERE route_table_id = ? AND id = ?",
+            "transit gateway route table association",
         )
-        .bind(attachment_id)
-        .bind(id)
-        .execute(&self.db)
-        .await?;
+        .await
+    }
+
+    /// Run `sql` (binding the route table id, then the attachment id) as the route table's
+    /// owner: what it removes must exist (`what` names it in the NotFound), then the
+    /// gateway's kernel state follows.
+    async fn remove_from_rtb(
+        &self,
+        p: &Principal,
+        id: &str,
+        attachment_id: &str,
+        verb: &str,
+        sql: &'static str,
+        what: &'static str,
+    ) -> Result<TransitGatewayRouteTable> {
+        let (r, t) = self.owned_rtb(p, id, verb).await?;
+        let _g = self.lock.lock().await;
+        let done = sqlx::query(sql)
+            .bind(id)
+            .bind(attachment_id)
+            .execute(&self.db)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound {
-                kind: "transit gateway route table association",
+                kind: what,
                 id: format!("{attachment_id} in {id}"),
             });
         }
@@ -1244,23 +1265,15 @@ impl Engine {
         id: &str,
         attachment_id: &str,
     ) -> Result<TransitGatewayRouteTable> {
-        let (r, t) = self.owned_rtb(p, id, "disable propagation in").await?;
-        let _g = self.lock.lock().await;
-        let done = sqlx::query(
+        self.remove_from_rtb(
+            p,
+            id,
+            attachment_id,
+            "disable propagation in",
             "DELETE FROM tgw_propagations WHERE route_table_id = ? AND attachment_id = ?",
+            "transit gateway route table propagation",
         )
-        .bind(id)
-        .bind(attachment_id)
-        .execute(&self.db)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(Error::NotFound {
-                kind: "transit gateway route table propagation",
-                id: format!("{attachment_id} in {id}"),
-            });
-        }
-        self.sync_tgw(&t.id).await?;
-        self.to_rtb(r, &t).await
+        .await
     }
 
     /// The routes of a table: static (to an attachment or blackhole) and propagated
