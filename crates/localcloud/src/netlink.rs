@@ -85,6 +85,11 @@ impl Nl {
             .ok_or_else(|| Error::kernel(format!("in {}", self.ns), format!("no link {name}")))
     }
 
+    /// Whether a link of that name exists here.
+    pub async fn has(&self, name: &str) -> bool {
+        self.index(name).await.is_ok()
+    }
+
     pub async fn up(&self, name: &str) -> Result<()> {
         self.handle
             .link()

@@ -309,6 +309,140 @@ async fn restart_rebuilds_internet_and_nat_paths() {
     );
 }
 
+/// A crash while localcloud plumbs an internet gateway leaves the pair half made: the
+/// internet's end down without its address (the veth was made, the rest never ran), or one
+/// end gone. The next start finishes the job, so NAT works again with nothing duplicated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_finishes_a_half_plumbed_internet_gateway() {
+    let Some(mut c) = Cloud::new("restart_finishes_a_half_plumbed_igw").await else {
+        return;
+    };
+    let p = principal("111111111111");
+    let v = c.vpc(&p, "10.73.0.0/16").await;
+    let public = c.subnet(&p, &v, "10.73.0.0/24").await;
+    let private = c.subnet(&p, &v, "10.73.1.0/24").await;
+    let igw = c
+        .engine
+        .create_internet_gateway(
+            &p,
+            CreateInternetGateway {
+                vpc_id: v.vpc_id.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    let eip = c.engine.allocate_elastic_ip(&p).await.unwrap();
+    let nat = c
+        .engine
+        .create_nat_gateway(
+            &p,
+            CreateNatGateway {
+                subnet_id: public.subnet_id.clone(),
+                allocation_id: eip.allocation_id.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    for (s, target) in [
+        (&public, &igw.internet_gateway_id),
+        (&private, &nat.nat_gateway_id),
+    ] {
+        c.engine
+            .create_route(
+                &p,
+                &s.subnet_id,
+                CreateRoute {
+                    destination_cidr_block: "0.0.0.0/0".into(),
+                    target_id: target.clone(),
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let inst = c.instance(&p, &private, &[]).await;
+    let inet = c.engine.internet().await.unwrap();
+    let port = format!("g{}", linkplane_localcloud::ids::short(&v.vpc_id));
+    let want = Some(format!("peer={}", eip.public_ip));
+    type Break = fn(&str, &str, &str);
+    let breaks: [(&str, Break); 3] = [
+        (
+            "internet end down, no address, no routes",
+            |inet, _router, port| {
+                ip_ok(&["-n", inet, "addr", "flush", "dev", port]);
+                ip_ok(&["-n", inet, "link", "set", port, "down"]);
+            },
+        ),
+        ("router end without its address", |_inet, router, _port| {
+            ip_ok(&["-n", router, "addr", "flush", "dev", "igw0"]);
+        }),
+        ("the pair gone", |_inet, router, _port| {
+            ip_ok(&["-n", router, "link", "del", "igw0"]);
+        }),
+    ];
+    for (what, break_it) in breaks {
+        let srv = c
+            .engine
+            .internet_run(&p, &common::server_cmd(8000))
+            .await
+            .unwrap();
+        wait_listening(&c, 8000).await;
+        assert_eq!(
+            c.connect(&p, &inst, &inet.host_address, 8000).await,
+            want,
+            "before: {what}"
+        );
+        break_it(&inet.namespace, &v.namespace, &port);
+        assert_eq!(
+            c.connect(&p, &inst, &inet.host_address, 8000).await,
+            None,
+            "broken: {what}"
+        );
+        c.reopen().await;
+        assert_eq!(
+            c.connect(&p, &inst, &inet.host_address, 8000).await,
+            want,
+            "repaired on start: {what}"
+        );
+        let links = ip_out(&["-n", &inet.namespace, "-o", "link"]);
+        assert_eq!(
+            links.matches(&format!(" {port}@")).count(),
+            1,
+            "one internet port after {what}: {links}"
+        );
+        c.engine
+            .stop_process(&p, "internet", &srv.process_id)
+            .await
+            .unwrap();
+    }
+}
+
+fn ip_ok(args: &[&str]) {
+    let st = std::process::Command::new("ip")
+        .args(args)
+        .status()
+        .unwrap();
+    assert!(st.success(), "ip {args:?}");
+}
+
+async fn wait_listening(c: &Cloud, port: u16) {
+    for _ in 0..100 {
+        let out = c
+            .engine
+            .internet_exec(
+                &["ss".into(), "-Hltn".into(), format!("sport = :{port}")],
+                b"",
+                std::time::Duration::from_secs(5),
+            )
+            .await
+            .unwrap();
+        if !out.stdout.is_empty() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("nothing listens on {port} in the internet");
+}
+
 fn ip_out(args: &[&str]) -> String {
     let out = std::process::Command::new("ip")
         .args(args)

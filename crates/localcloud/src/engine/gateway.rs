@@ -69,6 +69,14 @@ impl Engine {
             return Ok(false);
         }
         kernel::netns_add(&ns).await?;
+        self.configure_internet().await?;
+        Ok(true)
+    }
+
+    /// The internet namespace's sysctls, loopback and address; idempotent, so a start after a
+    /// crash between `netns add` and these can finish the job.
+    pub(crate) async fn configure_internet(&self) -> Result<()> {
+        let ns = self.internet_namespace();
         kernel::sysctls(
             &ns,
             &[
@@ -82,8 +90,7 @@ impl Engine {
             nl.up("lo").await?;
             nl.addr("lo", net::INTERNET_HOST, 32).await
         })
-        .await?;
-        Ok(true)
+        .await
     }
 
     /// The internet namespace (created on first use) and its addresses.
@@ -254,15 +261,35 @@ impl Engine {
     }
 
     /// The veth between the router and the internet, and the internet's routes to the VPC's
-    /// public addresses.
+    /// public addresses. Idempotent and safe to repeat after a crash at any point: a pair with
+    /// either end missing is removed and made again, and the addresses, link states and routes
+    /// are (re)applied with replace semantics. The router's routes through it are the caller's.
     pub(crate) async fn plumb_igw(&self, vpc_id: &str) -> Result<()> {
         let inet = self.internet_namespace();
         let gport = render::internet_port(vpc_id);
         let router = self.router_namespace(vpc_id);
+        let has_router_end =
+            netlink::with_ns(
+                &router,
+                |nl| async move { Ok(nl.has(render::IGW_DEV).await) },
+            )
+            .await?;
+        let port = gport.clone();
+        let whole = has_router_end
+            && netlink::with_ns(&inet, move |nl| async move { Ok(nl.has(&port).await) }).await?;
+        if !whole {
+            // Whichever end lingers goes (removing one end of a veth removes both).
+            let port = gport.clone();
+            netlink::with_ns(&inet, move |nl| async move { nl.link_del(&port).await }).await?;
+        }
         let (peer_ns, port) = (inet.clone(), gport.clone());
         netlink::with_ns(&router, move |nl| async move {
-            nl.veth(render::IGW_DEV, &port, &peer_ns, None).await?;
-            nl.addr(render::IGW_DEV, net::IGW_ROUTER, 30).await
+            if !whole {
+                nl.link_del(render::IGW_DEV).await?;
+                nl.veth(render::IGW_DEV, &port, &peer_ns, None).await?;
+            }
+            nl.addr(render::IGW_DEV, net::IGW_ROUTER, 30).await?;
+            nl.up(render::IGW_DEV).await
         })
         .await?;
         let publics: Vec<Ipv4Addr> = self

@@ -68,7 +68,11 @@ impl Engine {
         let inet_rebuilt = if igws.is_empty() {
             false
         } else {
-            self.ensure_internet().await?
+            let made = self.ensure_internet().await?;
+            if !made {
+                self.configure_internet().await?;
+            }
+            made
         };
 
         let mut rebuilt = HashSet::new();
@@ -95,9 +99,12 @@ impl Engine {
                 )
                 .await;
                 drop_link(&self.router_namespace(vpc), super::render::IGW_DEV.into()).await;
-                self.plumb_igw(vpc).await?;
-                relinked.insert(vpc.clone());
             }
+            // Every gateway, not only rebuilt ones: a crash while it was plumbed leaves a pair
+            // half configured (an end down, an address missing and with it the routes through
+            // it), so its VPC's routes are applied again too.
+            self.plumb_igw(vpc).await?;
+            relinked.insert(vpc.clone());
         }
         for r in self.active_peerings().await? {
             if rebuilt.contains(&r.requester_vpc) || rebuilt.contains(&r.accepter_vpc) {
