@@ -26,7 +26,7 @@ fn is_live(a: &TransitGatewayVpcAttachment) -> bool {
 /// The customer's command that shares their transit gateway with the platform's account.
 pub fn share_step(owner: &AccountId, tgw: &TransitGatewayId) -> String {
     format!(
-        "linkplane cloud --as arn:aws:iam::{owner}:root ram create-resource-share --resource-id {tgw} --principal {PLATFORM_ACCOUNT}"
+        "linkplane cloud --as arn:aws:iam::{owner}:root ram create-resource-share --resource-id {tgw} --principals {PLATFORM_ACCOUNT}"
     )
 }
 
@@ -243,7 +243,7 @@ mod tests {
         let tgw = TransitGatewayId::parse("tgw-0123abcd").unwrap();
         assert_eq!(
             share_step(&owner, &tgw),
-            "linkplane cloud --as arn:aws:iam::222222222222:root ram create-resource-share --resource-id tgw-0123abcd --principal 100000000000"
+            "linkplane cloud --as arn:aws:iam::222222222222:root ram create-resource-share --resource-id tgw-0123abcd --principals 100000000000"
         );
         assert_eq!(
             accept_step(&owner, "tgw-attach-0123abcd"),

@@ -93,7 +93,7 @@ async fn aws_clusters_run_on_the_local_provider_and_unimplemented_capabilities_s
     );
     assert!(
         s(&tgw, "statusReason").ends_with(&format!(
-            "; run: linkplane cloud --as arn:aws:iam::{CUSTOMER_ACCOUNT}:root ram create-resource-share --resource-id tgw-0123abcd --principal 100000000000"
+            "; run: linkplane cloud --as arn:aws:iam::{CUSTOMER_ACCOUNT}:root ram create-resource-share --resource-id tgw-0123abcd --principals 100000000000"
         )),
         "{tgw}"
     );

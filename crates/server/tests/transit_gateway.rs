@@ -40,7 +40,7 @@ async fn run_tgw_step(h: &Harness, step: &str) {
                 reqwest::Method::POST,
                 "/resource-shares",
                 Some(
-                    json!({"resourceId": flag("--resource-id"), "principal": flag("--principal")}),
+                    json!({"resourceId": flag("--resource-id"), "principal": flag("--principals")}),
                 ),
             )
             .await
@@ -133,7 +133,7 @@ async fn a_shared_transit_gateway_carries_cluster_traffic() {
         s(&att, "id")
     );
     let share_cmd = format!(
-        "linkplane cloud --as arn:aws:iam::{CUSTOMER_ACCOUNT}:root ram create-resource-share --resource-id {t} --principal 100000000000"
+        "linkplane cloud --as arn:aws:iam::{CUSTOMER_ACCOUNT}:root ram create-resource-share --resource-id {t} --principals 100000000000"
     );
     let pending = h
         .wait_for(&path, MIN, |st, v| {

@@ -117,7 +117,7 @@ pub enum CloudCommand {
     /// Subnets: a bridge in the VPC router, gateway at base+1, its own route table.
     #[command(subcommand)]
     Subnet(SubnetCmd),
-    /// Routes of a subnet's route table (targets igw-…, nat-…, pcx-…; local is implicit).
+    /// Routes of a subnet's route table (targets igw-…, nat-…, pcx-…, tgw-…; local is implicit).
     #[command(subcommand)]
     Route(RouteCmd),
     /// Instances: a namespace with a veth into the subnet bridge.
@@ -148,6 +148,13 @@ pub enum CloudCommand {
     /// VPC peering connections (EC2 semantics: the accepter's account accepts).
     #[command(subcommand)]
     Peering(PeeringCmd),
+    /// Transit gateways: attachments, route tables, routes (EC2 semantics; transitive as
+    /// the route tables say).
+    #[command(subcommand)]
+    Tgw(super::tgw::TgwCmd),
+    /// RAM resource shares: share a transit gateway with another account.
+    #[command(subcommand)]
+    Ram(super::tgw::RamCmd),
     /// The internet namespace: run test servers and clients on the "public internet".
     #[command(subcommand)]
     Internet(InternetCmd),
@@ -574,7 +581,7 @@ pub enum RouteCmd {
         /// Destination CIDR outside the VPC (e.g. 0.0.0.0/0, 10.1.0.0/16).
         #[arg(long)]
         destination: String,
-        /// igw-…, nat-… or pcx-….
+        /// igw-…, nat-…, pcx-… or tgw-….
         #[arg(long)]
         target: String,
     },

@@ -2,7 +2,8 @@
 //! the machine running `linkplane serve`) over its `/cloud/v1` API, as a cloud principal.
 //!
 //! [`args`] is the command line, [`client`] the calls (through `linkplane-client`), one module
-//! per resource family sends them ([`network`], [`compute`], [`privatelink`], [`dns`]), and
+//! per resource family sends them ([`network`], [`compute`], [`privatelink`], [`dns`],
+//! [`tgw`]), and
 //! `crate::render` prints the answers.
 
 use std::io::Write;
@@ -15,6 +16,7 @@ mod compute;
 mod dns;
 mod network;
 mod privatelink;
+mod tgw;
 
 pub use args::*;
 pub use client::owner_in;
@@ -61,6 +63,8 @@ pub async fn execute(args: &CloudArgs) -> anyhow::Result<Outcome> {
         C::Eip(cmd) => network::eip(c, cmd).await,
         C::Nat(cmd) => network::nat(c, cmd).await,
         C::Peering(cmd) => network::peering(c, cmd).await,
+        C::Tgw(cmd) => tgw::tgw(c, cmd).await,
+        C::Ram(cmd) => tgw::ram(c, cmd).await,
         C::Instance(cmd) => compute::instance(c, cmd).await,
         C::Exec(e) => compute::exec(c, e).await,
         C::SecurityGroup(cmd) => compute::sg(c, cmd).await,
