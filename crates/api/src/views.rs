@@ -65,6 +65,12 @@ impl MarkDeleting for Provisioning {
     }
 }
 
+impl MarkDeleting for TransitGatewayAttachmentObserved {
+    fn mark_deleting(&mut self) {
+        self.status = TransitGatewayAttachmentStatus::Deleting;
+    }
+}
+
 impl MarkDeleting for ProvisionedObserved {
     fn mark_deleting(&mut self) {
         self.status = ProvisioningStatus::Deleting;
@@ -127,7 +133,7 @@ cluster_child_view!(
     /// An attachment of the cluster to a transit gateway shared over RAM.
     TransitGatewayAttachment,
     TransitGatewayAttachmentSpec,
-    ProvisionedObserved
+    TransitGatewayAttachmentObserved
 );
 cluster_child_view!(
     /// A PrivateLink endpoint from the cluster to an AWS or custom service.

@@ -2,7 +2,7 @@
 //! `serve` (documents 002 and 003, self-service): the customer makes a transit gateway and
 //! attaches their VPC with `cloud tgw`; the cluster's attachment prints the RAM share and the
 //! accept commands in `instructions`, and each printed command, run exactly as printed, moves
-//! it on until it is AVAILABLE. Needs root and namespaces; the server's prefix is
+//! it on until it is ACTIVE (the back route too, its subnet filled in). Needs root and namespaces; the server's prefix is
 //! garbage-collected when the test ends, even on panic.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -185,10 +185,28 @@ fn printed_transit_gateway_commands_run_as_printed() {
     assert_eq!(mine["state"], "pendingAcceptance", "{mine}");
     run_instruction(&server, &accept[0]).ok();
 
-    let active = wait_attachment(&server, &cluster_id, &att_id, "AVAILABLE", |v| {
-        v["status"] == "AVAILABLE"
+    let active = wait_attachment(&server, &cluster_id, &att_id, "ACTIVE", |v| {
+        v["status"] == "ACTIVE"
     });
     assert_eq!(active["cloudResourceId"], cloud_id.as_str(), "{active}");
+    assert_eq!(
+        active["clusterCidrs"],
+        serde_json::json!(["10.72.0.0/16"]),
+        "{active}"
+    );
+    // The back route, with the one thing the platform cannot know (the customer's subnet)
+    // filled in, runs as printed.
+    let back = instructions(&active);
+    assert_eq!(back.len(), 1, "{active}");
+    assert!(back[0].contains("<your-subnet-id>"), "{back:?}");
+    run_instruction(&server, &back[0].replace("<your-subnet-id>", &subnet_id)).ok();
+    let routes = cloud(&server, &["route", "list", "--subnet", &subnet_id]);
+    assert!(
+        routes.as_array().unwrap().iter().any(
+            |r| r["destinationCidrBlock"] == "10.72.0.0/16" && r["targetId"] == tgw_id.as_str()
+        ),
+        "back route: {routes}"
+    );
 
     // The gateway's default route table has both VPCs' CIDRs, propagated.
     let rtb = tgw["options"]["associationDefaultRouteTableId"]

@@ -5,15 +5,18 @@
 //! ("the local provider does not implement VPN connections yet") instead of a silent
 //! `PENDING`. While the cluster has no network, `PENDING` says what it waits for.
 //!
-//! Their status is a [`ProvisionedObserved`]: `status`, `statusReason`, the provider's
-//! `cloudResourceId` and the customer's `instructions`.
+//! Each concern records its own [`Observed`] status: a [`ProvisionedObserved`] (`status`,
+//! `statusReason`, the provider's `cloudResourceId`, the customer's `instructions`) for VPN
+//! connections and outbound endpoints; transit gateway attachments add their own states
+//! (`PENDING_SHARE`, `PENDING_ACCEPTANCE`, `ACTIVE`), the cluster's account and CIDRs.
 
 use std::future::Future;
 use std::marker::PhantomData;
 
 use linkplane_model::{
     OutboundEndpointSpec, PreSharedKey, ProvisionedObserved, ProvisioningStatus, ResourceId,
-    ResourceKind, TransitGatewayAttachmentSpec, VpnConnectionSpec,
+    ResourceKind, TransitGatewayAttachmentObserved, TransitGatewayAttachmentSpec,
+    TransitGatewayAttachmentStatus, VpnConnectionSpec,
 };
 use linkplane_provider::{
     Capability, ClusterNetwork, ClusterNetworks, OutboundEndpointRequest, OutboundEndpointState,
@@ -22,16 +25,64 @@ use linkplane_provider::{
 };
 use linkplane_reconciler::{Action, Reconcile};
 use linkplane_store::Document;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::context::{ChildPass, Context, ControllerError, Result};
 use crate::finalizer::{Event, finalizer, release};
 
-fn observed(status: ProvisioningStatus, reason: Option<String>) -> ProvisionedObserved {
-    ProvisionedObserved {
-        status,
-        status_reason: reason,
-        cloud_resource_id: None,
-        instructions: Vec::new(),
+/// A concern's recorded status: what the controller writes when the provider fails it,
+/// when it waits for something outside the provider, and whether to look again.
+pub trait Observed: Serialize + DeserializeOwned + Send + Sync + 'static {
+    fn failed(reason: String) -> Self;
+    /// Waiting for something (the cluster's network, a provider): the reason, keeping what
+    /// was observed before.
+    fn waiting(prev: Option<Self>, reason: String) -> Self;
+    /// The provider is still on it (the controller polls again).
+    fn in_progress(&self) -> bool;
+}
+
+impl Observed for ProvisionedObserved {
+    fn failed(reason: String) -> Self {
+        Self {
+            status: ProvisioningStatus::Failed,
+            status_reason: Some(reason),
+            ..Self::default()
+        }
+    }
+    fn waiting(prev: Option<Self>, reason: String) -> Self {
+        Self {
+            status: ProvisioningStatus::Pending,
+            status_reason: Some(reason),
+            ..prev.unwrap_or_default()
+        }
+    }
+    fn in_progress(&self) -> bool {
+        self.status == ProvisioningStatus::Pending
+    }
+}
+
+impl Observed for TransitGatewayAttachmentObserved {
+    fn failed(reason: String) -> Self {
+        Self {
+            status: TransitGatewayAttachmentStatus::Failed,
+            status_reason: Some(reason),
+            ..Self::default()
+        }
+    }
+    fn waiting(prev: Option<Self>, reason: String) -> Self {
+        Self {
+            status: TransitGatewayAttachmentStatus::Pending,
+            status_reason: Some(reason),
+            ..prev.unwrap_or_default()
+        }
+    }
+    fn in_progress(&self) -> bool {
+        use TransitGatewayAttachmentStatus as S;
+        matches!(
+            self.status,
+            S::Pending | S::PendingShare | S::PendingAcceptance
+        )
     }
 }
 
@@ -43,6 +94,8 @@ pub trait Concern: Send + Sync + 'static {
     const CAPABILITY: Capability;
     /// The resource part of its finalizer (`linkplane.dev/<provider>-<FINALIZER>`).
     const FINALIZER: &'static str;
+    /// What its status records.
+    type Observed: Observed;
 
     fn implemented(provider: &dyn Provider) -> bool {
         linkplane_provider::implements(provider, Self::CAPABILITY)
@@ -53,7 +106,7 @@ pub trait Concern: Send + Sync + 'static {
         provider: &dyn Provider,
         net: &ClusterNetwork,
         doc: &Document,
-    ) -> impl Future<Output = Result<std::result::Result<ProvisionedObserved, ProviderError>>> + Send;
+    ) -> impl Future<Output = Result<std::result::Result<Self::Observed, ProviderError>>> + Send;
 
     fn cleanup(
         ctx: &Context,
@@ -77,7 +130,7 @@ impl<C: Concern> ProvisionedController<C> {
         }
     }
 
-    async fn record(&self, doc: &Document, obs: ProvisionedObserved) -> Result<()> {
+    async fn record(&self, doc: &Document, obs: C::Observed) -> Result<()> {
         self.ctx
             .write_status(doc, &serde_json::to_value(&obs)?)
             .await
@@ -85,17 +138,12 @@ impl<C: Concern> ProvisionedController<C> {
 
     async fn failed(&self, doc: &Document, reason: String) -> Result<Action> {
         tracing::info!(kind = C::NAME, id = %doc.id, %reason, "FAILED");
-        self.record(doc, observed(ProvisioningStatus::Failed, Some(reason)))
-            .await?;
+        self.record(doc, C::Observed::failed(reason)).await?;
         Ok(Action::Done)
     }
 
     async fn pending(&self, doc: &Document, reason: String) -> Result<Action> {
-        let mut obs: ProvisionedObserved = doc
-            .status_as()
-            .unwrap_or_else(|_| observed(ProvisioningStatus::Pending, None));
-        obs.status = ProvisioningStatus::Pending;
-        obs.status_reason = Some(reason);
+        let obs = C::Observed::waiting(doc.status_as().ok(), reason);
         self.record(doc, obs).await?;
         Ok(Action::RequeueAfter(self.ctx.config.poll_interval))
     }
@@ -113,7 +161,7 @@ impl<C: Concern> ProvisionedController<C> {
         };
         match C::apply(&self.ctx, provider, &net, doc).await? {
             Ok(obs) => {
-                let again = obs.status == ProvisioningStatus::Pending;
+                let again = obs.in_progress();
                 self.record(doc, obs).await?;
                 Ok(if again {
                     Action::RequeueAfter(self.ctx.config.poll_interval)
@@ -233,28 +281,19 @@ fn attachment_request(doc: &Document) -> Result<TransitGatewayAttachmentRequest>
     })
 }
 
-/// The reason with the customer's commands, so the `/v1` status (which shows the reason)
-/// says what to run: "…; run: linkplane cloud --as … && …".
-fn with_steps(reason: String, steps: &[String]) -> String {
-    if steps.is_empty() {
-        reason
-    } else {
-        format!("{reason}; run: {}", steps.join(" && "))
-    }
-}
-
 impl Concern for TransitGatewayAttachments {
     const NAME: &'static str = "transit-gateway-attachment";
     const KIND: ResourceKind = ResourceKind::TransitGatewayAttachment;
     const CAPABILITY: Capability = Capability::TransitGateway;
     const FINALIZER: &'static str = "transit-gateway-attachment";
+    type Observed = TransitGatewayAttachmentObserved;
 
     async fn apply(
         _ctx: &Context,
         provider: &dyn Provider,
         net: &ClusterNetwork,
         doc: &Document,
-    ) -> Result<std::result::Result<ProvisionedObserved, ProviderError>> {
+    ) -> Result<std::result::Result<TransitGatewayAttachmentObserved, ProviderError>> {
         let req = attachment_request(doc)?;
         let tgw = match capability(provider, Self::CAPABILITY, provider.transit_gateways()) {
             Ok(t) => t,
@@ -262,31 +301,25 @@ impl Concern for TransitGatewayAttachments {
         };
         Ok(tgw.ensure_attachment(net, &req).await.map(|o| {
             use TransitGatewayAttachmentState as S;
+            use TransitGatewayAttachmentStatus as T;
             let (status, reason, steps) = match o.state {
-                S::WaitingForShare { reason, steps } => (
-                    ProvisioningStatus::Pending,
-                    Some(with_steps(reason, &steps)),
-                    steps,
-                ),
+                S::WaitingForShare { reason, steps } => (T::PendingShare, Some(reason), steps),
                 S::PendingAcceptance { steps } => (
-                    ProvisioningStatus::Pending,
-                    Some(with_steps(
-                        "waiting for the transit gateway's owner to accept the attachment".into(),
-                        &steps,
-                    )),
+                    T::PendingAcceptance,
+                    Some("waiting for the transit gateway's owner to accept the attachment".into()),
                     steps,
                 ),
-                S::Pending => (ProvisioningStatus::Pending, None, Vec::new()),
-                S::Available => (ProvisioningStatus::Available, None, Vec::new()),
-                S::Rejected(r) | S::Failed(r) | S::Deleted(r) => {
-                    (ProvisioningStatus::Failed, Some(r), Vec::new())
-                }
+                S::Pending => (T::Pending, None, Vec::new()),
+                S::Available { back_routes } => (T::Active, None, back_routes),
+                S::Rejected(r) | S::Failed(r) | S::Deleted(r) => (T::Failed, Some(r), Vec::new()),
             };
-            ProvisionedObserved {
+            TransitGatewayAttachmentObserved {
                 status,
                 status_reason: reason,
                 cloud_resource_id: o.id.map(|i| i.to_string()),
                 instructions: steps,
+                cluster_account_id: Some(provider.account_id()),
+                cluster_cidrs: vec![net.cidr],
             }
         }))
     }
@@ -317,6 +350,7 @@ impl Concern for Vpns {
     const KIND: ResourceKind = ResourceKind::VpnConnection;
     const CAPABILITY: Capability = Capability::Vpn;
     const FINALIZER: &'static str = "vpn";
+    type Observed = ProvisionedObserved;
 
     async fn apply(
         ctx: &Context,
@@ -404,6 +438,7 @@ impl Concern for Outbound {
     const KIND: ResourceKind = ResourceKind::OutboundEndpoint;
     const CAPABILITY: Capability = Capability::OutboundEndpoints;
     const FINALIZER: &'static str = "outbound-endpoint";
+    type Observed = ProvisionedObserved;
 
     async fn apply(
         _ctx: &Context,

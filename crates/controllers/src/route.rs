@@ -18,7 +18,7 @@ use linkplane_store::Document;
 
 use crate::context::{ChildPass, Context, ControllerError, Result};
 use crate::finalizer::{Event, finalizer, release};
-use linkplane_model::ProvisionedObserved;
+use linkplane_model::{TransitGatewayAttachmentObserved, TransitGatewayAttachmentStatus};
 
 /// The resource part of the finalizer a route holds while it may be in the cluster's route
 /// tables (`linkplane.dev/<provider>-route`).
@@ -69,15 +69,17 @@ impl RouteController {
         }
         if t.kind == ResourceKind::TransitGatewayAttachment {
             // Through the attachment's transit gateway once its controller records the
-            // attachment AVAILABLE.
+            // attachment ACTIVE.
             let spec: TransitGatewayAttachmentSpec = t.spec_as()?;
-            let obs: Option<ProvisionedObserved> = t.status_as().ok();
+            let obs: Option<TransitGatewayAttachmentObserved> = t.status_as().ok();
             return Ok(match obs.map(|o| o.status) {
-                Some(ProvisioningStatus::Available) if t.deletion_requested_at.is_none() => {
+                Some(TransitGatewayAttachmentStatus::Active)
+                    if t.deletion_requested_at.is_none() =>
+                {
                     Target::Ready(RouteTarget::TransitGateway(spec.transit_gateway_id))
                 }
                 _ => Target::Waiting(format!(
-                    "waiting for {} {} to be AVAILABLE",
+                    "waiting for {} {} to be ACTIVE",
                     t.kind.title(),
                     t.id
                 )),

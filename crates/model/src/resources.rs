@@ -576,6 +576,42 @@ pub struct ProvisionedObserved {
     pub instructions: Vec<String>,
 }
 
+/// What the transit gateway attachment controller observed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TransitGatewayAttachmentObserved {
+    pub status: TransitGatewayAttachmentStatus,
+    pub status_reason: Option<String>,
+    /// The attachment (`tgw-attach-…`) in the cluster's account, once created.
+    #[serde(default)]
+    pub cloud_resource_id: Option<String>,
+    /// Commands the customer runs next: the RAM share (PENDING_SHARE), the acceptance
+    /// (PENDING_ACCEPTANCE), the back routes to the cluster (ACTIVE).
+    #[serde(default)]
+    pub instructions: Vec<String>,
+    /// The cluster's account, the one the transit gateway is shared with (document 003's
+    /// "contact support to retrieve your cluster's AWS account ID", as a field).
+    #[serde(default)]
+    pub cluster_account_id: Option<AccountId>,
+    /// The cluster's CIDRs, for the customer's back routes (document 002: "provides you with
+    /// the Astro CIDRs").
+    #[serde(default)]
+    pub cluster_cidrs: Vec<Cidr>,
+}
+
+impl Default for TransitGatewayAttachmentObserved {
+    fn default() -> Self {
+        Self {
+            status: TransitGatewayAttachmentStatus::Pending,
+            status_reason: None,
+            cloud_resource_id: None,
+            instructions: Vec::new(),
+            cluster_account_id: None,
+            cluster_cidrs: Vec::new(),
+        }
+    }
+}
+
 /// What the DNS reconciler observed of a resolution.
 pub type DnsResolutionObserved = ProvisionedObserved;
 

@@ -211,10 +211,33 @@ pub fn agent_status(
     }
 }
 
+// ------------------------------------------------------------ transit gateway attachments
+
+/// A transit gateway attachment's status: the support tickets of documents 002 and 003
+/// ("share the TGW … Astronomer support approves the resource sharing request, attaches the
+/// Astro private subnets … creates routes … provides you with the Astro CIDRs"), each a state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TransitGatewayAttachmentStatus {
+    /// Not attached yet (the cluster has no network yet, or the attachment is being made).
+    Pending,
+    /// The transit gateway is not shared with the cluster's account: `instructions` has the
+    /// customer's RAM command.
+    PendingShare,
+    /// Attached; the transit gateway's owner has to accept it (`instructions`).
+    PendingAcceptance,
+    /// Attached and routed: the customer adds back routes to `clusterCidrs` (`instructions`).
+    Active,
+    /// Rejected by the owner, unshared before it was attached, or refused: `statusReason`.
+    Failed,
+    /// Detaching and removing its routes.
+    Deleting,
+}
+
 // ------------------------------------------------ everything else a reconciler provisions
 
-/// Status of routes, transit gateway attachments, outbound endpoints, VPN connections,
-/// DNS resolutions and private link services.
+/// Status of routes, outbound endpoints, VPN connections, DNS resolutions and private link
+/// services.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ProvisioningStatus {

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use linkplane_localcloud::Error as CloudError;
 use linkplane_localcloud::types::{CreateTransitGatewayVpcAttachment, TransitGatewayVpcAttachment};
-use linkplane_model::{AccountId, TransitGatewayAttachmentId, TransitGatewayId};
+use linkplane_model::{AccountId, Cidr, TransitGatewayAttachmentId, TransitGatewayId};
 use linkplane_provider::*;
 
 use crate::{LocalProvider, PLATFORM_ACCOUNT, map_err, parsed};
@@ -27,6 +27,15 @@ fn is_live(a: &TransitGatewayVpcAttachment) -> bool {
 pub fn share_step(owner: &AccountId, tgw: &TransitGatewayId) -> String {
     format!(
         "linkplane cloud --as arn:aws:iam::{owner}:root ram create-resource-share --resource-id {tgw} --principals {PLATFORM_ACCOUNT}"
+    )
+}
+
+/// The customer's command that routes one of their subnets to the cluster's CIDR through
+/// the transit gateway (a back route; repeat for each subnet that talks to the cluster). The
+/// platform cannot see the customer's subnets, so the subnet is the one placeholder.
+pub fn back_route_step(owner: &AccountId, tgw: &TransitGatewayId, cluster_cidr: &Cidr) -> String {
+    format!(
+        "linkplane cloud --as arn:aws:iam::{owner}:root route add --subnet <your-subnet-id> --destination {cluster_cidr} --target {tgw}"
     )
 }
 
@@ -101,6 +110,7 @@ impl LocalProvider {
 fn observe(
     a: &TransitGatewayVpcAttachment,
     owner: &AccountId,
+    net: &ClusterNetwork,
 ) -> Result<TransitGatewayAttachmentObservation, ProviderError> {
     use TransitGatewayAttachmentState as S;
     let id = parsed(
@@ -112,7 +122,11 @@ fn observe(
             steps: vec![accept_step(owner, &a.transit_gateway_attachment_id)],
         },
         "initiating" | "pending" | "modifying" => S::Pending,
-        "available" => S::Available,
+        "available" => S::Available {
+            back_routes: TransitGatewayId::parse(&a.transit_gateway_id)
+                .map(|tgw| vec![back_route_step(owner, &tgw, &net.cidr)])
+                .unwrap_or_default(),
+        },
         "rejected" => S::Rejected(format!(
             "account {owner} rejected transit gateway attachment {} (state rejected)",
             a.transit_gateway_attachment_id
@@ -147,7 +161,7 @@ impl TransitGateways for LocalProvider {
             Some(a) => a.clone(),
             None => {
                 if let Some(r) = existing.iter().rev().find(|a| a.state == "rejected") {
-                    return observe(r, owner);
+                    return observe(r, owner, net);
                 }
                 if !self.accept_share(req).await? {
                     return Ok(TransitGatewayAttachmentObservation {
@@ -197,8 +211,8 @@ impl TransitGateways for LocalProvider {
                 a
             }
         };
-        let obs = observe(&attachment, owner)?;
-        if obs.state == TransitGatewayAttachmentState::Available {
+        let obs = observe(&attachment, owner, net)?;
+        if matches!(obs.state, TransitGatewayAttachmentState::Available { .. }) {
             self.route_cidrs(net, req).await?;
         }
         Ok(obs)
@@ -248,6 +262,10 @@ mod tests {
         assert_eq!(
             accept_step(&owner, "tgw-attach-0123abcd"),
             "linkplane cloud --as arn:aws:iam::222222222222:root tgw accept-attachment tgw-attach-0123abcd"
+        );
+        assert_eq!(
+            back_route_step(&owner, &tgw, &Cidr::parse("10.71.0.0/16").unwrap()),
+            "linkplane cloud --as arn:aws:iam::222222222222:root route add --subnet <your-subnet-id> --destination 10.71.0.0/16 --target tgw-0123abcd"
         );
     }
 }

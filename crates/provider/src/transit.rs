@@ -32,7 +32,11 @@ pub enum TransitGatewayAttachmentState {
     },
     /// `initiating`, `pending`, `modifying`.
     Pending,
-    Available,
+    /// `available`, the customer's networks routed: the customer's commands that add the
+    /// back routes to the cluster.
+    Available {
+        back_routes: Vec<String>,
+    },
     Rejected(String),
     Failed(String),
     Deleted(String),

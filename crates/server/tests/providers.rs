@@ -81,7 +81,7 @@ async fn aws_clusters_run_on_the_local_provider_and_unimplemented_capabilities_s
                 s(&tgw, "id")
             ),
             MIN,
-            |st, v| st == 200 && v["status"] == "PENDING" && v["statusReason"].is_string(),
+            |st, v| st == 200 && v["status"] == "PENDING_SHARE",
         )
         .await;
     // The local provider implements transit gateways: one nobody shared waits for the
@@ -91,10 +91,11 @@ async fn aws_clusters_run_on_the_local_provider_and_unimplemented_capabilities_s
             .contains("tgw-0123abcd is not shared with the platform's account 100000000000"),
         "{tgw}"
     );
-    assert!(
-        s(&tgw, "statusReason").ends_with(&format!(
-            "; run: linkplane cloud --as arn:aws:iam::{CUSTOMER_ACCOUNT}:root ram create-resource-share --resource-id tgw-0123abcd --principals 100000000000"
-        )),
+    assert_eq!(
+        tgw["instructions"],
+        json!([format!(
+            "linkplane cloud --as arn:aws:iam::{CUSTOMER_ACCOUNT}:root ram create-resource-share --resource-id tgw-0123abcd --principals 100000000000"
+        )]),
         "{tgw}"
     );
 

@@ -1,9 +1,10 @@
 //! Transit gateway attachments self-service, end to end (documents 002 and 003): the
 //! customer creates a transit gateway in their account; the cluster's attachment is
-//! `PENDING` with the exact RAM share command (naming the platform's account) until the
+//! `PENDING_SHARE` with the exact RAM share command (naming the platform's account) until the
 //! customer shares it; the platform accepts the invitation, attaches the cluster's private
-//! subnets, waits for the owner's acceptance (its command in `instructions`), routes the
-//! customer CIDRs through the gateway and is `AVAILABLE`; traffic flows from a cluster
+//! subnets, waits in `PENDING_ACCEPTANCE` for the owner (its command in `instructions`),
+//! routes the customer CIDRs through the gateway and is `ACTIVE` with the cluster's CIDRs and
+//! the back-route command; traffic flows from a cluster
 //! instance to a customer instance; deleting detaches and removes the routes.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -59,12 +60,15 @@ async fn run_tgw_step(h: &Harness, step: &str) {
     assert!((200..300).contains(&code), "{step}: {code} {v}");
 }
 
-/// The customer's commands in a status reason ("…; run: A && B").
+/// The customer's commands the attachment shows.
 fn instructions(v: &Value) -> Vec<String> {
-    v["statusReason"]
-        .as_str()
-        .and_then(|r| r.split_once("; run: "))
-        .map(|(_, steps)| steps.split(" && ").map(str::to_owned).collect())
+    v["instructions"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -137,7 +141,7 @@ async fn a_shared_transit_gateway_carries_cluster_traffic() {
     );
     let pending = h
         .wait_for(&path, MIN, |st, v| {
-            st == 200 && v["status"] == "PENDING" && !instructions(v).is_empty()
+            st == 200 && v["status"] == "PENDING_SHARE" && !instructions(v).is_empty()
         })
         .await;
     assert_eq!(instructions(&pending), vec![share_cmd.clone()], "{pending}");
@@ -151,14 +155,13 @@ async fn a_shared_transit_gateway_carries_cluster_traffic() {
     run_tgw_step(&h, &share_cmd).await;
     let waiting = h
         .wait_for(&path, MIN, |st, v| {
-            st == 200
-                && v["statusReason"].as_str().is_some_and(|r| {
-                    r.starts_with(
-                        "waiting for the transit gateway's owner to accept the attachment; run: ",
-                    )
-                })
+            st == 200 && v["status"] == "PENDING_ACCEPTANCE"
         })
         .await;
+    assert_eq!(
+        waiting["statusReason"], "waiting for the transit gateway's owner to accept the attachment",
+        "{waiting}"
+    );
     let steps = instructions(&waiting);
     assert_eq!(steps.len(), 1, "{waiting}");
     assert!(
@@ -174,7 +177,18 @@ async fn a_shared_transit_gateway_carries_cluster_traffic() {
     assert_eq!(inv.len(), 1);
     assert_eq!(inv[0].status, "ACCEPTED");
     run_tgw_step(&h, &steps[0]).await;
-    h.wait_status(&path, "AVAILABLE", MIN).await;
+    // ACTIVE: the cluster's account and CIDRs for the customer's back routes (document 002:
+    // "provides you with the Astro CIDRs"), and the back-route command.
+    let active = h.wait_status(&path, "ACTIVE", MIN).await;
+    assert_eq!(active["clusterAccountId"], "100000000000", "{active}");
+    assert_eq!(active["clusterCidrs"], json!(["10.71.0.0/16"]), "{active}");
+    assert_eq!(
+        instructions(&active),
+        vec![format!(
+            "linkplane cloud --as arn:aws:iam::{CUSTOMER_ACCOUNT}:root route add --subnet <your-subnet-id> --destination 10.71.0.0/16 --target {t}"
+        )],
+        "{active}"
+    );
 
     // One attachment of the cluster VPC, in its private subnets, one per zone.
     let vpc = h.cluster_vpc(&cid).await;

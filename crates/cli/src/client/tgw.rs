@@ -4,7 +4,7 @@ use super::child::ClusterChild;
 use super::common::{Body, IdempotencyArgs, PageArgs};
 use super::options::{Ctx, GlobalArgs};
 use super::private_link::ClusterSel;
-use super::wait::{self, WaitArgs};
+use super::wait::{Finals, WaitArgs};
 use crate::render::Column;
 
 pub const ABOUT_LONG: &str = "\
@@ -36,7 +36,8 @@ pub enum TgwCommand {
     ///
     /// Sends POST …/clusters/{clusterId}/transit-gateway-attachments. Share the transit gateway
     /// with the cluster's account first; afterwards add back routes to the cluster's CIDR on
-    /// it. --wait follows it to AVAILABLE.
+    /// it. --wait follows it to ACTIVE, or stops at PENDING_SHARE / PENDING_ACCEPTANCE with
+    /// the command you run next.
     #[command(
         after_help = "Example:\n  linkplane tgw create --cluster cl7g2k4m9p3q5r6s2t --name corp \\\n      --transit-gateway-id tgw-0a1b2c3d4e5f60718 \\\n      --peer-account-id 123456789012 --cidr 10.50.0.0/16"
     )]
@@ -115,7 +116,29 @@ const FIELDS: &[Column] = &[
     ("peerAccountId", "/peerAccountId"),
     ("cidrs", "/cidrs"),
     ("status", "/status"),
+    ("statusReason", "/statusReason"),
+    ("cloudResourceId", "/cloudResourceId"),
+    ("clusterAccountId", "/clusterAccountId"),
+    ("clusterCidrs", "/clusterCidrs"),
+    ("instructions", "/instructions"),
 ];
+
+/// PENDING_SHARE and PENDING_ACCEPTANCE wait for the customer (`instructions` says what to
+/// run), so `--wait` hands over to them there.
+const FINALS: Finals = Finals {
+    success: &["ACTIVE"],
+    needs_action: &[
+        (
+            "PENDING_SHARE",
+            "share the transit gateway: run the instructions above",
+        ),
+        (
+            "PENDING_ACCEPTANCE",
+            "accept the attachment: run the instructions above",
+        ),
+    ],
+    failure: &["FAILED"],
+};
 
 const KIND: ClusterChild = ClusterChild {
     collection: "transit-gateway-attachments",
@@ -148,7 +171,7 @@ pub async fn run(args: TgwArgs) -> anyhow::Result<()> {
                 &sel.cluster,
                 body,
                 idempotency.idempotency_key,
-                &wait::PROVISIONED,
+                &FINALS,
                 &wait,
             )
             .await?;

@@ -34,8 +34,8 @@ pub struct Finals {
     pub failure: &'static [&'static str],
 }
 
-/// Routes, transit gateway attachments, outbound endpoints, VPN connections and DNS
-/// resolutions: PENDING -> AVAILABLE, or FAILED.
+/// Routes, outbound endpoints, VPN connections and DNS resolutions: PENDING -> AVAILABLE,
+/// or FAILED.
 pub const PROVISIONED: Finals = Finals {
     success: &["AVAILABLE"],
     needs_action: &[],
