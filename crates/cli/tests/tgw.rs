@@ -70,7 +70,7 @@ fn printed_transit_gateway_commands_run_as_printed() {
     if !linkplane_netns::testing::require_root("printed_transit_gateway_commands_run_as_printed") {
         return;
     }
-    let server = Server::start();
+    let mut server = Server::start();
     let cluster = server
         .lp(&[
             "cluster",
@@ -164,6 +164,10 @@ fn printed_transit_gateway_commands_run_as_printed() {
         "{share:?}"
     );
     run_instruction(&server, &share[0]).ok();
+    // kill -9 while the platform accepts the share and attaches: the restarted serve adopts
+    // what exists (one attachment of the cluster VPC, counted below), never a second one.
+    std::thread::sleep(Duration::from_millis(150));
+    server.kill_and_restart();
 
     // The platform accepts the share and attaches; the owner's accept command comes next.
     let pending = wait_attachment(&server, &cluster_id, &att_id, "asked for acceptance", |v| {
@@ -184,6 +188,7 @@ fn printed_transit_gateway_commands_run_as_printed() {
         .unwrap_or_else(|| panic!("the owner does not see {cloud_id}: {listed}"));
     assert_eq!(mine["state"], "pendingAcceptance", "{mine}");
     run_instruction(&server, &accept[0]).ok();
+    server.kill_and_restart();
 
     let active = wait_attachment(&server, &cluster_id, &att_id, "ACTIVE", |v| {
         v["status"] == "ACTIVE"
@@ -207,6 +212,17 @@ fn printed_transit_gateway_commands_run_as_printed() {
         ),
         "back route: {routes}"
     );
+
+    // Exactly two live attachments on the gateway after two kill -9s: the customer's and the
+    // cluster's.
+    let listed = cloud(&server, &["tgw", "attachments"]);
+    let live: Vec<&Value> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["transitGatewayId"] == tgw_id.as_str() && a["state"] != "deleted")
+        .collect();
+    assert_eq!(live.len(), 2, "{listed}");
 
     // The gateway's default route table has both VPCs' CIDRs, propagated.
     let rtb = tgw["options"]["associationDefaultRouteTableId"]
