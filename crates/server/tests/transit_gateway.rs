@@ -5,17 +5,21 @@
 //! subnets, waits in `PENDING_ACCEPTANCE` for the owner (its command in `instructions`),
 //! routes the customer CIDRs through the gateway and is `ACTIVE` with the cluster's CIDRs and
 //! the back-route command; traffic flows from a cluster
-//! instance to a customer instance; deleting detaches and removes the routes.
+//! instance to a customer instance, and a FORWARDING DNS resolution reaches a DNS server
+//! behind the gateway; deleting detaches and removes the routes.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
+use linkplane_dataplane::dns::{DnsView, LocalSockets, PrivateZone, ZoneRecord};
 use linkplane_localcloud::types::{
-    CreateRoute, CreateTransitGateway, CreateTransitGatewayVpcAttachment,
+    CreateRoute, CreateSecurityGroupRule, CreateTransitGateway, CreateTransitGatewayVpcAttachment,
 };
 use serde_json::{Value, json};
 
@@ -216,6 +220,60 @@ async fn a_shared_transit_gateway_carries_cluster_traffic() {
         )
         .await;
     }
+
+    // DNS over the transit gateway (document 002: "Transit Gateway doesn't provide built-in
+    // support for DNS resolution"): a FORWARDING resolution reaches a DNS server on a
+    // customer instance behind the gateway, over UDP and TCP port 53 from the cluster's CIDR.
+    let cust_vpc = engine.get_vpc(&customer(), &cust.vpc_id).await.unwrap();
+    for proto in ["udp", "tcp"] {
+        engine
+            .add_security_group_rule(
+                &customer(),
+                &cust_vpc.default_security_group_id,
+                CreateSecurityGroupRule {
+                    direction: "ingress".into(),
+                    ip_protocol: proto.into(),
+                    from_port: Some(53),
+                    to_port: Some(53),
+                    cidr_ip: Some("10.71.0.0/16".into()),
+                    source_security_group_id: None,
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let dns_host = &cust.instances[1];
+    let thread = linkplane_netns::NsThread::spawn(&dns_host.namespace).unwrap();
+    let at = SocketAddr::new(dns_host.private_ip_address.parse::<IpAddr>().unwrap(), 53);
+    let corp = DnsView::new(Arc::new(LocalSockets));
+    corp.set_zones(vec![
+        PrivateZone::new(
+            "corp.example",
+            vec![ZoneRecord::a("ldap.corp.example", 30, "10.96.1.9".parse().unwrap()).unwrap()],
+        )
+        .unwrap(),
+    ])
+    .unwrap();
+    let dns_server = corp.serve(
+        thread.udp_socket(at).unwrap(),
+        thread.tcp_listener(at, 16).unwrap(),
+    );
+    assert_eq!(h.dig(&worker, "ldap.corp.example").await, "");
+    let dpath = format!("/clusters/{cid}/dns-resolutions");
+    let f = h
+        .post(
+            &dpath,
+            json!({"name": "corp", "kind": "FORWARDING", "domain": "corp.example",
+                   "targets": [dns_host.private_ip_address]}),
+        )
+        .await;
+    let fpath = format!("{dpath}/{}", s(&f, "id"));
+    h.wait_status(&fpath, "AVAILABLE", MIN).await;
+    assert_eq!(h.dig(&worker, "ldap.corp.example").await, "10.96.1.9");
+    let (code, body) = h.delete(&fpath).await;
+    assert!((200..300).contains(&code), "{code} {body}");
+    h.wait_for(&fpath, MIN, |code, _| code == 404).await;
+    drop(dns_server);
 
     // A route resource through the attachment goes through its transit gateway.
     let r = h
