@@ -159,10 +159,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(reason) = plane.localcloud_disabled() {
         eprintln!("warning: localcloud is disabled: {reason}");
     }
-    let served = axum::serve(listener, plane.router())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("server failed");
+    let served = axum::serve(
+        linkplane_server::ProblemListener::new(listener),
+        plane.router(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("server failed");
     plane.shutdown().await;
     served?;
     tracing::info!("stopped");
