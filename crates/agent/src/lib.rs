@@ -6,8 +6,9 @@
 //! at the interval the server returns in each response. While the plane is unreachable it retries
 //! with exponential backoff and jitter, and so it does (saying why) when the plane's policy
 //! refuses it (403: `privateOnly`, allowed IP ranges) or the URL has no agent protocol (404:
-//! a wrong `--api-url`); only an invalid or revoked token (401) ends it, with exit code 2
-//! and a message saying so. The protocol is in `docs/AGENTS.md`.
+//! a wrong `--api-url`); only an invalid or revoked token (401) or a deleted deployment (410)
+//! ends it, with exit code 2 and a message saying which. The protocol is in
+//! `docs/AGENTS.md`.
 
 #![forbid(unsafe_code)]
 
@@ -18,7 +19,8 @@ use anyhow::Context as _;
 use linkplane_client::v1::AgentReport;
 use linkplane_client::{BuildError, Client, Error};
 
-/// Exit code when the plane refuses the token (401: invalid or revoked).
+/// Exit code when the plane refuses the token (401: invalid or revoked) or its deployment
+/// is gone (410).
 pub const EXIT_TOKEN_REFUSED: i32 = 2;
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
@@ -67,6 +69,8 @@ pub struct AgentRunArgs {
 enum Failure {
     /// 401: the token is invalid or revoked: stop (exit 2).
     TokenRefused(String),
+    /// 410: the token's deployment was deleted: nothing to serve, stop (exit 2).
+    DeploymentGone(String),
     /// 403: the plane's policy refused this request (`privateOnly`, the deployment's
     /// allowed IP ranges, a token of another cluster's deployment): the network path may
     /// change, so report it and retry with backoff.
@@ -87,6 +91,7 @@ impl From<Error> for Failure {
                 let what = format!("{status}: {detail}");
                 match status.as_u16() {
                     401 => Failure::TokenRefused(what),
+                    410 => Failure::DeploymentGone(what),
                     403 => Failure::Policy(what),
                     404 => Failure::NotFound(what),
                     _ => Failure::Transient(what),
@@ -105,17 +110,21 @@ impl From<Error> for Failure {
 pub enum Stopped {
     /// The plane refused the token (401): exit [`EXIT_TOKEN_REFUSED`].
     TokenRefused(String),
+    /// The token's deployment was deleted (410): exit [`EXIT_TOKEN_REFUSED`] too.
+    DeploymentGone(String),
 }
 
 pub async fn run(args: AgentRunArgs) -> anyhow::Result<()> {
     match run_until_stopped(&args).await? {
         Ok(()) => Ok(()),
-        Err(Stopped::TokenRefused(_)) => std::process::exit(EXIT_TOKEN_REFUSED),
+        Err(Stopped::TokenRefused(_) | Stopped::DeploymentGone(_)) => {
+            std::process::exit(EXIT_TOKEN_REFUSED)
+        }
     }
 }
 
 /// The agent's loop: `Ok(Ok(()))` after `--max-heartbeats`, `Ok(Err(Stopped))` when the
-/// plane refuses the token; otherwise it runs for ever, retrying with backoff and jitter.
+/// plane refuses the token or its deployment is gone; otherwise it runs for ever, retrying with backoff and jitter.
 pub async fn run_until_stopped(args: &AgentRunArgs) -> anyhow::Result<Result<(), Stopped>> {
     let token = read_token(args)?;
     let client = client(&args.api_url, token, args.ca_file.as_deref())?;
@@ -192,10 +201,18 @@ pub async fn run_until_stopped(args: &AgentRunArgs) -> anyhow::Result<Result<(),
             Err(Failure::TokenRefused(detail)) => {
                 eprintln!(
                     "agent {name}: the orchestration plane refused the agent token ({detail}). \
-                     It is invalid or revoked: create a new one with \
-                     `linkplane agent-token create` and restart the agent."
+                     It is invalid or revoked, or its deployment was deleted: create a new one \
+                     with `linkplane agent-token create` and restart the agent."
                 );
                 return Ok(Err(Stopped::TokenRefused(detail)));
+            }
+            Err(Failure::DeploymentGone(detail)) => {
+                eprintln!(
+                    "agent {name}: the deployment this agent serves was deleted ({detail}); \
+                     there is nothing to serve, so it stops. Run an agent with a token of \
+                     another deployment (`linkplane agent-token create --deployment <id>`)."
+                );
+                return Ok(Err(Stopped::DeploymentGone(detail)));
             }
             Err(Failure::Policy(detail)) => retry(
                 &mut failures,
@@ -324,6 +341,13 @@ mod tests {
         assert!(matches!(
             Failure::from(Error::from_answer(StatusCode::NOT_FOUND, "")),
             Failure::NotFound(_)
+        ));
+        assert!(matches!(
+            Failure::from(Error::from_answer(
+                StatusCode::GONE,
+                "410 gone: deployment dp1 of this agent token was deleted; stop this agent\n"
+            )),
+            Failure::DeploymentGone(d) if d.contains("dp1 of this agent token was deleted")
         ));
         assert!(matches!(
             Failure::from(Error::from_answer(

@@ -1,5 +1,6 @@
 //! The agent tells causes apart, against a real axum server on 127.0.0.1: a 404 (a wrong
-//! `--api-url`) and a policy 403 back off with jitter and keep trying; only a 401 stops it.
+//! `--api-url`) and a policy 403 back off with jitter and keep trying; only a 401 (refused
+//! token) or a 410 (its deployment deleted) stops it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -86,4 +87,20 @@ async fn only_a_refused_token_stops_it() {
         other => panic!("{other:?}"),
     }
     assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_deleted_deployment_stops_it_without_a_retry() {
+    let (url, hits) = server(
+        410,
+        "deployment dp0000000000000000000000 of this agent token was deleted; stop this agent",
+    )
+    .await;
+    match run_for(&url, 5).await {
+        Some(Err(Stopped::DeploymentGone(d))) => {
+            assert!(d.starts_with("410 Gone: deployment dp"), "{d}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), 1, "no retry");
 }

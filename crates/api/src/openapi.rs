@@ -72,7 +72,7 @@ fn limit_operations(v: &mut serde_json::Value) {
                         "Idempotency-Key" => {
                             p["schema"] = json!({"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]{1,255}$"});
                             p["description"] = json!(
-                                "1–255 visible ASCII characters (e.g. a UUID); a retry with the same key and body replays the first answer, another body is a 422"
+                                "1–255 visible ASCII characters (e.g. a UUID); a retry with the same key and body within 24 hours replays the first answer, another body is a 422"
                             );
                         }
                         "If-Match" => {

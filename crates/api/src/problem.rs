@@ -39,6 +39,9 @@ pub enum ApiError {
     NotFound(String),
     /// 409: conflict or wrong state.
     Conflict(String),
+    /// 410: what the caller's credential is for was deleted (an agent token's deployment):
+    /// retrying cannot succeed.
+    Gone(String),
     /// 412: If-Match did not match.
     PreconditionFailed(String),
     /// 413: body over the limit.
@@ -92,6 +95,7 @@ impl ApiError {
             Self::Forbidden(d) => (S::FORBIDDEN, "forbidden", "Forbidden", d, vec![]),
             Self::NotFound(d) => (S::NOT_FOUND, "not-found", "Not found", d, vec![]),
             Self::Conflict(d) => (S::CONFLICT, "conflict", "Conflict", d, vec![]),
+            Self::Gone(d) => (S::GONE, "gone", "Gone", d, vec![]),
             Self::PreconditionFailed(d) => (
                 S::PRECONDITION_FAILED,
                 "precondition-failed",

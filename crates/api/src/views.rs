@@ -228,8 +228,12 @@ pub struct PrivateLink {
     pub spec: PrivateLinkSpec,
     #[serde(flatten)]
     pub observed: PrivateLinkObserved,
-    /// The endpoint service name (AWS) or Private Link Service alias (Azure).
-    pub service_name: String,
+    /// The endpoint service name (AWS) or Private Link Service alias (Azure), as the provider
+    /// reports it once it runs the service; `null` until then (`serviceNameReason` says why).
+    pub service_name: Option<String>,
+    /// Why `serviceName` is `null` (the service is not provisioned yet, or failed); `null`
+    /// once it is known.
+    pub service_name_reason: Option<String>,
     /// The cluster's region: where the service runs.
     pub service_region: Region,
     /// Zones the service supports; consumer subnets must be in them.
@@ -237,7 +241,7 @@ pub struct PrivateLink {
 }
 
 impl PrivateLink {
-    pub fn of(d: &Document, cluster: &ClusterSpec, base: &DomainName) -> StoreResult<Self> {
+    pub fn of(d: &Document, cluster: &ClusterSpec) -> StoreResult<Self> {
         let c = ClusterRef::of(d)?;
         // A provider that runs the service records its real name and zones in the status.
         let provided_name = d.status.get("serviceName").and_then(|v| v.as_str());
@@ -245,17 +249,33 @@ impl PrivateLink {
             .status
             .get("availabilityZones")
             .and_then(|v| serde_json::from_value(v.clone()).ok());
+        let observed: PrivateLinkObserved = d.status_as()?;
+        let service_name_reason = provided_name.is_none().then(|| {
+            let why = observed
+                .status_reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default();
+            match observed.status {
+                ProvisioningStatus::Failed => format!(
+                    "the endpoint service could not be provisioned{why}; fix the cause and PUT the private link again"
+                ),
+                ProvisioningStatus::Deleting => format!("the endpoint service is being deleted{why}"),
+                ProvisioningStatus::Pending | ProvisioningStatus::Available => format!(
+                    "the endpoint service is not provisioned yet (status PENDING{why}); its name appears here when the provider runs it"
+                ),
+            }
+        });
         Ok(Self {
             meta: Meta::of(d),
-            service_name: provided_name
-                .map(str::to_owned)
-                .unwrap_or_else(|| private_link_service_name(&c.cluster_id, cluster, base)),
+            service_name: provided_name.map(str::to_owned),
+            service_name_reason,
             service_region: cluster.region.clone(),
             availability_zones: provided_zones
                 .unwrap_or_else(|| cluster.region.availability_zones()),
             cluster: c,
             spec: d.spec_as()?,
-            observed: d.status_as()?,
+            observed,
         })
     }
 }

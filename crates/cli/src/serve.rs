@@ -141,11 +141,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let boot = plane.bootstrap();
     if let Some(token) = &boot.new_admin_token {
         println!("Created organization {}.", boot.organization_id);
-        println!(
-            "Owner API token (shown once; also in {}):",
-            boot.admin_token_file.display()
-        );
-        println!("{token}");
+        // Shown once, to the person at the terminal; never into a log file (`up` and the
+        // README send serve's output to serve.log). The file is the one copy then.
+        use std::io::IsTerminal as _;
+        if std::io::stdout().is_terminal() {
+            println!(
+                "Owner API token (shown once; also in {}):",
+                boot.admin_token_file.display()
+            );
+            println!("{token}");
+        } else {
+            println!(
+                "Owner API token written to {} (mode 0600); not printed, since stdout is not a terminal.",
+                boot.admin_token_file.display()
+            );
+        }
     }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -159,10 +169,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(reason) = plane.localcloud_disabled() {
         eprintln!("warning: localcloud is disabled: {reason}");
     }
-    let served = axum::serve(listener, plane.router())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("server failed");
+    let served = axum::serve(
+        linkplane_server::ProblemListener::new(listener),
+        plane.router(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("server failed");
     plane.shutdown().await;
     served?;
     tracing::info!("stopped");

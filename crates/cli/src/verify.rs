@@ -400,7 +400,10 @@ async fn endpoint_facts(
     inst: &Instance,
     subnet: &Subnet,
 ) -> anyhow::Result<Option<EndpointFacts>> {
-    let service = pl.service_name.as_str();
+    // No name yet: the service is not provisioned, so no endpoint can be connected to it.
+    let Some(service) = pl.service_name.as_deref() else {
+        return Ok(None);
+    };
     let supported: Vec<String> = pl.availability_zones.clone();
     let eps: Vec<Endpoint> = apis.cloud("/vpc-endpoints").await?.unwrap_or_default();
     let Some(ep) = eps

@@ -78,7 +78,10 @@ pub struct PrivateLink {
     pub spec: PrivateLinkSpec,
     #[serde(flatten)]
     pub observed: PrivateLinkObserved,
-    pub service_name: String,
+    /// `None` until the provider runs the service (`service_name_reason` says why).
+    pub service_name: Option<String>,
+    #[serde(default)]
+    pub service_name_reason: Option<String>,
     pub service_region: Region,
     pub availability_zones: Vec<String>,
 }

@@ -106,7 +106,9 @@ async fn typed_answers_decode_what_the_api_serves() {
     .unwrap();
     let pl = c.private_link(org, &cluster_id).await.unwrap();
     assert_eq!(pl.cluster_id.as_str(), cluster_id);
-    assert!(!pl.service_name.is_empty());
+    // No provider runs here: no name yet, and the reason decodes.
+    assert_eq!(pl.service_name, None);
+    assert!(pl.service_name_reason.unwrap().contains("not provisioned yet"));
     assert!(!pl.availability_zones.is_empty());
     assert!(
         c.endpoint_connections(org, &cluster_id)

@@ -18,6 +18,14 @@ use crate::error::{Error, Result};
 /// Where `ip netns exec` finds per-namespace files such as resolv.conf.
 pub const ETC_NETNS: &str = "/etc/netns";
 
+/// How long one `ip`, `nft` or `nsenter` call may take before it is killed and its
+/// failure names the command. Generous: a batch that deletes hundreds of namespaces takes
+/// seconds; a wedged tool (a kernel lock, a full pipe) must not hang a request or a start.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long the preflight's `<tool> -V` may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Check once that this machine can run localcloud: root, iproute2, nftables, and the
 /// kernel features (named namespaces, veth, bridges, nf_tables), by building a throwaway
 /// probe namespace `<prefix>-probe`. Any failure is one clear error.
@@ -33,16 +41,11 @@ pub async fn preflight(prefix: &crate::ids::Prefix) -> Result<()> {
         ("nft", "nftables"),
         ("nsenter", "util-linux"),
     ] {
-        let found = Command::new(tool)
-            .arg("-V")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .await
-            .is_ok_and(|s| s.success());
-        if !found {
+        let mut cmd = Command::new(tool);
+        cmd.arg("-V");
+        if let Err(e) = run(&mut cmd, None, &format!("{tool} -V"), PROBE_TIMEOUT).await {
             return Err(Error::Unsupported(format!(
-                "the `{tool}` command is missing or broken; install the Debian package {pkg}"
+                "the `{tool}` command is missing or broken ({e}); install the Debian package {pkg}"
             )));
         }
     }
@@ -71,7 +74,25 @@ pub async fn preflight(prefix: &crate::ids::Prefix) -> Result<()> {
     })
 }
 
-async fn run(cmd: &mut Command, input: Option<&[u8]>, what: &str) -> Result<Vec<u8>> {
+/// Run `cmd` (named `what` in every error) with `input` on its stdin; its stdout if it
+/// succeeds. Killed, and an error naming it, after `timeout`.
+async fn run(
+    cmd: &mut Command,
+    input: Option<&[u8]>,
+    what: &str,
+    timeout: Duration,
+) -> Result<Vec<u8>> {
+    match tokio::time::timeout(timeout, run_to_end(cmd, input, what)).await {
+        Ok(result) => result,
+        // Dropping the future drops the child, which `kill_on_drop` kills.
+        Err(_) => Err(Error::kernel(
+            what,
+            format!("timed out after {}s and was killed", timeout.as_secs_f64()),
+        )),
+    }
+}
+
+async fn run_to_end(cmd: &mut Command, input: Option<&[u8]>, what: &str) -> Result<Vec<u8>> {
     cmd.stdin(if input.is_some() {
         Stdio::piped()
     } else {
@@ -117,7 +138,7 @@ pub async fn ip_batch(ns: Option<&str>, lines: &[String]) -> Result<()> {
     let script = lines.join("\n") + "\n";
     let what = format!("ip -n {} -batch", ns.unwrap_or("(host)"));
     tracing::debug!(ns, %script, "ip batch");
-    run(&mut cmd, Some(script.as_bytes()), &what)
+    run(&mut cmd, Some(script.as_bytes()), &what, COMMAND_TIMEOUT)
         .await
         .map_err(|e| match e {
             Error::Kernel { op, detail } => {
@@ -147,8 +168,14 @@ pub async fn ip_batch_force(ns: Option<&str>, lines: &[String]) {
     }
     cmd.args(["-force", "-batch", "-"]);
     let script = lines.join("\n") + "\n";
-    if let Err(e) = run(&mut cmd, Some(script.as_bytes()), "ip -force -batch").await {
-        tracing::debug!(ns, error = %e, "best-effort ip batch had failures");
+    let what = format!("ip -n {} -force -batch", ns.unwrap_or("(host)"));
+    match run(&mut cmd, Some(script.as_bytes()), &what, COMMAND_TIMEOUT).await {
+        Ok(_) => {}
+        // Failing lines are expected (the object was already gone); a hung tool is not.
+        Err(e) if e.to_string().contains("timed out") => {
+            tracing::warn!(ns, error = %e, "best-effort ip batch did not finish");
+        }
+        Err(e) => tracing::debug!(ns, error = %e, "best-effort ip batch had failures"),
     }
 }
 
@@ -164,6 +191,7 @@ pub async fn nft(ns: &str, script: &str) -> Result<()> {
         &mut cmd,
         Some(script.as_bytes()),
         &format!("nft -f - in {ns}"),
+        COMMAND_TIMEOUT,
     )
     .await
     .map(|_| ())
@@ -320,6 +348,32 @@ pub fn namespaces_under(prefix: &crate::ids::Prefix) -> Vec<String> {
     v
 }
 
+/// Wait for a synchronous child at most `timeout`, then kill it (and say so).
+fn wait_or_kill(child: &mut std::process::Child, timeout: Duration, what: &str) {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => return,
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Ok(None) => {
+                tracing::warn!(
+                    "{what} timed out after {}s and was killed",
+                    timeout.as_secs_f64()
+                );
+                let _ = child.kill();
+                let _ = child.wait();
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "waiting for {what}");
+                return;
+            }
+        }
+    }
+}
+
 /// What [`gc`] removed.
 #[derive(Debug, Default, Clone, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -374,7 +428,7 @@ pub fn gc(prefix: &crate::ids::Prefix) -> GcReport {
                 use std::io::Write;
                 let _ = stdin.write_all(script.as_bytes());
             }
-            let _ = child.wait();
+            wait_or_kill(&mut child, COMMAND_TIMEOUT, "ip -force -batch (gc)");
         }
     }
     for d in list(ETC_NETNS) {
@@ -383,4 +437,70 @@ pub fn gc(prefix: &crate::ids::Prefix) -> GcReport {
         }
     }
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_hung_command_is_killed_and_its_error_names_it() {
+        let started = std::time::Instant::now();
+        let mut cmd = Command::new("sleep");
+        cmd.arg("30");
+        let e = run(&mut cmd, None, "sleep 30", Duration::from_millis(300))
+            .await
+            .unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(
+            e.to_string(),
+            "kernel operation failed: sleep 30: timed out after 0.3s and was killed"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_command_that_does_not_read_its_input_is_bounded_too() {
+        // `sleep` never reads stdin: writing more than a pipe holds blocks until the deadline.
+        let mut cmd = Command::new("sleep");
+        cmd.arg("30");
+        let input = vec![b'x'; 1 << 20];
+        let e = run(
+            &mut cmd,
+            Some(&input),
+            "sleep 30 <big",
+            Duration::from_millis(300),
+        )
+        .await
+        .unwrap_err();
+        assert!(e.to_string().contains("sleep 30 <big: timed out"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_failing_command_names_itself_and_quotes_its_stderr() {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo broken >&2; exit 3"]);
+        let e = run(&mut cmd, None, "sh -c broken", COMMAND_TIMEOUT)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "kernel operation failed: sh -c broken: broken"
+        );
+    }
+
+    #[test]
+    fn a_hung_synchronous_child_is_killed() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        wait_or_kill(&mut child, Duration::from_millis(200), "sleep 30");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(child.try_wait().unwrap().is_some(), "killed and reaped");
+    }
 }

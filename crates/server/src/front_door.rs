@@ -11,6 +11,9 @@
 //!   deployment a request is for (its path segment, or the agent token's deployment on the
 //!   unprefixed `/v1/agents/…`) must be one this cluster serves; its
 //!   `remoteExecution.allowedIpAddressRanges` restrict the public path by source address.
+//! - An agent token whose deployment was deleted is `410` on every path form (the agent
+//!   stops); an agent route with a token the store does not know is the control plane's
+//!   `401` whether or not the path's deployment exists.
 
 // The error side of these helpers is the finished HTTP answer, returned once per request.
 #![allow(clippy::result_large_err)]
@@ -106,6 +109,9 @@ async fn handle(door: &FrontDoor, site: &GatewaySite, req: Request<Body>) -> Res
         };
         let Some(deployment) = deployment_of(door, &site.cluster_id, deployment_id.as_str()).await
         else {
+            if deployment_gone(door, &deployment_id).await {
+                return gone(&deployment_id);
+            }
             return refuse(
                 StatusCode::FORBIDDEN,
                 "403 forbidden: this agent token belongs to a deployment this cluster does not \
@@ -119,6 +125,9 @@ async fn handle(door: &FrontDoor, site: &GatewaySite, req: Request<Body>) -> Res
         return agent_route(door, req, &path).await;
     }
     let Some(deployment) = deployment_of(door, &site.cluster_id, first).await else {
+        if rest.starts_with("/v1/agents/") {
+            return unserved_agent_route(door, req, first, &rest).await;
+        }
         return not_found().await;
     };
     if let Some(resp) = outside_ranges(&deployment, arrival.as_ref()) {
@@ -186,6 +195,65 @@ async fn agent_token_deployment(door: &FrontDoor, bearer: Option<&str>) -> Optio
         return None;
     }
     rec.scope_id
+}
+
+/// Whether deployment `id` is deleted or being deleted (a store error is not "gone").
+async fn deployment_gone(door: &FrontDoor, id: &ResourceId) -> bool {
+    match door.store.get_document_by_id(id).await {
+        Ok(None) => true,
+        Ok(Some(d)) => d.deletion_requested_at.is_some(),
+        Err(_) => false,
+    }
+}
+
+/// `410`: the agent token's deployment is deleted: the agent has nothing to serve, and its
+/// retries cannot succeed (the agent stops on it).
+fn gone(deployment: &ResourceId) -> Response {
+    refuse(
+        StatusCode::GONE,
+        format!(
+            "410 gone: deployment {deployment} of this agent token was deleted; stop this agent\n"
+        ),
+    )
+}
+
+/// An agent route under a deployment id this cluster does not serve. A token of that very
+/// deployment, now deleted, is told so (410). A token the store does not know (a made-up
+/// one, a revoked one, or one deleted with its deployment) gets the control plane's 401, as
+/// under a served deployment, so neither answer says whether a deployment id exists. A live
+/// token of another deployment is `404 page not found`, as before.
+async fn unserved_agent_route(
+    door: &FrontDoor,
+    req: Request<Body>,
+    segment: &str,
+    rest: &str,
+) -> Response {
+    let rec = match bearer_of(&req) {
+        Some(b) => door
+            .store
+            .token_by_hash(&linkplane_store::hash_token(&b))
+            .await
+            .ok()
+            .flatten(),
+        None => None,
+    };
+    match rec {
+        None => agent_route(door, req, rest).await,
+        Some(rec)
+            if rec.kind == linkplane_store::TokenKind::Agent
+                && rec.scope_id.as_ref().is_some_and(|d| d.as_str() == segment) =>
+        {
+            let Some(d) = rec.scope_id else {
+                return not_found().await;
+            };
+            if deployment_gone(door, &d).await {
+                gone(&d)
+            } else {
+                not_found().await
+            }
+        }
+        Some(_) => not_found().await,
+    }
 }
 
 fn bearer_of(req: &Request<Body>) -> Option<String> {

@@ -8,15 +8,19 @@
 //! - [`front_door`]: the orchestration plane's policy at each cluster's ingress gateway
 //!   (`404 page not found`, agent routes, `/<deploymentId>/…`, `privateOnly`, allowed
 //!   ranges); it reads endpoint connections through the cluster's provider.
+//! - [`listener`]: the plane's TCP listener, whose connections answer hyper's own errors
+//!   (414, 431, 400 before any router runs) as problems.
 //!
 //! Only this crate (and the `local` provider itself) depends on localcloud.
 
 #![forbid(unsafe_code)]
 
 pub mod front_door;
+pub mod listener;
 pub mod plane;
 
 pub use linkplane_controllers::ControllersConfig;
 pub use linkplane_provider::ProviderMap;
 pub use linkplane_provider_local::{LocalProvider, PLATFORM_ACCOUNT, PLATFORM_PRINCIPAL};
+pub use listener::ProblemListener;
 pub use plane::{Plane, PlaneConfig, PlaneError};

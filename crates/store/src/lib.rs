@@ -303,6 +303,11 @@ impl TokenRecord {
 
 // ------------------------------------------------------------------------- idempotency
 
+/// How long an `Idempotency-Key` is remembered: a retry within this time replays the first
+/// response; after it the key is forgotten (and may create again). Expired records are
+/// purged by the next create that records a key.
+pub const IDEMPOTENCY_TTL: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
 /// The first response to a POST with an `Idempotency-Key`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IdempotencyRecord {

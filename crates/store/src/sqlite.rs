@@ -319,6 +319,12 @@ impl SqliteStore {
 }
 
 async fn insert_idempotency(conn: &mut SqliteConnection, r: &IdempotencyRecord) -> Result<()> {
+    // Forget expired keys first (indexed by created_at), so the table stays bounded by a day
+    // of creates and an expired key can be used again.
+    sqlx::query("DELETE FROM idempotency_keys WHERE created_at <= ?")
+        .bind(format_time(&(r.created_at - crate::IDEMPOTENCY_TTL)))
+        .execute(&mut *conn)
+        .await?;
     sqlx::query(
         "INSERT INTO idempotency_keys (org_id, route, key, request_hash, status, body, created_at) \
          VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -1047,11 +1053,12 @@ impl Store for SqliteStore {
     ) -> Result<Option<IdempotencyRecord>> {
         let row = sqlx::query(
             "SELECT org_id, route, key, request_hash, status, body, created_at \
-             FROM idempotency_keys WHERE org_id = ? AND route = ? AND key = ?",
+             FROM idempotency_keys WHERE org_id = ? AND route = ? AND key = ? AND created_at > ?",
         )
         .bind(org.as_str())
         .bind(route)
         .bind(key)
+        .bind(format_time(&(Utc::now() - crate::IDEMPOTENCY_TTL)))
         .fetch_optional(&self.pool)
         .await?;
         row.map(|r| {

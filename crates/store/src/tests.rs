@@ -617,6 +617,68 @@ async fn idempotency_record_commits_with_the_create_and_only_once() {
 }
 
 #[tokio::test]
+async fn idempotency_records_expire_after_24_hours() {
+    let f = fixture().await;
+    let rec = |key: &str, age: chrono::TimeDelta| IdempotencyRecord {
+        org_id: f.org.clone(),
+        route: "POST /clusters".into(),
+        key: key.into(),
+        request_hash: hash_body(b"{}"),
+        status: 201,
+        body: format!("{{\"key\":\"{key}\"}}"),
+        created_at: now() - age,
+    };
+    let day = IDEMPOTENCY_TTL;
+    assert_eq!(day, chrono::TimeDelta::hours(24));
+    let old = rec("k-old", day + chrono::TimeDelta::minutes(1));
+    let fresh = rec("k-fresh", day - chrono::TimeDelta::minutes(1));
+    for (n, r) in [(1, &old), (2, &fresh)] {
+        let d = new_doc(ResourceKind::Cluster, n, &f.org, None);
+        f.store.create_documents(&[d], None, Some(r)).await.unwrap();
+    }
+    let get = |key: &'static str| f.store.get_idempotency(&f.org, "POST /clusters", key);
+    assert!(
+        get("k-old").await.unwrap().is_none(),
+        "over 24 h: forgotten"
+    );
+    assert_eq!(get("k-fresh").await.unwrap().unwrap().body, fresh.body);
+    // The expired key creates again (a remembered one would be IdempotencyKeyTaken), and the
+    // new record is the one replayed.
+    let again = rec("k-old", chrono::TimeDelta::zero());
+    let d = new_doc(ResourceKind::Cluster, 3, &f.org, None);
+    f.store
+        .create_documents(&[d], None, Some(&again))
+        .await
+        .unwrap();
+    assert_eq!(
+        get("k-old").await.unwrap().unwrap().created_at,
+        again.created_at.trunc_subsecs(6)
+    );
+    // Expired rows are purged, not only hidden: one row per key, none older than a day.
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT key, created_at FROM idempotency_keys ORDER BY key")
+            .fetch_all(&f.store.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        rows.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+        ["k-fresh", "k-old"]
+    );
+    assert!(
+        rows.iter()
+            .all(|(_, t)| parse_time(t).unwrap() > now() - day)
+    );
+    // A remembered key is still refused.
+    let d = new_doc(ResourceKind::Cluster, 4, &f.org, None);
+    let e = f
+        .store
+        .create_documents(&[d], None, Some(&rec("k-fresh", chrono::TimeDelta::zero())))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::IdempotencyKeyTaken), "{e:?}");
+}
+
+#[tokio::test]
 async fn data_survives_reopen_and_uses_wal() {
     let dir = tempfile::tempdir().unwrap();
     let org = rid(ResourceKind::Organization, 1);

@@ -43,14 +43,17 @@ fn agent_spec(report: &AgentReport, token: &ResourceId) -> ApiResult<AgentSpec> 
     })?)
 }
 
+/// The agent token's deployment; 410 once it is deleted or being deleted (the agent stops:
+/// no retry can succeed).
 async fn live_deployment(state: &AppState, a: &AgentPrincipal) -> ApiResult<Document> {
     state
         .store
         .get_document(ResourceKind::Deployment, &a.org_id, &a.deployment_id)
         .await?
+        .filter(|d| d.deletion_requested_at.is_none())
         .ok_or_else(|| {
-            ApiError::Forbidden(format!(
-                "deployment {} of this agent token no longer exists",
+            ApiError::Gone(format!(
+                "deployment {} of this agent token was deleted; stop this agent",
                 a.deployment_id
             ))
         })

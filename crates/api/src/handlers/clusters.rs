@@ -230,11 +230,10 @@ pub async fn delete_cluster(
 
 // ------------------------------------------------------------------------ private link
 
-fn private_link_view<'a>(
-    state: &'a AppState,
-    cluster: &'a ClusterSpec,
-) -> impl Fn(&Document) -> linkplane_store::Result<views::PrivateLink> + 'a {
-    move |d| views::PrivateLink::of(d, cluster, &state.config.base_domain)
+fn private_link_view(
+    cluster: &ClusterSpec,
+) -> impl Fn(&Document) -> linkplane_store::Result<views::PrivateLink> + '_ {
+    move |d| views::PrivateLink::of(d, cluster)
 }
 
 async fn find_private_link(
@@ -269,7 +268,7 @@ pub async fn get_private_link(
                 "cluster {cid} has no private link; configure it with PUT on this path"
             ))
         })?;
-    ok_doc(&private_link_view(&state, &spec)(&d)?, &d)
+    ok_doc(&private_link_view(&spec)(&d)?, &d)
 }
 
 /// Configure the cluster's endpoint service (create or replace; `If-Match` honoured).
@@ -292,7 +291,7 @@ pub async fn put_private_link(
     p.require_owner()?;
     let (c, cspec) = load_cluster(&state, &org, &cid).await?;
     let spec = body.value.validate(&cspec)?;
-    let view = private_link_view(&state, &cspec);
+    let view = private_link_view(&cspec);
     if let Some(d) = find_private_link(&state, &org, &c.id).await? {
         let expected = if_match.generation(&d.id)?;
         let mut generation = expected.unwrap_or(d.generation);
@@ -399,7 +398,7 @@ pub async fn delete_private_link(
             Utc::now(),
         )
         .await?;
-    deleted(out, private_link_view(&state, &cspec))
+    deleted(out, private_link_view(&cspec))
 }
 
 // ---------------------------------------------------------------- endpoint connections

@@ -98,7 +98,9 @@ impl Harness {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let router = plane.router();
         let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).into_future().await;
+            let _ = axum::serve(linkplane_server::ProblemListener::new(listener), router)
+                .into_future()
+                .await;
         });
         Self {
             plane: Some(plane),
