@@ -380,6 +380,14 @@ fn compact_cell(v: &Value) -> String {
     }
 }
 
+/// A security-group rule (as `/cloud/v1` sends it) in AWS's words.
+pub fn rule_text(rule: &Value) -> String {
+    match rule.as_object() {
+        Some(o) if o.contains_key("ruleId") => rule_words(o),
+        _ => compact_cell(rule),
+    }
+}
+
 /// A security-group rule in AWS's words: `ingress tcp 443 from 10.1.1.0/24 (sgr-…)`,
 /// `egress all traffic to 0.0.0.0/0 (sgr-…)`.
 fn rule_words(o: &serde_json::Map<String, Value>) -> String {
@@ -429,6 +437,10 @@ pub fn cloud_table(v: &Value) -> String {
                 t.add_row(cols.iter().map(|c| compact_cell(&item[*c])));
             }
             t.to_string()
+        }
+        // A rule (`sg allow`) in words, as `sg show` lists it.
+        Value::Object(o) if o.contains_key("ruleId") && o.contains_key("direction") => {
+            rule_words(o)
         }
         Value::Object(o) => {
             let width = o.keys().map(String::len).max().unwrap_or(0);
