@@ -91,20 +91,90 @@ enum Style {
     Plain,
 }
 
+/// The width tables are fitted to: the terminal's, else `$COLUMNS`, else 100 columns (a
+/// table piped into a file or a CI log is still readable).
+pub fn table_width() -> u16 {
+    if let Some((w, _)) = terminal_size() {
+        return w;
+    }
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<u16>().ok())
+        .filter(|w| *w >= 40)
+        .unwrap_or(100)
+}
+
+fn terminal_size() -> Option<(u16, u16)> {
+    use std::io::IsTerminal as _;
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    let mut t = Table::new();
+    t.set_content_arrangement(ContentArrangement::Dynamic);
+    t.width().map(|w| (w, 0))
+}
+
 fn new_table<S: ToString>(style: Style, header: impl IntoIterator<Item = S>) -> Table {
     let mut table = Table::new();
     match style {
         Style::Boxed => {
-            table
-                .load_style(presets::UTF8_FULL_CONDENSED)
-                .set_content_arrangement(ContentArrangement::Dynamic);
+            table.load_style(presets::UTF8_FULL_CONDENSED);
         }
         Style::Plain => {
             table.load_style(presets::NOTHING);
         }
     }
+    // Long cells wrap so that no table is wider than the terminal (or 100 columns).
+    table
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(table_width());
     table.set_header(header.into_iter().map(|h| h.to_string()));
     table
+}
+
+/// Fields printed under a detail table instead of in it: the customer's commands, one
+/// numbered line each, whole (never wrapped inside a cell, so they can be copied).
+fn is_instructions(key: &str) -> bool {
+    key == "instructions" || key.ends_with("Instructions")
+}
+
+/// Instructions as numbered command lines. The API sends a list of commands, or
+/// `{…, steps: [...]}` (peering: with the connection and the cluster's CIDR); steps may be
+/// strings or `{description, command}`.
+pub fn numbered_steps(value: &Value) -> Vec<String> {
+    let steps = match value {
+        Value::Object(o) => o.get("steps").and_then(Value::as_array),
+        Value::Array(a) => Some(a),
+        _ => None,
+    };
+    match steps {
+        Some(steps) => steps
+            .iter()
+            .enumerate()
+            .map(|(i, step)| {
+                let text = match step {
+                    Value::String(s) => s.clone(),
+                    Value::Object(o) => {
+                        let part = |k: &str| o.get(k).and_then(Value::as_str).unwrap_or("");
+                        match (part("description"), part("command")) {
+                            ("", "") => step.to_string(),
+                            (d, "") => d.to_owned(),
+                            ("", c) => c.to_owned(),
+                            (d, c) => format!("{d}\n     {c}"),
+                        }
+                    }
+                    other => other.to_string(),
+                };
+                format!("{}. {text}", i + 1)
+            })
+            .collect(),
+        None => match value {
+            Value::Null => vec![],
+            Value::String(s) if s.is_empty() => vec![],
+            Value::String(s) => vec![format!("1. {s}")],
+            other => vec![other.to_string()],
+        },
+    }
 }
 
 /// A table of `rows` with `columns`.
@@ -122,15 +192,28 @@ pub fn list_table(rows: &[Value], columns: &[Column]) -> String {
 pub fn detail_table(object: &Value, fields: &[Column], etag: Option<&str>) -> String {
     let mut table = new_table(Style::Boxed, ["FIELD", "VALUE"]);
     let mut shown: Vec<&str> = Vec::new();
+    let mut below: Vec<(String, &Value)> = Vec::new();
     for (label, pointer) in fields {
         if let Some(v) = object.pointer(pointer) {
-            table.add_row(vec![(*label).to_owned(), masked(pointer, v)]);
-            shown.push(pointer.trim_start_matches('/'));
+            // A nested field (`/remoteExecution/enabled`) stands for its parent object too.
+            let top = pointer.trim_start_matches('/');
+            let top = top.split('/').next().unwrap_or(top);
+            shown.push(top);
+            if is_instructions(top) {
+                below.push(((*label).to_owned(), v));
+            } else {
+                table.add_row(vec![(*label).to_owned(), masked(pointer, v)]);
+            }
         }
     }
     if let Some(map) = object.as_object() {
         for (key, value) in map {
-            if !shown.contains(&key.as_str()) {
+            if shown.contains(&key.as_str()) {
+                continue;
+            }
+            if is_instructions(key) {
+                below.push((key.clone(), value));
+            } else {
                 table.add_row(vec![key.clone(), masked(key, value)]);
             }
         }
@@ -138,7 +221,18 @@ pub fn detail_table(object: &Value, fields: &[Column], etag: Option<&str>) -> St
     if let Some(etag) = etag {
         table.add_row(vec!["ETag".to_owned(), etag.to_owned()]);
     }
-    table.to_string()
+    let mut text = table.to_string();
+    for (label, value) in below {
+        let steps = numbered_steps(value);
+        if steps.is_empty() {
+            continue;
+        }
+        text.push_str(&format!("\n{label}:"));
+        for step in steps {
+            text.push_str(&format!("\n  {step}"));
+        }
+    }
+    text
 }
 
 fn masked(key: &str, value: &Value) -> String {
@@ -286,6 +380,14 @@ fn compact_cell(v: &Value) -> String {
     }
 }
 
+/// A security-group rule (as `/cloud/v1` sends it) in AWS's words.
+pub fn rule_text(rule: &Value) -> String {
+    match rule.as_object() {
+        Some(o) if o.contains_key("ruleId") => rule_words(o),
+        _ => compact_cell(rule),
+    }
+}
+
 /// A security-group rule in AWS's words: `ingress tcp 443 from 10.1.1.0/24 (sgr-…)`,
 /// `egress all traffic to 0.0.0.0/0 (sgr-…)`.
 fn rule_words(o: &serde_json::Map<String, Value>) -> String {
@@ -335,6 +437,10 @@ pub fn cloud_table(v: &Value) -> String {
                 t.add_row(cols.iter().map(|c| compact_cell(&item[*c])));
             }
             t.to_string()
+        }
+        // A rule (`sg allow`) in words, as `sg show` lists it.
+        Value::Object(o) if o.contains_key("ruleId") && o.contains_key("direction") => {
+            rule_words(o)
         }
         Value::Object(o) => {
             let width = o.keys().map(String::len).max().unwrap_or(0);
@@ -424,6 +530,76 @@ mod tests {
             &[("ID", "/id"), ("REMOTE", "/remoteExecution/enabled")],
         );
         assert!(table.contains("d1") && table.contains("true") && table.contains("REMOTE"));
+    }
+
+    #[test]
+    fn no_table_is_wider_than_the_width_and_instructions_are_numbered_lines_below() {
+        // Not a terminal here: $COLUMNS, else 100.
+        let width = table_width() as usize;
+        let step = |s: &str| format!("linkplane cloud --as arn:aws:iam::111122223333:root {s}");
+        let peering = json!({
+            "id": "pcx1", "status": "PENDING_ACTIVATION",
+            "statusReason": "waiting for account 111122223333, the owner of hosted zone hz-29e5f779, to authorize its association with the cluster's VPC vpc-2c81732c",
+            "activationInstructions": {"clusterVpcCidr": "10.20.0.0/16", "peeringConnectionId": "pcx-510b7591",
+                "steps": [step("peering accept pcx-510b7591"),
+                          step("route add --vpc vpc-11d88b46 --destination 10.20.0.0/16 --target pcx-510b7591")]},
+        });
+        let text = detail_table(&peering, &[("id", "/id")], None);
+        let (table, below) = text.split_once("\nactivationInstructions:").expect(&text);
+        for line in table.lines() {
+            assert!(
+                line.chars().count() <= width,
+                "{} > {width}: {line}",
+                line.chars().count()
+            );
+        }
+        assert!(!table.contains("steps"), "{text}");
+        assert_eq!(
+            below.lines().filter(|l| !l.is_empty()).collect::<Vec<_>>(),
+            [
+                format!("  1. {}", step("peering accept pcx-510b7591")),
+                format!(
+                    "  2. {}",
+                    step(
+                        "route add --vpc vpc-11d88b46 --destination 10.20.0.0/16 --target pcx-510b7591"
+                    )
+                ),
+            ]
+        );
+        // A list of commands (DNS resolutions, TGW attachments) reads the same way.
+        let dns = json!({"id": "dns1", "instructions": [step("zone authorize hz-1 --vpc vpc-2")]});
+        let text = detail_table(&dns, &[], None);
+        assert!(
+            text.ends_with(&format!(
+                "instructions:\n  1. {}",
+                step("zone authorize hz-1 --vpc vpc-2")
+            )),
+            "{text}"
+        );
+        // None yet: nothing below.
+        let text = detail_table(&json!({"id": "dns1", "instructions": []}), &[], None);
+        assert!(!text.contains("instructions"), "{text}");
+        // Lists wrap too.
+        let rows = vec![json!({"id": "x", "reason": "word ".repeat(60)})];
+        for line in list_table(&rows, &[("ID", "/id"), ("REASON", "/reason")]).lines() {
+            assert!(line.chars().count() <= width, "{line}");
+        }
+    }
+
+    #[test]
+    fn a_nested_field_shown_hides_its_parent() {
+        let obj =
+            json!({"id": "d1", "remoteExecution": {"enabled": true, "allowedIpAddressRanges": []}});
+        let text = detail_table(
+            &obj,
+            &[("remoteExecution.enabled", "/remoteExecution/enabled")],
+            None,
+        );
+        assert!(text.contains("remoteExecution.enabled"), "{text}");
+        assert!(
+            !text.contains("{\"allowedIpAddressRanges\""),
+            "shown twice: {text}"
+        );
     }
 
     #[test]

@@ -57,6 +57,13 @@ pub struct ServeArgs {
     pub secrets_key_file: Option<PathBuf>,
 }
 
+/// Whether the log on stderr is coloured: only when stderr is a terminal and NO_COLOR is
+/// unset (<https://no-color.org>).
+fn log_colours() -> bool {
+    use std::io::IsTerminal as _;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 /// Create `dir` (and parents) and make it 0700: it holds the database, keys and tokens.
 pub(crate) fn private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
     use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
@@ -97,6 +104,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colour only for a person at a terminal: serve.log (and journald) get plain text.
+        .with_ansi(log_colours())
         .try_init();
     let base_domain = DomainName::parse(&args.base_domain)
         .map_err(|e| anyhow::anyhow!("--base-domain {:?}: {e}", args.base_domain))?;
@@ -269,6 +278,31 @@ pub(crate) fn lock_installation(
         files.push(file);
     }
     Ok(InstallationLock { _files: files })
+}
+
+/// The `serve` that holds `<data-dir>/serve.lock` right now, as its lock file records it:
+/// `(pid, prefix)` (prefix empty without localcloud). None when no serve holds the lock,
+/// whoever started it (`linkplane up`, a walkthrough's `serve &`, a unit file).
+pub(crate) fn running_serve(data_dir: &std::path::Path) -> Option<(i32, String)> {
+    let path = data_dir.join("serve.lock");
+    let file = std::fs::OpenOptions::new().read(true).open(&path).ok()?;
+    match file.try_lock_shared() {
+        // Nobody holds it: no serve of this data dir runs.
+        Ok(()) => return None,
+        Err(std::fs::TryLockError::WouldBlock) => {}
+        Err(std::fs::TryLockError::Error(_)) => return None,
+    }
+    let record = std::fs::read_to_string(&path).ok()?;
+    let field = |k: &str| {
+        record
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .map(str::to_owned)
+    };
+    Some((
+        field("pid")?.parse().ok()?,
+        field("prefix").unwrap_or_default(),
+    ))
 }
 
 async fn shutdown_signal() {

@@ -837,3 +837,54 @@ fn an_agent_run_with_a_token_is_listed_and_a_revoked_token_stops_it() {
         "a revoked token must stop the agent: {out:#?}"
     );
 }
+
+/// Names are accepted where ids are asked (issue 14): `cluster get prod`, `--cluster-id prod`,
+/// `--deployment etl`; an unknown or ambiguous name says how to find the id.
+#[test]
+fn names_are_accepted_where_ids_are_asked() {
+    let server = Server::start_with(&["--no-localcloud"]);
+    let id = server.create_cluster("prod", "STANDARD", "10.40.0.0/16");
+    let got = server
+        .lp(&["cluster", "get", "prod", "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(got["id"], id.as_str(), "{got}");
+    let dep = server
+        .lp(&[
+            "deployment",
+            "create",
+            "--name",
+            "etl",
+            "--cluster-id",
+            "prod",
+            "-o",
+            "json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(dep["clusterId"], id.as_str(), "{dep}");
+    let dep_id = dep["id"].as_str().unwrap();
+    let tokens = server
+        .lp(&["agent-token", "list", "--deployment", "etl", "-o", "json"])
+        .ok()
+        .json();
+    assert!(tokens["items"].is_array(), "{tokens}");
+    let by_id = server
+        .lp(&["deployment", "get", "etl", "-o", "json"])
+        .ok()
+        .json();
+    assert_eq!(by_id["id"], dep_id, "{by_id}");
+
+    let missing = server.lp(&["cluster", "get", "nope"]).failed();
+    assert!(
+        missing.stderr.contains("\"nope\" is not a cluster id")
+            && missing.stderr.contains("linkplane cluster list"),
+        "{missing:#?}"
+    );
+    server.create_cluster("prod", "STANDARD", "10.41.0.0/16");
+    let two = server.lp(&["cluster", "get", "prod"]).failed();
+    assert!(
+        two.stderr.contains("2 clusters are named \"prod\"") && two.stderr.contains(&id),
+        "{two:#?}"
+    );
+}

@@ -40,6 +40,10 @@ impl Playground {
     }
 
     fn up(&self) -> Run {
+        self.up_as("json")
+    }
+
+    fn up_as(&self, output: &str) -> Run {
         let mut cmd = linkplane();
         cmd.current_dir(self.dir.path()).args([
             "up",
@@ -50,7 +54,7 @@ impl Playground {
             "--listen",
             &self.listen,
             "--output",
-            "json",
+            output,
             "--timeout",
             "120",
         ]);
@@ -332,6 +336,54 @@ fn up_twice_changes_nothing() {
     assert_eq!(count(pg.cloud(&["endpoint", "list"])), 1);
     let processes = pg.cloud(&["instance", "processes", s(&b, "customerInstance")]);
     assert_eq!(count(processes), 1, "one agent process");
+
+    // The table summary's paste block makes the README's commands work, as printed: the
+    // environment, `customer()` and the ids under the walkthrough's names.
+    let third = pg.up_as("table");
+    assert_eq!(third.code, Some(0), "third up failed: {third:#?}");
+    let block: String = third
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Paste into your shell"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .map(|l| format!("{}\n", l.trim_start()))
+        .collect();
+    assert!(
+        block.contains("customer()"),
+        "no paste block: {}",
+        third.stdout
+    );
+    let script = format!(
+        "set -euo pipefail\n{block}\
+         linkplane agent list --deployment $DEPLOYMENT\n\
+         customer exec $INSTANCE -- dig +short $CLUSTER.external.linkplane.test\n\
+         customer endpoint show $ENDPOINT -o json | jq -r .vpcId\n"
+    );
+    let mut bash = Command::new("bash");
+    bash.args(["-c", &script]).current_dir(pg.dir.path());
+    for var in [
+        "LINKPLANE_URL",
+        "LINKPLANE_DATA_DIR",
+        "LINKPLANE_TOKEN",
+        "LINKPLANE_TOKEN_FILE",
+        "LINKPLANE_ORG",
+        "LINKPLANE_CLOUD_PRINCIPAL",
+        "LINKPLANE_CLOUD_TOKEN",
+    ] {
+        bash.env_remove(var);
+    }
+    let pasted = run(bash, None);
+    assert_eq!(
+        pasted.code,
+        Some(0),
+        "the pasted lines failed:\n{script}\n{pasted:#?}"
+    );
+    assert!(pasted.stdout.contains("HEALTHY"), "{pasted:#?}");
+    for ip in b["endpointIps"].as_array().unwrap() {
+        assert!(pasted.stdout.contains(ip.as_str().unwrap()), "{pasted:#?}");
+    }
+    assert!(pasted.stdout.contains(s(&b, "customerVpc")), "{pasted:#?}");
 }
 
 #[test]

@@ -706,7 +706,8 @@ impl Peerings for LocalProvider {
 }
 
 /// Document 002's "Complete Activation" modal for localcloud: accept the connection as the
-/// peer account, route the cluster's CIDR to it from each subnet of the external VPC, and
+/// peer account, route the cluster's CIDR to it from every subnet of the external VPC
+/// (`route add --vpc`: no subnet id to look up), and
 /// (document 002's "DNS considerations") turn on Accepter DNS Resolution so the cluster
 /// resolves the external VPC's public DNS host names to private IPs.
 pub fn activation_steps(
@@ -718,9 +719,8 @@ pub fn activation_steps(
     let who = format!("linkplane cloud --as arn:aws:iam::{peer_account_id}:root");
     vec![
         format!("{who} peering accept {cloud_id}"),
-        format!("{who} subnet list --vpc {peer_vpc_id}"),
         format!(
-            "{who} route add --subnet <subnet-id> --destination {cluster_cidr} --target {cloud_id}"
+            "{who} route add --vpc {peer_vpc_id} --destination {cluster_cidr} --target {cloud_id}"
         ),
         format!("{who} peering modify-options {cloud_id} --accepter-dns-resolution true"),
     ]
@@ -742,8 +742,7 @@ mod tests {
             steps,
             [
                 "linkplane cloud --as arn:aws:iam::222222222222:root peering accept pcx-0123abcd",
-                "linkplane cloud --as arn:aws:iam::222222222222:root subnet list --vpc vpc-89abcdef",
-                "linkplane cloud --as arn:aws:iam::222222222222:root route add --subnet <subnet-id> --destination 10.70.0.0/22 --target pcx-0123abcd",
+                "linkplane cloud --as arn:aws:iam::222222222222:root route add --vpc vpc-89abcdef --destination 10.70.0.0/22 --target pcx-0123abcd",
                 "linkplane cloud --as arn:aws:iam::222222222222:root peering modify-options pcx-0123abcd --accepter-dns-resolution true",
             ]
         );

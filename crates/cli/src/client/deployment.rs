@@ -163,7 +163,11 @@ pub async fn run(args: DeploymentArgs) -> anyhow::Result<()> {
                 .build();
             let body = Body::new()
                 .set("name", name)
-                .set("clusterId", cluster_id)
+                .set(
+                    "clusterId",
+                    ctx.resolve(&cluster_id, linkplane_model::ResourceKind::Cluster)
+                        .await?,
+                )
                 .set("remoteExecution", remote)
                 .opt("airflowApiUrl", airflow_api_url)
                 .build();

@@ -12,6 +12,7 @@ use anyhow::{Context as _, bail};
 
 use crate::render::Output;
 use linkplane_client::Client as Api;
+use linkplane_model::{ResourceId, ResourceKind};
 
 /// Connection and output options (accepted before or after the subcommand).
 #[derive(Debug, Clone, clap::Args)]
@@ -154,13 +155,100 @@ impl Ctx {
         pick_org(&ids, read_org_file(&self.data_dir).as_deref())
     }
 
-    /// `/v1/organizations/{org}/<rest…>` as path segments.
+    /// `/v1/organizations/{org}/<rest…>` as path segments. A cluster or deployment given by
+    /// name (`clusters/prod`) is replaced by its id.
     pub async fn org_path(&self, rest: &[&str]) -> anyhow::Result<Vec<String>> {
         let org = self.org().await?;
         let mut path = vec!["v1".to_owned(), "organizations".to_owned(), org];
         path.extend(rest.iter().map(|s| (*s).to_owned()));
+        for i in 3..path.len().saturating_sub(1) {
+            let kind = match path[i].as_str() {
+                "clusters" if i == 3 => ResourceKind::Cluster,
+                "deployments" if i == 3 => ResourceKind::Deployment,
+                _ => continue,
+            };
+            if !is_id_of(&path[i + 1], kind) {
+                let id = self.id_by_name(&path[..=i], &path[i + 1], kind).await?;
+                path[i + 1] = id;
+            }
+        }
         Ok(path)
     }
+
+    /// The id of the cluster or deployment `value` names (an id is returned as it is).
+    pub async fn resolve(&self, value: &str, kind: ResourceKind) -> anyhow::Result<String> {
+        if is_id_of(value, kind) {
+            return Ok(value.to_owned());
+        }
+        let collection = match kind {
+            ResourceKind::Deployment => "deployments",
+            _ => "clusters",
+        };
+        let org = self.org().await?;
+        let list = [
+            "v1".to_owned(),
+            "organizations".to_owned(),
+            org,
+            collection.to_owned(),
+        ];
+        self.id_by_name(&list, value, kind).await
+    }
+
+    /// Looks `name` up in the collection at `list` (every page).
+    async fn id_by_name(
+        &self,
+        list: &[String],
+        name: &str,
+        kind: ResourceKind,
+    ) -> anyhow::Result<String> {
+        let segments: Vec<&str> = list.iter().map(String::as_str).collect();
+        let collection = list.last().map(String::as_str).unwrap_or_default();
+        let mut matches = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..100 {
+            let mut query = vec![("limit", "100".to_owned())];
+            if let Some(c) = &cursor {
+                query.push(("cursor", c.clone()));
+            }
+            let reply = self.api.get(&segments, &query).await?;
+            for item in crate::render::items(&reply.body) {
+                if item.get("name").and_then(|v| v.as_str()) == Some(name)
+                    && let Some(id) = item.get("id").and_then(|v| v.as_str())
+                {
+                    matches.push(id.to_owned());
+                }
+            }
+            cursor = crate::render::next_cursor(&reply.body);
+            if cursor.is_none() {
+                break;
+            }
+        }
+        match matches.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => bail!(
+                "{name:?} is not a {what} id (those start with {prefix:?}) nor the name of one: \
+                 `linkplane {cmd} list` shows the {collection} with their ids",
+                what = kind.title(),
+                prefix = kind.prefix(),
+                cmd = if kind == ResourceKind::Deployment {
+                    "deployment"
+                } else {
+                    "cluster"
+                },
+            ),
+            many => bail!(
+                "{} {collection} are named {name:?} ({}): pass the id of the one you mean",
+                many.len(),
+                many.join(", ")
+            ),
+        }
+    }
+}
+
+/// Whether `value` is an id of `kind` (a name never is: ids are the kind's prefix and 16
+/// base32 characters).
+pub fn is_id_of(value: &str, kind: ResourceKind) -> bool {
+    ResourceId::parse(value).is_ok_and(|id| id.kind() == Some(kind))
 }
 
 fn pick_org(visible: &[String], from_file: Option<&str>) -> anyhow::Result<String> {

@@ -574,10 +574,15 @@ pub enum SubnetCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum RouteCmd {
-    /// Add a route; the most specific route wins.
+    /// Add a route; the most specific route wins. --vpc adds it to the route table of every
+    /// subnet of the VPC (what a peering's activation asks for).
     Add {
+        /// The subnet whose route table gets the route (subnet-…, from `subnet list`).
+        #[arg(long, required_unless_present = "vpc", conflicts_with = "vpc")]
+        subnet: Option<String>,
+        /// Every subnet of this VPC (vpc-…) instead of one.
         #[arg(long)]
-        subnet: String,
+        vpc: Option<String>,
         /// Destination CIDR outside the VPC (e.g. 0.0.0.0/0, 10.1.0.0/16).
         #[arg(long)]
         destination: String,
@@ -692,28 +697,45 @@ pub enum SgCmd {
     },
     /// Allow traffic: `sg allow sg-… --protocol tcp --port 443 --cidr 10.0.0.0/16`.
     Allow {
+        /// The group (sg-…, from `sg list`).
         group_id: String,
-        /// ingress or egress.
-        #[arg(long, default_value = "ingress")]
-        direction: String,
-        /// tcp, udp, icmp or -1 (all).
-        #[arg(long, default_value = "tcp")]
-        protocol: String,
-        /// A port or range (80, 8000-8100); an ICMP type for icmp.
-        #[arg(long)]
-        port: Option<String>,
-        /// Source (ingress) or destination (egress) CIDR.
-        #[arg(long, conflicts_with = "source_group")]
-        cidr: Option<String>,
-        /// Instances in this group (sg-…) instead of a CIDR.
-        #[arg(long)]
-        source_group: Option<String>,
+        #[command(flatten)]
+        rule: RuleSpec,
     },
-    /// Remove a rule (new connections are affected at once).
+    /// Remove a rule, by the same arguments `allow` took or by its id (new connections are
+    /// affected at once):
+    ///   sg revoke sg-… --protocol tcp --port 443 --cidr 10.1.1.0/24
+    ///   sg revoke sg-… sgr-…          # the id `sg show` prints after each rule
+    #[command(verbatim_doc_comment)]
     Revoke {
+        /// The group (sg-…, from `sg list`).
         group_id: String,
-        rule_id: String,
+        /// The rule's id (sgr-…); instead of the rule's arguments.
+        #[arg(conflicts_with_all = ["port", "cidr", "source_group"])]
+        rule_id: Option<String>,
+        #[command(flatten)]
+        rule: RuleSpec,
     },
+}
+
+/// A security-group rule as `sg allow` and `sg revoke` take it.
+#[derive(Debug, Clone, Args)]
+pub struct RuleSpec {
+    /// ingress or egress.
+    #[arg(long, default_value = "ingress")]
+    pub direction: String,
+    /// tcp, udp, icmp or -1 (all).
+    #[arg(long, default_value = "tcp")]
+    pub protocol: String,
+    /// A port or range (80, 8000-8100); an ICMP type for icmp.
+    #[arg(long)]
+    pub port: Option<String>,
+    /// Source (ingress) or destination (egress) CIDR.
+    #[arg(long, conflicts_with = "source_group")]
+    pub cidr: Option<String>,
+    /// Instances in this group (sg-…) instead of a CIDR.
+    #[arg(long)]
+    pub source_group: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

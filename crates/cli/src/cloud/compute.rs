@@ -1,6 +1,6 @@
 //! Instances (and exec), security groups, and the internet namespace.
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 use linkplane_client::Method;
 use serde_json::{Value, json};
 
@@ -143,30 +143,101 @@ pub async fn sg(c: &CloudApi, cmd: &SgCmd) -> anyhow::Result<Outcome> {
             c.delete(&format!("/security-groups/{group_id}"), group_id)
                 .await
         }
-        SgCmd::Allow {
-            group_id,
-            direction,
-            protocol,
-            port,
-            cidr,
-            source_group,
-        } => {
-            let (from, to) = ports(port.as_deref())?;
+        SgCmd::Allow { group_id, rule } => {
             c.post(
                 &format!("/security-groups/{group_id}/rules"),
-                json!({
-                    "direction": direction, "ipProtocol": protocol, "fromPort": from, "toPort": to,
-                    "cidrIp": cidr, "sourceSecurityGroupId": source_group,
-                }),
+                rule_body(rule)?,
             )
             .await
         }
-        SgCmd::Revoke { group_id, rule_id } => {
+        SgCmd::Revoke {
+            group_id,
+            rule_id,
+            rule,
+        } => {
+            let rule_id = match rule_id {
+                Some(id) => id.clone(),
+                None => {
+                    let group = c
+                        .call(Method::GET, &format!("/security-groups/{group_id}"), None)
+                        .await?;
+                    matching_rule(&group, rule)?
+                }
+            };
             c.delete(
                 &format!("/security-groups/{group_id}/rules/{rule_id}"),
-                rule_id,
+                &rule_id,
             )
             .await
+        }
+    }
+}
+
+/// The body of `POST /security-groups/{id}/rules` for a rule.
+pub fn rule_body(rule: &RuleSpec) -> anyhow::Result<Value> {
+    let (from, to) = ports(rule.port.as_deref())?;
+    Ok(json!({
+        "direction": rule.direction, "ipProtocol": rule.protocol, "fromPort": from, "toPort": to,
+        "cidrIp": rule.cidr, "sourceSecurityGroupId": rule.source_group,
+    }))
+}
+
+/// The id of the group's rule that `rule` describes (as `sg allow` took it).
+pub fn matching_rule(group: &Value, rule: &RuleSpec) -> anyhow::Result<String> {
+    if rule.cidr.is_none() && rule.source_group.is_none() {
+        bail!(
+            "say which rule: its id (sg revoke {} sgr-…), or the arguments `sg allow` took              (--protocol, --port and --cidr or --source-group)",
+            group["groupId"].as_str().unwrap_or("sg-…")
+        );
+    }
+    let (from, to) = ports(rule.port.as_deref())?;
+    let rules = group["rules"].as_array().cloned().unwrap_or_default();
+    let proto = |p: &str| match p.to_ascii_lowercase().as_str() {
+        "all" | "-1" => "-1".to_owned(),
+        other => other.to_owned(),
+    };
+    let port_of = |v: &Value| v.as_i64().filter(|p| *p >= 0);
+    let found = rules.iter().find(|r| {
+        let same_ports = match (from, to) {
+            (Some(f), Some(t)) => {
+                port_of(&r["fromPort"]) == Some(f) && port_of(&r["toPort"]) == Some(t)
+            }
+            _ => {
+                let (f, t) = (port_of(&r["fromPort"]), port_of(&r["toPort"]));
+                (f.is_none() && t.is_none()) || (f == Some(0) && t == Some(65535))
+            }
+        };
+        r["direction"].as_str() == Some(rule.direction.as_str())
+            && r["ipProtocol"].as_str().map(proto) == Some(proto(&rule.protocol))
+            && (proto(&rule.protocol) == "-1" || same_ports)
+            && r["cidrIp"].as_str() == rule.cidr.as_deref()
+            && r["sourceSecurityGroupId"].as_str() == rule.source_group.as_deref()
+    });
+    match found.and_then(|r| r["ruleId"].as_str()) {
+        Some(id) => Ok(id.to_owned()),
+        None => {
+            let peer = rule
+                .cidr
+                .as_deref()
+                .or(rule.source_group.as_deref())
+                .unwrap_or("-");
+            bail!(
+                "{} has no {} rule {} {} {} {peer}; its rules:\n{}",
+                group["groupId"].as_str().unwrap_or("the group"),
+                rule.direction,
+                rule.protocol,
+                rule.port.as_deref().unwrap_or("(all ports)"),
+                if rule.direction == "egress" {
+                    "to"
+                } else {
+                    "from"
+                },
+                rules
+                    .iter()
+                    .map(|r| format!("  {}", crate::render::rule_text(r)))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
         }
     }
 }

@@ -1,11 +1,101 @@
 //! VPC DNS: private hosted zones, resolver rules, public DNS records.
 
 use linkplane_client::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::Outcome;
 use super::args::*;
 use super::client::CloudApi;
+
+/// The record sets at `name` that a set of type `kind` replaces, and whether another type
+/// there conflicts. As Route 53's UPSERT: an ALIAS is an A record pointing at a name, so A,
+/// AAAA and ALIAS replace each other; a CNAME shares its name with nothing (RFC 1034), so
+/// it and other types conflict (the error says which to remove).
+pub fn replaced_by(zone: &Value, name: &str, kind: &str) -> (Vec<String>, Vec<String>) {
+    let norm = |n: &str| n.trim_end_matches('.').to_ascii_lowercase();
+    let kind = kind.to_ascii_uppercase();
+    let address = |k: &str| matches!(k, "A" | "AAAA" | "ALIAS");
+    let (mut replaced, mut conflicts) = (vec![], vec![]);
+    for set in zone["recordSets"].as_array().into_iter().flatten() {
+        let (Some(n), Some(k)) = (set["name"].as_str(), set["type"].as_str()) else {
+            continue;
+        };
+        let k = k.to_ascii_uppercase();
+        if norm(n) != norm(name) || k == kind {
+            continue;
+        }
+        if kind == "CNAME" || k == "CNAME" {
+            conflicts.push(k);
+        } else if (kind == "ALIAS" || k == "ALIAS") && address(&kind) && address(&k) {
+            replaced.push(k);
+        }
+    }
+    (replaced, conflicts)
+}
+
+/// `zone set`: create or replace the record set, replacing an ALIAS by A/AAAA records and
+/// back (the old sets are removed first and put back if the new one is refused).
+async fn set_record(
+    c: &CloudApi,
+    zone_id: &str,
+    name: &str,
+    kind: &str,
+    values: &[String],
+    ttl: u32,
+) -> anyhow::Result<Outcome> {
+    let records = format!("/hosted-zones/{zone_id}/records");
+    let body = json!({"name": name, "type": kind, "values": values, "ttl": ttl});
+    let zone = c
+        .call(Method::GET, &format!("/hosted-zones/{zone_id}"), None)
+        .await?;
+    let (replaced, conflicts) = replaced_by(&zone, name, kind);
+    if let Some(other) = conflicts.first() {
+        anyhow::bail!(
+            "{name} has a {other} record set, and a CNAME shares its name with no other record \
+             (as in Route 53): remove it first with `linkplane cloud zone unset {zone_id} --name {name} --type {other}`"
+        );
+    }
+    let old: Vec<Value> = zone["recordSets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| {
+            r["name"]
+                .as_str()
+                .map(|n| n.trim_end_matches('.').to_ascii_lowercase())
+                == Some(name.trim_end_matches('.').to_ascii_lowercase())
+                && r["type"]
+                    .as_str()
+                    .is_some_and(|t| replaced.iter().any(|k| k.eq_ignore_ascii_case(t)))
+        })
+        .cloned()
+        .collect();
+    for r in &old {
+        c.call(
+            Method::DELETE,
+            &records,
+            Some(json!({"name": r["name"], "type": r["type"]})),
+        )
+        .await?;
+    }
+    match c.call(Method::POST, &records, Some(body)).await {
+        Ok(v) => {
+            for r in &old {
+                eprintln!(
+                    "replaced the {} record set of {name}",
+                    r["type"].as_str().unwrap_or("other")
+                );
+            }
+            Ok(Outcome::Value(v))
+        }
+        Err(e) => {
+            for r in &old {
+                let _ = c.call(Method::POST, &records, Some(r.clone())).await;
+            }
+            Err(e)
+        }
+    }
+}
 
 pub async fn zone(c: &CloudApi, cmd: &ZoneCmd) -> anyhow::Result<Outcome> {
     let vpc_call = |m: Method, path: String, vpc: &str| {
@@ -25,13 +115,7 @@ pub async fn zone(c: &CloudApi, cmd: &ZoneCmd) -> anyhow::Result<Outcome> {
             kind,
             values,
             ttl,
-        } => {
-            c.post(
-                &format!("/hosted-zones/{zone_id}/records"),
-                json!({"name": name, "type": kind, "values": values, "ttl": ttl}),
-            )
-            .await
-        }
+        } => set_record(c, zone_id, name, kind, values, *ttl).await,
         ZoneCmd::Unset {
             zone_id,
             name,

@@ -1,6 +1,7 @@
 //! VPCs, subnets, routes, internet and NAT gateways, elastic IPs and VPC peering.
 
-use anyhow::bail;
+use anyhow::{Context as _, bail};
+use linkplane_client::Method;
 use serde_json::{Value, json};
 
 use super::Outcome;
@@ -68,14 +69,53 @@ pub async fn route(c: &CloudApi, cmd: &RouteCmd) -> anyhow::Result<Outcome> {
     match cmd {
         RouteCmd::Add {
             subnet,
+            vpc,
             destination,
             target,
         } => {
-            c.post(
-                &format!("/subnets/{subnet}/routes"),
-                json!({"destinationCidrBlock": destination, "targetId": target}),
-            )
-            .await
+            let body = json!({"destinationCidrBlock": destination, "targetId": target});
+            let subnets = match (subnet, vpc) {
+                (Some(s), _) => vec![s.clone()],
+                (None, Some(v)) => {
+                    let list = c
+                        .call(Method::GET, &format!("/subnets?vpcId={v}"), None)
+                        .await?;
+                    let ids: Vec<String> = list
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|s| s["subnetId"].as_str().map(str::to_owned))
+                        .collect();
+                    if ids.is_empty() {
+                        bail!(
+                            "{v} has no subnets to route from: create one with `subnet create --vpc {v} …`"
+                        );
+                    }
+                    ids
+                }
+                (None, None) => bail!("give --subnet subnet-… or --vpc vpc-…"),
+            };
+            if let [one] = subnets.as_slice() {
+                return c.post(&format!("/subnets/{one}/routes"), body).await;
+            }
+            let mut added = Vec::new();
+            for s in &subnets {
+                let mut route = c
+                    .call(
+                        Method::POST,
+                        &format!("/subnets/{s}/routes"),
+                        Some(body.clone()),
+                    )
+                    .await
+                    .with_context(|| {
+                        format!("adding the route to {s} (added to {added:?} before it)")
+                    })?;
+                if let Some(o) = route.as_object_mut() {
+                    o.insert("subnetId".into(), json!(s));
+                }
+                added.push(route);
+            }
+            Ok(Outcome::Value(Value::Array(added)))
         }
         RouteCmd::List { subnet } => c.get(&format!("/subnets/{subnet}/routes")).await,
         RouteCmd::Delete {

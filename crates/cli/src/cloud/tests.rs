@@ -556,3 +556,174 @@ async fn commands_against_a_served_localcloud() {
     assert!(format!("{e:#}").contains("linkplane serve"), "{e:#}");
     server.abort();
 }
+
+/// Consistent verbs (issue 14): `sg revoke` takes `sg allow`'s arguments, `zone set`
+/// replaces an ALIAS by an A record and back (a CNAME conflict says what to remove), and
+/// `route add --vpc` routes from every subnet of the VPC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verbs_take_the_same_arguments_against_a_served_localcloud() {
+    if !linkplane_netns::testing::require_root("cli::cloud::verbs_take_the_same_arguments") {
+        return;
+    }
+    let prefix =
+        linkplane_localcloud::Prefix::parse(&linkplane_netns::testing::unique_prefix()).unwrap();
+    struct Gc(linkplane_localcloud::Prefix);
+    impl Drop for Gc {
+        fn drop(&mut self) {
+            linkplane_localcloud::gc(&self.0);
+        }
+    }
+    let _gc = Gc(prefix.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let engine = linkplane_localcloud::Engine::open(linkplane_localcloud::EngineConfig::new(
+        dir.path(),
+        prefix,
+    ))
+    .await
+    .unwrap();
+    let tok = engine.operator_token_path().display().to_string();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = linkplane_localcloud::api::router(std::sync::Arc::new(engine));
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let run = |args: Vec<String>| {
+        let (url, tok) = (url.clone(), tok.clone());
+        async move {
+            let a: Vec<&str> = args.iter().map(String::as_str).collect();
+            execute(&parse(&url, &tok, &a)).await
+        }
+    };
+    let v = |o: Outcome| match o {
+        Outcome::Value(v) => v,
+        other => panic!("{other:?}"),
+    };
+    let w = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+
+    let vpc = v(run(w("vpc create --cidr 10.91.0.0/16")).await.unwrap());
+    let vpc_id = vpc["vpcId"].as_str().unwrap().to_owned();
+    let mut subnets = vec![];
+    for (cidr, az) in [
+        ("10.91.1.0/24", "us-east-1a"),
+        ("10.91.2.0/24", "us-east-1b"),
+    ] {
+        let s = v(run(w(&format!(
+            "subnet create --vpc {vpc_id} --cidr {cidr} --az {az}"
+        )))
+        .await
+        .unwrap());
+        subnets.push(s["subnetId"].as_str().unwrap().to_owned());
+    }
+
+    // sg: allow, then revoke with the same words.
+    let sg = v(run(w(&format!("sg create --vpc {vpc_id} --name e")))
+        .await
+        .unwrap());
+    let sg_id = sg["groupId"].as_str().unwrap().to_owned();
+    let spec = "--protocol tcp --port 443 --cidr 10.91.1.0/24";
+    let rule = v(run(w(&format!("sg allow {sg_id} {spec}"))).await.unwrap());
+    assert!(
+        render_table(&rule).starts_with("ingress tcp 443 from 10.91.1.0/24 (sgr-"),
+        "{}",
+        render_table(&rule)
+    );
+    let rules = |g: &Value| g["rules"].as_array().unwrap().len();
+    let before = rules(&v(run(w(&format!("sg show {sg_id}"))).await.unwrap()));
+    run(w(&format!("sg revoke {sg_id} {spec}"))).await.unwrap();
+    let after = v(run(w(&format!("sg show {sg_id}"))).await.unwrap());
+    assert_eq!(rules(&after), before - 1, "{after}");
+    assert!(!after.to_string().contains("10.91.1.0/24"), "{after}");
+    let err = run(w(&format!("sg revoke {sg_id} {spec}")))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("has no ingress rule tcp 443 from 10.91.1.0/24")
+            && err.contains("egress all traffic to 0.0.0.0/0"),
+        "{err}"
+    );
+    // By id, as before.
+    let rule = v(run(w(&format!(
+        "sg allow {sg_id} --protocol udp --port 53 --cidr 10.0.0.0/8"
+    )))
+    .await
+    .unwrap());
+    let rule_id = rule["ruleId"].as_str().unwrap();
+    run(w(&format!("sg revoke {sg_id} {rule_id}")))
+        .await
+        .unwrap();
+    assert_eq!(
+        rules(&v(run(w(&format!("sg show {sg_id}"))).await.unwrap())),
+        before - 1
+    );
+
+    // zone set: ALIAS -> A -> ALIAS, each replacing the other; CNAME says what to remove.
+    let zone = v(run(w(&format!(
+        "zone create --name corp.internal --vpc {vpc_id}"
+    )))
+    .await
+    .unwrap());
+    let zone_id = zone["hostedZoneId"].as_str().unwrap().to_owned();
+    let set = |kind: &str, value: &str| {
+        w(&format!(
+            "zone set {zone_id} --name api.corp.internal --type {kind} --value {value}"
+        ))
+    };
+    let types = |z: &Value| -> Vec<String> {
+        z["recordSets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["name"] == "api.corp.internal")
+            .map(|r| r["type"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let z = v(run(set("ALIAS", "vpce-1.example.internal")).await.unwrap());
+    assert_eq!(types(&z), ["ALIAS"]);
+    let z = v(run(set("A", "10.91.1.7")).await.unwrap());
+    assert_eq!(types(&z), ["A"], "{z}");
+    let z = v(run(set("ALIAS", "vpce-2.example.internal")).await.unwrap());
+    assert_eq!(types(&z), ["ALIAS"], "{z}");
+    let err = run(set("CNAME", "db.corp.internal"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!(
+            "linkplane cloud zone unset {zone_id} --name api.corp.internal --type ALIAS"
+        )),
+        "{err}"
+    );
+    let z = v(run(w(&format!("zone show {zone_id}"))).await.unwrap());
+    assert_eq!(types(&z), ["ALIAS"], "a refused set changes nothing: {z}");
+
+    // route add --vpc: every subnet's route table.
+    let igw = v(run(w(&format!("igw create --vpc {vpc_id}"))).await.unwrap());
+    let igw_id = igw["internetGatewayId"].as_str().unwrap().to_owned();
+    let added = v(run(w(&format!(
+        "route add --vpc {vpc_id} --destination 0.0.0.0/0 --target {igw_id}"
+    )))
+    .await
+    .unwrap());
+    assert_eq!(added.as_array().unwrap().len(), 2, "{added}");
+    for s in &subnets {
+        let routes = v(run(w(&format!("route list --subnet {s}"))).await.unwrap());
+        assert!(
+            routes.to_string().contains(&igw_id),
+            "{s} has no route to {igw_id}: {routes}"
+        );
+    }
+    assert!(
+        Top::try_parse_from([
+            "cloud",
+            "route",
+            "add",
+            "--destination",
+            "0.0.0.0/0",
+            "--target",
+            "igw-1"
+        ])
+        .is_err(),
+        "--subnet or --vpc is required"
+    );
+    server.abort();
+}

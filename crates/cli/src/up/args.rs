@@ -36,12 +36,16 @@ pub struct UpArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(
+    after_long_help = "Examples (as root):\n  linkplane down                          # what `linkplane up` made in ./.linkplane\n  linkplane down --data-dir /srv/lp --prefix lp2\n  LINKPLANE_DATA_DIR=$PWD/.linkplane linkplane down   # the README walkthrough's serve"
+)]
 pub struct DownArgs {
     /// Installation prefix `up` used [default: the one recorded in <data-dir>/up.json, else
     /// lp].
     #[arg(long, env = "LINKPLANE_PREFIX")]
     pub prefix: Option<String>,
-    /// Data directory `up` used; deleted (only when `up` made it).
-    #[arg(long, default_value = "./.linkplane")]
+    /// Data directory of the control plane to stop: the serve holding it is stopped
+    /// (started by `up` or by hand); the directory is deleted only when `up` made it.
+    #[arg(long, default_value = "./.linkplane", env = "LINKPLANE_DATA_DIR")]
     pub data_dir: PathBuf,
 }

@@ -18,24 +18,47 @@ pub(super) fn recorded_prefix(data_dir: &Path) -> Option<String> {
 
 pub async fn down(args: DownArgs) -> anyhow::Result<()> {
     let data_dir = absolute(&args.data_dir)?;
+    let data_dir = std::fs::canonicalize(&data_dir).unwrap_or(data_dir);
+    // The serve of this data dir: the one `up` started (serve.pid), or whichever holds
+    // serve.lock (a walkthrough's `linkplane serve &`).
+    let running = crate::serve::running_serve(&data_dir);
     let prefix_name = args
         .prefix
         .clone()
         .or_else(|| recorded_prefix(&data_dir))
+        .or_else(|| {
+            running
+                .as_ref()
+                .map(|(_, p)| p.clone())
+                .filter(|p| !p.is_empty())
+        })
         .unwrap_or_else(|| "lp".to_owned());
     let prefix =
         linkplane_localcloud::Prefix::parse(&prefix_name).map_err(|e| anyhow!("--prefix: {e}"))?;
     if !linkplane_localcloud::running_as_root() {
         bail!("linkplane down needs root (it deletes network namespaces): run it as root");
     }
-    match read_pid(&data_dir) {
-        Some(pid) if pid_alive(pid) && is_serve(pid) => {
+    let pid = read_pid(&data_dir)
+        .filter(|pid| pid_alive(*pid) && is_serve(*pid))
+        .or(running.map(|(pid, _)| pid).filter(|pid| is_serve(*pid)));
+    match pid {
+        Some(pid) => {
             stop(pid).await;
-            eprintln!("stopped linkplane serve (pid {pid})");
+            if pid_alive(pid) && is_serve(pid) {
+                bail!(
+                    "linkplane serve (pid {pid}) of {} did not stop; kill it (kill -9 {pid}) and run down again",
+                    data_dir.display()
+                );
+            }
+            eprintln!(
+                "stopped linkplane serve (pid {pid}) of {}",
+                data_dir.display()
+            );
         }
-        _ => eprintln!(
-            "no background linkplane serve of {} is running",
-            data_dir.display()
+        None => eprintln!(
+            "no linkplane serve of {} is running (none holds {})",
+            data_dir.display(),
+            data_dir.join("serve.lock").display()
         ),
     }
     let report = tokio::task::spawn_blocking(move || linkplane_localcloud::gc(&prefix)).await?;
@@ -70,12 +93,13 @@ pub(super) async fn stop(pid: i32) {
     let p = nix::unistd::Pid::from_raw(pid);
     let _ = kill(p, Signal::SIGTERM);
     let start = Instant::now();
-    while pid_alive(pid) && start.elapsed() < Duration::from_secs(20) {
+    // A zombie (exited, not yet reaped by its parent shell) has no cmdline: it is stopped.
+    while pid_alive(pid) && is_serve(pid) && start.elapsed() < Duration::from_secs(20) {
         // Reap it if it is our child (it is not, normally: `up` ran in another process).
         let _ = nix::sys::wait::waitpid(p, Some(nix::sys::wait::WaitPidFlag::WNOHANG));
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    if pid_alive(pid) {
+    if pid_alive(pid) && is_serve(pid) {
         let _ = kill(p, Signal::SIGKILL);
     }
 }

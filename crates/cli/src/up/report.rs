@@ -87,6 +87,65 @@ pub(super) fn made(created: bool) -> &'static str {
     if created { "created" } else { "exists" }
 }
 
+/// The lines a newcomer pastes into a shell so that the README's commands work on what `up`
+/// made: the environment (`LINKPLANE_URL`, `LINKPLANE_DATA_DIR`, `PATH` when needed), the
+/// walkthrough's `customer()` function and the ids under the walkthrough's names; then
+/// commands to try with them. Each line is indented by two spaces.
+pub(super) fn paste_block(s: &Summary, host: &str) -> String {
+    let mut out =
+        String::from("Paste into your shell (the names the README's walkthroughs use):\n");
+    if let Ok(exe) = linkplane_exe() {
+        let on_path = std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| Some(d.as_path()) == exe.parent()));
+        if let (false, Some(dir)) = (on_path, exe.parent()) {
+            out.push_str(&format!(
+                "  export PATH={}:$PATH\n",
+                shell_quote(&dir.display().to_string())
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "  export LINKPLANE_URL={} LINKPLANE_DATA_DIR={}\n",
+        shell_quote(&s.control_plane_url),
+        shell_quote(&s.data_dir)
+    ));
+    out.push_str(&format!(
+        "  export CUSTOMER={}\n",
+        shell_quote(&s.customer_principal)
+    ));
+    out.push_str("  customer() { linkplane cloud --as \"$CUSTOMER\" \"$@\"; }\n");
+    out.push_str(&format!(
+        "  CLUSTER={} DEPLOYMENT={} VPC={} ENDPOINT={} INSTANCE={}\n",
+        s.cluster_id, s.deployment_id, s.customer_vpc, s.endpoint_id, s.customer_instance
+    ));
+    out.push_str("\nThen try:\n");
+    out.push_str("  linkplane agent list --deployment $DEPLOYMENT              # HEALTHY\n");
+    out.push_str(&format!(
+        "  customer exec $INSTANCE -- dig +short {host}    # the endpoint's private IPs\n"
+    ));
+    out.push_str(&format!(
+        "  customer exec $INSTANCE -- curl -sS --cacert $LINKPLANE_DATA_DIR/ca.pem https://{host}/    # 404 page not found\n"
+    ));
+    if let Some(ip) = &s.public_ip {
+        out.push_str(&format!(
+            "  linkplane cloud internet exec -- curl -sS --cacert $LINKPLANE_DATA_DIR/ca.pem \\\n      --resolve {host}:443:{ip} https://{host}/    # the public path; refused once --private-only\n"
+        ));
+    }
+    out
+}
+
+/// `s` quoted for a POSIX shell when it holds anything but safe characters.
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-:=@,+%".contains(c))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
 pub(super) fn print_summary(s: &Summary, host: &str, took: Duration) {
     println!();
     println!(
@@ -120,43 +179,7 @@ pub(super) fn print_summary(s: &Summary, host: &str, took: Duration) {
     );
     println!("  agent instance    {}", s.customer_instance);
     println!();
-    if let Ok(exe) = linkplane_exe() {
-        let on_path = std::env::var_os("PATH")
-            .is_some_and(|p| std::env::split_paths(&p).any(|d| Some(d.as_path()) == exe.parent()));
-        if !on_path {
-            println!("(`linkplane` below is {})", exe.display());
-        }
-    }
-    println!("Try it from the customer's instance:");
-    let cloud = format!(
-        "linkplane cloud --url {} --cloud-token-file {}/cloud.token --as {}",
-        s.control_plane_url, s.data_dir, s.customer_principal
-    );
-    println!(
-        "  {cloud} exec {} -- dig +short {host}",
-        s.customer_instance
-    );
-    println!(
-        "  {cloud} exec {} -- curl -sS --cacert {} https://{host}/    # 404 page not found",
-        s.customer_instance, s.ca_file
-    );
-    if let Some(ip) = &s.public_ip {
-        println!();
-        println!(
-            "The public path (from the internet namespace; refused once the cluster is --private-only):"
-        );
-        println!(
-            "  {cloud} internet exec -- curl -sS --cacert {} --resolve {host}:443:{ip} https://{host}/",
-            s.ca_file
-        );
-    }
-    println!();
-    println!("The control plane, with the CLI:");
-    println!(
-        "  export LINKPLANE_URL={} LINKPLANE_TOKEN_FILE={}",
-        s.control_plane_url, s.token_file
-    );
-    println!("  linkplane agent list --deployment {}", s.deployment_id);
+    print!("{}", paste_block(s, host));
     println!();
     println!(
         "Verification: {}",

@@ -425,10 +425,9 @@ pub async fn customer_net(engine: &Engine, cidr: &str, allow_from: &str) -> Cust
 }
 
 /// Run the activation instructions' `linkplane cloud --as ARN …` commands against
-/// `/cloud/v1`, the way the CLI would send them. `<subnet-id>` lines run once per subnet the
-/// preceding `subnet list` returned.
+/// `/cloud/v1`, the way the CLI would send them. `route add --vpc` runs once per subnet of
+/// the VPC (as the CLI does).
 pub async fn run_instructions(h: &Harness, steps: &[String]) {
-    let mut listed: Vec<String> = vec![];
     for step in steps {
         let words: Vec<&str> = step.split_whitespace().collect();
         assert_eq!(&words[..3], ["linkplane", "cloud", "--as"], "{step}");
@@ -462,19 +461,25 @@ pub async fn run_instructions(h: &Harness, steps: &[String]) {
                     )
                     .await;
                 assert_eq!(s, 200, "{step}: {v}");
-                listed = v
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|s| s["subnetId"].as_str().unwrap().to_owned())
-                    .collect();
             }
             ["route", "add"] => {
-                let subnet = flag("--subnet");
-                let targets = if subnet == "<subnet-id>" {
-                    listed.clone()
+                let targets = if rest.contains(&"--vpc") {
+                    let (s, v) = h
+                        .cloud(
+                            who,
+                            reqwest::Method::GET,
+                            &format!("/subnets?vpcId={}", flag("--vpc")),
+                            None,
+                        )
+                        .await;
+                    assert_eq!(s, 200, "{step}: {v}");
+                    v.as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|s| s["subnetId"].as_str().unwrap().to_owned())
+                        .collect()
                 } else {
-                    vec![subnet]
+                    vec![flag("--subnet")]
                 };
                 assert!(!targets.is_empty(), "{step}: no subnet to route from");
                 for s_id in targets {
