@@ -8,12 +8,16 @@
 //! - [`front_door`]: the orchestration plane's policy at each cluster's ingress gateway
 //!   (`404 page not found`, agent routes, `/<deploymentId>/…`, `privateOnly`, allowed
 //!   ranges); it reads endpoint connections through the cluster's provider.
+//! - [`metrics`]: `GET /metrics` (Prometheus text) for the operator's own listener: API
+//!   requests by route template and status, reconciles, provider call latency, forwarders,
+//!   DNS, the process's descriptors and memory.
 //!
 //! Only this crate (and the `local` provider itself) depends on localcloud.
 
 #![forbid(unsafe_code)]
 
 pub mod front_door;
+pub mod metrics;
 pub mod plane;
 
 pub use linkplane_controllers::ControllersConfig;
