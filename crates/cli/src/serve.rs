@@ -55,6 +55,11 @@ pub struct ServeArgs {
     /// Keep it with backups of the database: without it, its secrets cannot be read.
     #[arg(long, env = "LINKPLANE_SECRETS_KEY_FILE")]
     pub secrets_key_file: Option<PathBuf>,
+    /// Serve `GET /metrics` (Prometheus text) on this address, a listener of its own: bind
+    /// it where only your monitoring reaches (it takes no token; its labels carry no tenant
+    /// data). Off by default; the API listener never serves /metrics.
+    #[arg(long, env = "LINKPLANE_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Whether the log on stderr is coloured: only when stderr is a terminal and NO_COLOR is
@@ -178,6 +183,24 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(reason) = plane.localcloud_disabled() {
         eprintln!("warning: localcloud is disabled: {reason}");
     }
+    let metrics = match args.metrics_listen {
+        Some(at) => {
+            let l = tokio::net::TcpListener::bind(at)
+                .await
+                .with_context(|| format!("cannot listen on {at} (--metrics-listen)"))?;
+            eprintln!(
+                "linkplane serve: metrics on http://{}/metrics",
+                l.local_addr()?
+            );
+            let router = plane.metrics_router();
+            Some(tokio::spawn(async move {
+                if let Err(e) = axum::serve(l, router).await {
+                    tracing::warn!(error = %e, "the metrics listener failed");
+                }
+            }))
+        }
+        None => None,
+    };
     let served = axum::serve(
         linkplane_server::ProblemListener::new(listener),
         plane.router(),
@@ -185,6 +208,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     .with_graceful_shutdown(shutdown_signal())
     .await
     .context("server failed");
+    if let Some(m) = metrics {
+        m.abort();
+    }
     plane.shutdown().await;
     served?;
     tracing::info!("stopped");

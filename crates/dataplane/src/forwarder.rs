@@ -115,6 +115,9 @@ pub struct ForwarderConfig {
     pub connect_timeout: Duration,
     /// Whether new connections are accepted from the start (see [`ForwarderHandle::set_accepting`]).
     pub accepting: bool,
+    /// The endpoint this forwarder serves: its metrics' `endpoint` label (default: the
+    /// PROXY v2 endpoint id, else `unnamed`). See [`crate::metrics`].
+    pub endpoint: Option<String>,
 }
 
 impl Default for ForwarderConfig {
@@ -123,6 +126,7 @@ impl Default for ForwarderConfig {
             proxy_protocol_endpoint_id: None,
             connect_timeout: Duration::from_secs(5),
             accepting: true,
+            endpoint: None,
         }
     }
 }
@@ -171,7 +175,7 @@ impl ForwarderStats {
     }
 }
 
-struct Shared {
+pub(crate) struct Shared {
     targets: TargetSet,
     connector: Arc<dyn Connector>,
     config: ForwarderConfig,
@@ -221,9 +225,35 @@ pub fn spawn(
         cancel: CancellationToken::new(),
         tracker: TaskTracker::new(),
     });
+    crate::metrics::forwarder_started(&shared);
     let s = shared.clone();
     shared.tracker.spawn(accept_loop(listener, s));
     Ok(ForwarderHandle { shared, local_addr })
+}
+
+impl Shared {
+    /// The `endpoint` label of this forwarder's metrics.
+    pub(crate) fn label(&self) -> &str {
+        self.config
+            .endpoint
+            .as_deref()
+            .or(self.config.proxy_protocol_endpoint_id.as_deref())
+            .unwrap_or("unnamed")
+    }
+
+    pub(crate) fn snapshot(&self) -> StatsSnapshot {
+        self.stats.snapshot()
+    }
+
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        crate::metrics::forwarder_retired(self.label(), self.stats.snapshot());
+    }
 }
 
 impl ForwarderHandle {

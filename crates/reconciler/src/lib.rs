@@ -27,6 +27,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod metrics;
+
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::fmt::{Debug, Display};
@@ -219,6 +221,8 @@ struct State<K> {
     failures: HashMap<K, u32>,
     /// Why each queued, dirty or scheduled key will run (the first reason wins).
     reasons: HashMap<K, Reason>,
+    /// Why each running pass ran and when it started (for its metrics).
+    started: HashMap<Id, (Reason, Instant)>,
 }
 
 impl<K: Clone + Eq + Hash + Ord> State<K> {
@@ -234,6 +238,7 @@ impl<K: Clone + Eq + Hash + Ord> State<K> {
             timer_seq: 0,
             failures: HashMap::new(),
             reasons: HashMap::new(),
+            started: HashMap::new(),
         }
     }
 
@@ -346,6 +351,7 @@ where
         let mut tasks: JoinSet<Result<Action, R::Error>> = JoinSet::new();
         let mut resync = tokio::time::interval(self.config.resync);
         resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let gauges = metrics::QueueGauges::of(self.name);
         let _triggers = AbortOnDrop(tokio::spawn(Arc::clone(&self.reconciler).triggers(
             Handle {
                 tx: self.tx.clone(),
@@ -371,8 +377,14 @@ where
                 );
                 let pass = async move { r.reconcile(k).await }.instrument(span);
                 let handle = tasks.spawn(CURRENT.scope(waker, pass));
+                st.started.insert(handle.id(), (reason, Instant::now()));
                 st.running.insert(handle.id(), key);
             }
+            gauges.set(
+                st.queue.len() + st.dirty.len(),
+                st.running.len(),
+                st.scheduled.len(),
+            );
             let next_timer = st.next_timer();
             tokio::select! {
                 Some((key, reason)) = self.rx.recv() => st.enqueue_now(key, reason),
@@ -396,14 +408,23 @@ where
         st: &mut State<R::Key>,
         done: Result<(Id, Result<Action, R::Error>), tokio::task::JoinError>,
     ) {
-        let (id, outcome) = match done {
-            Ok((id, r)) => (id, r.map_err(|e| e.to_string())),
-            Err(join) => (join.id(), Err(format!("reconcile panicked: {join}"))),
+        let (id, outcome, panicked) = match done {
+            Ok((id, r)) => (id, r.map_err(|e| e.to_string()), false),
+            Err(join) => (join.id(), Err(format!("reconcile panicked: {join}")), true),
         };
         let Some(key) = st.running.remove(&id) else {
             return;
         };
         st.running_keys.remove(&key);
+        if let Some((reason, at)) = st.started.remove(&id) {
+            let how = match &outcome {
+                Ok(Action::Done) => metrics::Outcome::Done,
+                Ok(Action::RequeueAfter(_)) => metrics::Outcome::Requeue,
+                Err(_) if panicked => metrics::Outcome::Panic,
+                Err(_) => metrics::Outcome::Error,
+            };
+            metrics::pass(self.name, reason, how, at.elapsed());
+        }
         match outcome {
             Ok(Action::Done) => {
                 st.failures.remove(&key);

@@ -446,3 +446,37 @@ mod reasons {
         );
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn passes_are_counted_by_controller_reason_and_outcome_and_the_queue_is_a_gauge() {
+    let r = Recorder::with(&[1, 2, 3]);
+    r.script(1, &[Outcome::Fail, Outcome::Done]);
+    r.script(2, &[Outcome::Panic, Outcome::Done]);
+    r.script(3, &[Outcome::Requeue(Duration::from_secs(3600))]);
+    let (controller, _handle) = Controller::new("metrics-run", Arc::clone(&r), config());
+    let (_stop, rx) = watch::channel(false);
+    let _task = tokio::spawn(controller.run(rx));
+    settle().await;
+    let text = metrics::tests::scrape();
+    let has = |line: &str| assert!(text.contains(line), "missing {line} in\n{text}");
+    has(
+        r#"linkplane_reconcile_passes_total{controller="metrics-run",reason="resync",outcome="error"} 1"#,
+    );
+    has(
+        r#"linkplane_reconcile_passes_total{controller="metrics-run",reason="resync",outcome="panic"} 1"#,
+    );
+    has(
+        r#"linkplane_reconcile_passes_total{controller="metrics-run",reason="resync",outcome="requeue"} 1"#,
+    );
+    has(
+        r#"linkplane_reconcile_passes_total{controller="metrics-run",reason="retry",outcome="done"} 2"#,
+    );
+    has(r#"linkplane_reconcile_errors_total{controller="metrics-run",reason="resync"} 2"#);
+    has(
+        r#"linkplane_reconcile_duration_seconds_count{controller="metrics-run",reason="resync"} 3"#,
+    );
+    // Key 3 waits on its hour-long requeue; nothing is queued or running.
+    has(r#"linkplane_reconcile_scheduled{controller="metrics-run"} 1"#);
+    has(r#"linkplane_reconcile_queue_depth{controller="metrics-run"} 0"#);
+    has(r#"linkplane_reconcile_in_flight{controller="metrics-run"} 0"#);
+}

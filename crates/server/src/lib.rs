@@ -10,6 +10,9 @@
 //!   ranges); it reads endpoint connections through the cluster's provider.
 //! - [`listener`]: the plane's TCP listener, whose connections answer hyper's own errors
 //!   (414, 431, 400 before any router runs) as problems.
+//! - [`metrics`]: `GET /metrics` (Prometheus text) for the operator's own listener: API
+//!   requests by route template and status, reconciles, provider call latency, forwarders,
+//!   DNS, the process's descriptors and memory.
 //!
 //! Only this crate (and the `local` provider itself) depends on localcloud.
 
@@ -17,6 +20,7 @@
 
 pub mod front_door;
 pub mod listener;
+pub mod metrics;
 pub mod plane;
 
 pub use linkplane_controllers::ControllersConfig;

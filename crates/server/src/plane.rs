@@ -77,6 +77,7 @@ pub struct Plane {
     engine: Option<Arc<Engine>>,
     disabled: Option<String>,
     controllers: Option<Controllers>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Plane {
@@ -137,10 +138,12 @@ impl Plane {
             };
             Arc::new(LocalProvider::with_ingress(Arc::clone(e), setup))
         });
+        let metrics = Arc::new(crate::metrics::Metrics::new());
         let mut providers = ProviderRegistry::new(config.providers.clone());
         match (&local, &disabled) {
             (Some(l), _) => {
-                providers.register(Arc::clone(l) as Arc<dyn linkplane_provider::Provider>);
+                // Registered timed: every call through the registry is measured.
+                providers.register(metrics.metered(Arc::clone(l) as _));
             }
             (None, reason) => {
                 providers.disable(
@@ -169,11 +172,31 @@ impl Plane {
             engine,
             disabled,
             controllers,
+            metrics,
         })
     }
 
-    /// `/v1` (and `/healthz`, `/docs`) and `/cloud/v1` on one router.
+    /// `/v1` (and `/healthz`, `/docs`) and `/cloud/v1` on one router, every request counted
+    /// and timed by route template ([`crate::metrics::http`]).
     pub fn router(&self) -> Router {
+        self.routes().layer(axum::middleware::from_fn_with_state(
+            self.metrics.http(),
+            crate::metrics::http::track,
+        ))
+    }
+
+    /// `GET /metrics` for an operator's listener (`serve --metrics-listen`): never part of
+    /// [`Plane::router`], which tenants reach. See [`crate::metrics`].
+    pub fn metrics_router(&self) -> Router {
+        crate::metrics::router(Arc::clone(&self.metrics))
+    }
+
+    /// The plane's metrics (what `GET /metrics` renders).
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.metrics
+    }
+
+    fn routes(&self) -> Router {
         let api = linkplane_api::router(self.state.clone());
         match (&self.engine, &self.disabled) {
             (Some(e), _) => linkplane_localcloud::api::router(Arc::clone(e)).merge(api),

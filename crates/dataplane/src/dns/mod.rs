@@ -32,5 +32,6 @@ mod upstream;
 pub use config::{
     ConfigError, ForwardRule, PrivateZone, RecordData, RuleAction, ViewConfig, ZoneRecord,
 };
+pub(crate) use server::Inner as ViewInner;
 pub use server::{DnsServerHandle, DnsStats, DnsView, Resolution};
 pub use upstream::{LocalSockets, NsSockets, SocketFactory};

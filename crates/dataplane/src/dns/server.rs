@@ -76,13 +76,35 @@ pub struct DnsStats {
     pub memo_hits: u64,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     config: ArcSwap<ViewConfig>,
     runtime: FactoryRuntime,
     upstream_timeout: Duration,
     counters: Counters,
     cache: AnswerCache,
     fast: FastAnswers,
+}
+
+impl Inner {
+    pub(crate) fn stats(&self) -> DnsStats {
+        let c = &self.counters;
+        let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        DnsStats {
+            queries: r(&c.queries),
+            private: r(&c.private),
+            forwarded: r(&c.forwarded),
+            public: r(&c.public),
+            failed: r(&c.failed),
+            cache_hits: r(&c.cache_hits),
+            memo_hits: r(&c.memo_hits),
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        crate::metrics::dns_view_retired(self.stats());
+    }
 }
 
 /// A resolution and, when it came from private zones alone, how many zone lookups it
@@ -116,7 +138,7 @@ impl DnsView {
     /// A view with no zones, no rules and no public upstream. Upstream queries leave
     /// from sockets made by `sockets` (use [`super::NsSockets`] for a VPC namespace).
     pub fn new(sockets: Arc<dyn SocketFactory>) -> Self {
-        Self {
+        let view = Self {
             inner: Arc::new(Inner {
                 config: ArcSwap::from_pointee(ViewConfig::default()),
                 runtime: FactoryRuntime::new(sockets),
@@ -125,7 +147,9 @@ impl DnsView {
                 cache: AnswerCache::default(),
                 fast: FastAnswers::default(),
             }),
-        }
+        };
+        crate::metrics::dns_view_started(&view.inner);
+        view
     }
 
     pub fn config(&self) -> Arc<ViewConfig> {
@@ -212,17 +236,7 @@ impl DnsView {
     }
 
     pub fn stats(&self) -> DnsStats {
-        let c = &self.inner.counters;
-        let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        DnsStats {
-            queries: r(&c.queries),
-            private: r(&c.private),
-            forwarded: r(&c.forwarded),
-            public: r(&c.public),
-            failed: r(&c.failed),
-            cache_hits: r(&c.cache_hits),
-            memo_hits: r(&c.memo_hits),
-        }
+        self.inner.stats()
     }
 
     /// Resolve one question through this view (what the server does per query).

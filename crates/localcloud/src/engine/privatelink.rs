@@ -1752,6 +1752,7 @@ impl Engine {
                 connector,
                 ForwarderConfig {
                     proxy_protocol_endpoint_id: svc.proxy_protocol.then(|| endpoint_id.to_string()),
+                    endpoint: Some(endpoint_id.to_string()),
                     accepting: open,
                     ..Default::default()
                 },
