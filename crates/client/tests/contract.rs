@@ -108,7 +108,11 @@ async fn typed_answers_decode_what_the_api_serves() {
     assert_eq!(pl.cluster_id.as_str(), cluster_id);
     // No provider runs here: no name yet, and the reason decodes.
     assert_eq!(pl.service_name, None);
-    assert!(pl.service_name_reason.unwrap().contains("not provisioned yet"));
+    assert!(
+        pl.service_name_reason
+            .unwrap()
+            .contains("not provisioned yet")
+    );
     assert!(!pl.availability_zones.is_empty());
     assert!(
         c.endpoint_connections(org, &cluster_id)
