@@ -103,6 +103,10 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    // Listen for SIGTERM from the first moment, so a `down` (or an init system) that stops a
+    // serve still starting up gets a graceful stop once it is up, never the default death.
+    let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot listen for SIGTERM")?;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -205,7 +209,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         linkplane_server::ProblemListener::new(listener),
         plane.router(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(shutdown_signal(terminate))
     .await
     .context("server failed");
     if let Some(m) = metrics {
@@ -331,22 +335,10 @@ pub(crate) fn running_serve(data_dir: &std::path::Path) -> Option<(i32, String)>
     ))
 }
 
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let term = async {
-        match signal(SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
+async fn shutdown_signal(mut terminate: tokio::signal::unix::Signal) {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
+        _ = terminate.recv() => {}
     }
     tracing::info!("shutting down");
 }

@@ -134,9 +134,18 @@ fn a_validation_error_exits_non_zero_and_names_the_field() {
 fn another_organization_or_a_missing_resource_is_a_404() {
     let server = Server::start();
     let out = server
-        .lp(&["cluster", "get", "cl7g2k4m9p3q5r6s2taa"])
+        .lp(&["cluster", "get", "cl7g2k4m7p3q5r6s2t"])
         .failed();
     assert!(out.stderr.contains("404"), "{}", out.stderr);
+    // Not an id and no cluster of that name: says how to find the ids.
+    let out = server
+        .lp(&["cluster", "get", "cl7g2k4m9p3q5r6s2taa"])
+        .failed();
+    assert!(
+        out.stderr.contains("linkplane cluster list"),
+        "{}",
+        out.stderr
+    );
     let out = server
         .lp(&["cluster", "list", "--org", "org7g2k4m9p3q5r6s2ta"])
         .failed();

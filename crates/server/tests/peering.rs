@@ -354,7 +354,7 @@ async fn request_that_cannot_be_created_is_not_found_and_retried_after_the_delay
         .await;
     assert_eq!(r["status"], "PENDING", "{r}");
     assert!(
-        s(&r, "statusReason").contains(&format!("{} to be AVAILABLE", s(&tgw, "id"))),
+        s(&r, "statusReason").contains(&format!("{} to be ACTIVE", s(&tgw, "id"))),
         "{r}"
     );
 
