@@ -455,7 +455,11 @@ fn fold(line: &str) -> String {
     let mut out = String::new();
     let mut current = String::new();
     for (i, part) in line.split(" --").enumerate() {
-        let piece = if i == 0 { part.to_owned() } else { format!(" --{part}") };
+        let piece = if i == 0 {
+            part.to_owned()
+        } else {
+            format!(" --{part}")
+        };
         if !current.is_empty() && current.chars().count() + piece.chars().count() > WIDTH {
             out.push_str(&current);
             out.push_str(" \\\n     ");
