@@ -108,6 +108,38 @@ const ARG_HELP: &[(&str, &str)] = &[
     ("account", "The 12-digit account"),
     ("destination", "The route's destination CIDR"),
     ("output", "Output format"),
+    (
+        "auto_accept_shared_attachments",
+        "enable: attachments from other accounts need no accept",
+    ),
+    (
+        "default_route_table_association",
+        "enable: new attachments join the default route table",
+    ),
+    (
+        "default_route_table_propagation",
+        "enable: new attachments propagate to the default route table",
+    ),
+    ("tgw_id", "The transit gateway (tgw-…, from `tgw list`)"),
+    (
+        "attachment_id",
+        "The attachment (tgw-attach-…, from `tgw attachments`)",
+    ),
+    (
+        "route_table_id",
+        "The gateway route table (tgw-rtb-…, from `tgw route-tables`)",
+    ),
+    ("attachment", "The attachment (tgw-attach-…)"),
+    (
+        "blackhole",
+        "Drop traffic to the destination instead of routing it",
+    ),
+    ("resource_id", "The resource to share (tgw-…)"),
+    ("share_id", "The resource share (from `ram list`)"),
+    (
+        "invitation_id",
+        "The invitation (rsi-…, from `ram invitations`)",
+    ),
 ];
 
 /// Examples per command path (without the leading `linkplane`), shown at the end of its long
@@ -421,6 +453,97 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "linkplane cloud public-dns unpublish c0ffee.external.linkplane.test",
     ),
     ("local gc", "linkplane local gc --prefix lp"),
+    (
+        "cloud tgw create",
+        "linkplane cloud tgw create --description hub --auto-accept-shared-attachments disable",
+    ),
+    ("cloud tgw list", "linkplane cloud tgw list"),
+    ("cloud tgw show", "linkplane cloud tgw show tgw-0a1b2c3d"),
+    (
+        "cloud tgw delete",
+        "linkplane cloud tgw delete tgw-0a1b2c3d",
+    ),
+    (
+        "cloud tgw attach",
+        "linkplane cloud --as arn:aws:iam::222222222222:root tgw attach tgw-0a1b2c3d --vpc vpc-9cafe012 --subnet subnet-e3cc37d5",
+    ),
+    ("cloud tgw attachments", "linkplane cloud tgw attachments"),
+    (
+        "cloud tgw show-attachment",
+        "linkplane cloud tgw show-attachment tgw-attach-0a1b2c3d",
+    ),
+    (
+        "cloud tgw accept-attachment",
+        "linkplane cloud tgw accept-attachment tgw-attach-0a1b2c3d",
+    ),
+    (
+        "cloud tgw reject-attachment",
+        "linkplane cloud tgw reject-attachment tgw-attach-0a1b2c3d",
+    ),
+    (
+        "cloud tgw delete-attachment",
+        "linkplane cloud tgw delete-attachment tgw-attach-0a1b2c3d",
+    ),
+    (
+        "cloud tgw create-route-table",
+        "linkplane cloud tgw create-route-table tgw-0a1b2c3d",
+    ),
+    ("cloud tgw route-tables", "linkplane cloud tgw route-tables"),
+    (
+        "cloud tgw show-route-table",
+        "linkplane cloud tgw show-route-table tgw-rtb-0a1b2c3d",
+    ),
+    (
+        "cloud tgw delete-route-table",
+        "linkplane cloud tgw delete-route-table tgw-rtb-0a1b2c3d",
+    ),
+    (
+        "cloud tgw associate",
+        "linkplane cloud tgw associate tgw-rtb-0a1b2c3d --attachment tgw-attach-0a1b2c3d",
+    ),
+    (
+        "cloud tgw disassociate",
+        "linkplane cloud tgw disassociate tgw-rtb-0a1b2c3d --attachment tgw-attach-0a1b2c3d",
+    ),
+    (
+        "cloud tgw enable-propagation",
+        "linkplane cloud tgw enable-propagation tgw-rtb-0a1b2c3d --attachment tgw-attach-0a1b2c3d",
+    ),
+    (
+        "cloud tgw disable-propagation",
+        "linkplane cloud tgw disable-propagation tgw-rtb-0a1b2c3d --attachment tgw-attach-0a1b2c3d",
+    ),
+    (
+        "cloud tgw create-route",
+        "linkplane cloud tgw create-route tgw-rtb-0a1b2c3d --destination 10.62.0.0/16 --attachment tgw-attach-0a1b2c3d\nlinkplane cloud tgw create-route tgw-rtb-0a1b2c3d --destination 10.99.0.0/16 --blackhole",
+    ),
+    (
+        "cloud tgw routes",
+        "linkplane cloud tgw routes tgw-rtb-0a1b2c3d",
+    ),
+    (
+        "cloud tgw delete-route",
+        "linkplane cloud tgw delete-route tgw-rtb-0a1b2c3d --destination 10.62.0.0/16",
+    ),
+    (
+        "cloud ram create-resource-share",
+        "linkplane cloud ram create-resource-share --resource-id tgw-0a1b2c3d --principals 222222222222 --name hub",
+    ),
+    ("cloud ram list", "linkplane cloud ram list"),
+    ("cloud ram show", "linkplane cloud ram show rs-0a1b2c3d"),
+    ("cloud ram delete", "linkplane cloud ram delete rs-0a1b2c3d"),
+    (
+        "cloud ram invitations",
+        "linkplane cloud --as arn:aws:iam::222222222222:root ram invitations",
+    ),
+    (
+        "cloud ram accept-invitation",
+        "linkplane cloud --as arn:aws:iam::222222222222:root ram accept-invitation rsi-0a1b2c3d",
+    ),
+    (
+        "cloud ram reject-invitation",
+        "linkplane cloud --as arn:aws:iam::222222222222:root ram reject-invitation rsi-0a1b2c3d",
+    ),
     (
         "cloud exec",
         "linkplane cloud --as arn:aws:iam::111122223333:root exec i-c01299d8 -- dig +short db.corp.internal\necho hello | linkplane cloud exec --via-api i-c01299d8 -- cat",

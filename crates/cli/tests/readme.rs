@@ -137,7 +137,8 @@ fn docs_with_walkthroughs() -> Vec<String> {
         .filter_map(|e| {
             let name = e.ok()?.file_name().to_string_lossy().into_owned();
             let text = std::fs::read_to_string(dir.join(&name)).ok()?;
-            (name.ends_with(".md") && text.lines().any(|l| l.trim() == MARKER)).then(|| format!("docs/{name}"))
+            (name.ends_with(".md") && text.lines().any(|l| l.trim() == MARKER))
+                .then(|| format!("docs/{name}"))
         })
         .collect();
     files.sort();
