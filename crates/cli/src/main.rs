@@ -4,11 +4,12 @@
 
 #![forbid(unsafe_code)]
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 mod ca;
 mod client;
 mod cloud;
+mod help;
 mod local;
 mod render;
 mod serve;
@@ -56,7 +57,9 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let cli = Cli::parse();
+    // The derive's definition, with the examples and descriptions of `help` filled in.
+    let matches = help::decorate(Cli::command()).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -64,6 +67,15 @@ fn main() -> std::process::ExitCode {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+impl Cli {
+    /// Parses `words` (starting with `linkplane`) as the binary does.
+    #[cfg(test)]
+    fn try_parse_from_words(words: &[&str]) -> Result<Self, clap::Error> {
+        let matches = help::decorate(Cli::command()).try_get_matches_from(words)?;
+        Cli::from_arg_matches(&matches)
     }
 }
 
@@ -88,7 +100,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn cli_definition_is_consistent() {

@@ -1,11 +1,13 @@
-//! The README's walkthroughs, run as written (as root): every fenced `sh` block preceded by
+//! The README's walkthroughs, and those of docs/*.md, run as written (as root): in each
+//! file, every fenced `sh` block preceded by
 //! `<!-- ci: walkthrough -->` is taken in order into one bash script (`set -euo pipefail`)
 //! and run against the real binary on PATH, in a fresh working directory, with its own
 //! localcloud prefix (`LINKPLANE_PREFIX`) and loopback port (`LINKPLANE_LISTEN`; the README's
 //! `127.0.0.1:8080` is the only text replaced). It fails on the first command that fails, and when a claim the
 //! text makes with `# prints: TEXT` is not in the output (in order). Whatever happens, the
 //! script's process group (the `linkplane serve &` it starts) is killed and
-//! `linkplane local gc --prefix` removes every namespace and process it made.
+//! `linkplane local gc --prefix` removes every namespace and process it made. The `serve`
+//! log it leaves must be plain text (no colour codes in a file).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -24,7 +26,7 @@ const MARKER: &str = "<!-- ci: walkthrough -->";
 const LIMIT: Duration = Duration::from_secs(300);
 
 /// The marked blocks of `markdown`, each with the line it starts on.
-fn marked_blocks(markdown: &str) -> Vec<(usize, String)> {
+fn marked_blocks(file: &str, markdown: &str) -> Vec<(usize, String)> {
     let lines: Vec<&str> = markdown.lines().collect();
     let mut blocks = Vec::new();
     let mut i = 0;
@@ -33,7 +35,7 @@ fn marked_blocks(markdown: &str) -> Vec<(usize, String)> {
             let fence = i + 1;
             assert!(
                 lines.get(fence).is_some_and(|l| l.trim() == "```sh"),
-                "README.md:{}: {MARKER} must be followed by a ```sh block",
+                "{file}:{}: {MARKER} must be followed by a ```sh block",
                 i + 1
             );
             let mut body = String::new();
@@ -94,7 +96,7 @@ fn marked_blocks_are_found_and_say_what_they_print() {
     let readme =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
             .unwrap();
-    let blocks = marked_blocks(&readme);
+    let blocks = marked_blocks("README.md", &readme);
     assert!(blocks.len() >= 8, "{} marked blocks", blocks.len());
     let script: String = blocks.iter().map(|(_, b)| b.as_str()).collect();
     assert!(claims(&script).len() >= 5, "{:?}", claims(&script));
@@ -106,6 +108,41 @@ fn marked_blocks_are_found_and_say_what_they_print() {
             "a walkthrough block still has the placeholder {placeholder:?}: it must run as written"
         );
     }
+    for file in docs_with_walkthroughs() {
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../..")
+                .join(&file),
+        )
+        .unwrap();
+        let script: String = marked_blocks(&file, &text)
+            .iter()
+            .map(|(_, b)| b.as_str())
+            .collect();
+        for placeholder in ["vpc-…", "subnet-…", "i-…", "sg-…", "igw-…", "pcx-…", "<id"]
+        {
+            assert!(
+                !script.contains(placeholder),
+                "{file}: a walkthrough block still has the placeholder {placeholder:?}"
+            );
+        }
+    }
+}
+
+/// The docs/*.md files (relative to the repository) that have marked blocks.
+fn docs_with_walkthroughs() -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().to_string_lossy().into_owned();
+            let text = std::fs::read_to_string(dir.join(&name)).ok()?;
+            (name.ends_with(".md") && text.lines().any(|l| l.trim() == MARKER))
+                .then(|| format!("docs/{name}"))
+        })
+        .collect();
+    files.sort();
+    files
 }
 
 #[test]
@@ -113,10 +150,35 @@ fn readme_walkthroughs_run_as_written() {
     if !linkplane_netns::testing::require_root("readme_walkthroughs_run_as_written") {
         return;
     }
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
-            .unwrap();
-    let blocks = marked_blocks(&readme);
+    run_walkthrough("README.md");
+}
+
+#[test]
+fn docs_walkthroughs_run_as_written() {
+    if !linkplane_netns::testing::require_root("docs_walkthroughs_run_as_written") {
+        return;
+    }
+    let files = docs_with_walkthroughs();
+    assert!(
+        files.contains(&"docs/LOCALCLOUD.md".to_owned()),
+        "{files:?}"
+    );
+    for file in files {
+        run_walkthrough(&file);
+    }
+}
+
+/// Runs the marked blocks of `file` (relative to the repository) as one script.
+fn run_walkthrough(file: &str) {
+    eprintln!("== {file}");
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(file),
+    )
+    .unwrap();
+    let blocks = marked_blocks(file, &text);
+    assert!(!blocks.is_empty(), "{file} has no {MARKER} block");
     let port = free_port();
     let prefix = linkplane_netns::testing::unique_prefix();
     let dir = tempfile::tempdir().unwrap();
@@ -128,12 +190,11 @@ fn readme_walkthroughs_run_as_written() {
 
     let mut script = String::from(
         "set -euo pipefail\n\
-         trap 'echo \"walkthrough: FAILED (exit $?) at README.md line ${README_LINE:-?}: $BASH_COMMAND\" >&2' ERR\n",
-    );
+         trap 'echo \"walkthrough: FAILED (exit $?) at FILE line ${README_LINE:-?}: $BASH_COMMAND\" >&2' ERR\n",
+    )
+    .replace("FILE", file);
     for (line, body) in &blocks {
-        script.push_str(&format!(
-            "README_LINE={line}; echo \"== README.md:{line}\"\n"
-        ));
+        script.push_str(&format!("README_LINE={line}; echo \"== {file}:{line}\"\n"));
         for (k, l) in body.lines().enumerate() {
             let l = l.replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"));
             // The line number a failure names (not inside a continued command).
@@ -169,7 +230,8 @@ fn readme_walkthroughs_run_as_written() {
         .env("LINKPLANE_PREFIX", &prefix)
         // `serve` without --listen listens here (the README's default is 8080).
         .env("LINKPLANE_LISTEN", format!("127.0.0.1:{port}"))
-        .env("NO_COLOR", "1")
+        // What a shell gives it: serve's log goes to a file without NO_COLOR.
+        .env_remove("NO_COLOR")
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
         .stderr(log)
@@ -216,9 +278,14 @@ fn readme_walkthroughs_run_as_written() {
         match rest.find(&claim) {
             Some(i) => rest = &rest[i + claim.len()..],
             None => panic!(
-                "the README claims a command prints {claim:?}, but it did not (in order):\n{output}"
+                "{file} claims a command prints {claim:?}, but it did not (in order):\n{output}"
             ),
         }
     }
-    eprintln!("walkthrough passed in {:?}", start.elapsed());
+    assert!(
+        !serve_log.contains('\u{1b}'),
+        "serve.log holds ANSI colour codes:\n{}",
+        tail(&serve_log, 5)
+    );
+    eprintln!("{file}: walkthrough passed in {:?}", start.elapsed());
 }

@@ -73,7 +73,8 @@ pub struct CloudArgs {
         long,
         env = "LINKPLANE_URL",
         default_value = "http://127.0.0.1:8080",
-        global = true
+        global = true,
+        help_heading = crate::help::CLOUD_GLOBAL_HEADING
     )]
     pub url: String,
     /// Principal ARN to act as: arn:aws:iam::<12-digit account>:root or …:role/<name>
@@ -83,7 +84,8 @@ pub struct CloudArgs {
         long = "as",
         value_name = "ARN",
         env = "LINKPLANE_CLOUD_PRINCIPAL",
-        global = true
+        global = true,
+        help_heading = crate::help::CLOUD_GLOBAL_HEADING
     )]
     pub principal: Option<String>,
     /// The localcloud operator token (the credential; --as only picks the identity). Prefer
@@ -93,15 +95,17 @@ pub struct CloudArgs {
         env = "LINKPLANE_CLOUD_TOKEN",
         hide_env_values = true,
         global = true,
+        help_heading = crate::help::CLOUD_GLOBAL_HEADING,
         conflicts_with = "cloud_token_file"
     )]
     pub cloud_token: Option<String>,
     /// File holding the operator token [default: $LINKPLANE_DATA_DIR/cloud.token, else
     /// ./.linkplane/cloud.token — where `linkplane serve` writes it].
-    #[arg(long, value_name = "PATH", global = true)]
+    #[arg(long, value_name = "PATH", global = true, help_heading = crate::help::CLOUD_GLOBAL_HEADING)]
     pub cloud_token_file: Option<std::path::PathBuf>,
     /// Output format.
-    #[arg(long, short = 'o', value_enum, default_value_t = Output::Table, global = true)]
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Table, global = true,
+          help_heading = crate::help::CLOUD_GLOBAL_HEADING)]
     pub output: Output,
     #[command(subcommand)]
     pub command: CloudCommand,
