@@ -525,9 +525,9 @@ mod tests {
 
     fn ids() -> Ids {
         Ids {
-            cluster_id: "cl7g2k4m9p3q5r6s2t".into(),
+            cluster_id: "cl7g2k4m7p3q5r6s2t".into(),
             deployment_id: "dep4n7q2x5z3b6c2df".into(),
-            api_url: "https://cl7g2k4m9p3q5r6s2t.external.linkplane.test/dep4n7q2x5z3b6c2df".into(),
+            api_url: "https://cl7g2k4m7p3q5r6s2t.external.linkplane.test/dep4n7q2x5z3b6c2df".into(),
             instance_id: "i-0a1b2c3d".into(),
             vpc_id: "vpc-0a1b2c3d".into(),
             cloud: "linkplane cloud --as arn:aws:iam::111122223333:root".into(),
@@ -543,7 +543,7 @@ mod tests {
 
     fn facts() -> Facts {
         Facts {
-            host: "cl7g2k4m9p3q5r6s2t.external.linkplane.test".into(),
+            host: "cl7g2k4m7p3q5r6s2t.external.linkplane.test".into(),
             public_ips: vec![ip("198.51.100.12")],
             endpoint: Some(EndpointFacts {
                 endpoint_id: "vpce-0a1b2c3d".into(),
@@ -721,9 +721,9 @@ mod tests {
             created_at: "2026-11-21T12:00:00Z".into(),
         };
         let pl: PrivateLink = serde_json::from_value(serde_json::json!({
-            "id": "pl7g2k4m9p3q5r6s2t", "organizationId": "org7g2k4m9p3q5r6s2t",
+            "id": "pl7g2k4m7p3q5r6s2t", "organizationId": "org7g2k4m7p3q5r6s2t",
             "createdAt": "2026-11-21T12:00:00Z", "updatedAt": "2026-11-21T12:00:00Z",
-            "generation": 1, "observedGeneration": 1, "clusterId": "cl7g2k4m9p3q5r6s2t",
+            "generation": 1, "observedGeneration": 1, "clusterId": "cl7g2k4m7p3q5r6s2t",
             "allowedPrincipals": [], "regions": [], "autoAccept": false, "status": "AVAILABLE",
             "statusReason": null, "serviceName": "com.linkplane.vpce.us-east-1.vpce-svc-1",
             "serviceRegion": "us-east-1", "availabilityZones": ["us-east-1a", "us-east-1b"]

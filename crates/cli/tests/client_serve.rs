@@ -444,7 +444,7 @@ fn peering_routes_and_other_connections() {
             "--destination-cidr",
             "10.3.0.0/24",
             "--target-id",
-            "pcx7g2k4m9p3q5r6s2t",
+            "pcx7g2k4m7p3q5r6s2t",
         ])
         .failed();
     assert!(out.stderr.contains("targetId"), "{}", out.stderr);
@@ -630,7 +630,7 @@ fn peering_routes_and_other_connections() {
             "accept",
             "--cluster",
             &cluster,
-            "vpce7g2k4m9p3q5r6s2t",
+            "vpce7g2k4m7p3q5r6s2t",
         ])
         .failed();
     assert!(out.stderr.contains("HTTP 404"), "{}", out.stderr);
@@ -711,7 +711,7 @@ fn organization_get_uses_the_only_visible_organization() {
         .json();
     assert_eq!(got["id"], org_id.trim());
     let out = server
-        .lp(&["organization", "get", "org7g2k4m9p3q5r6s2t"])
+        .lp(&["organization", "get", "org7g2k4m7p3q5r6s2t"])
         .failed();
     assert!(out.stderr.contains("HTTP 404"), "{}", out.stderr);
 }

@@ -264,9 +264,11 @@ impl Nl {
 
     /// Delete a route; a missing one is not an error.
     pub async fn route_del(&self, dest: Ipv4Net, table: u32) -> Result<()> {
+        // Type unspecified, as `ip route del` sends it: a blackhole matches too.
         let msg = RouteMessageBuilder::<Ipv4Addr>::new()
             .destination_prefix(dest.network(), dest.prefix_len())
             .table_id(table)
+            .kind(RouteType::Unspec)
             .build();
         match self.handle.route().del(msg).execute().await {
             Err(e) if !is_missing(&e) => {

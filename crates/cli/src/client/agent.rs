@@ -26,7 +26,7 @@ them; `agent run` is the agent itself, run where your tasks should execute.";
 pub const AGENT_EXAMPLES: &str = "\
 Examples:
   linkplane agent list --deployment dep4n7q2x5z3b6c2df
-  linkplane agent run --api-url https://cl7g2k4m9p3q5r6s2t.external.linkplane.test/ \\
+  linkplane agent run --api-url https://cl7g2k4m7p3q5r6s2t.external.linkplane.test/ \\
       --token-file agent.token --ca-file ca.pem --name etl-agent-1";
 
 /// `--deployment`, shared by both families.

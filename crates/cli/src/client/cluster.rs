@@ -19,9 +19,9 @@ Examples:
   linkplane cluster create --name prod --type DEDICATED --region us-east-1 \\
       --vpc-subnet-range 10.20.0.0/16 --wait
   linkplane cluster list
-  linkplane cluster get cl7g2k4m9p3q5r6s2t -o json
-  linkplane cluster update cl7g2k4m9p3q5r6s2t --private-only true
-  linkplane cluster delete cl7g2k4m9p3q5r6s2t --wait";
+  linkplane cluster get cl7g2k4m7p3q5r6s2t -o json
+  linkplane cluster update cl7g2k4m7p3q5r6s2t --private-only true
+  linkplane cluster delete cl7g2k4m7p3q5r6s2t --wait";
 
 #[derive(Debug, clap::Args)]
 pub struct ClusterArgs {
@@ -100,7 +100,7 @@ pub enum ClusterCommand {
     ///
     /// Sends GET …/clusters/{clusterId}. The table ends with the ETag that `update --if-match`
     /// takes.
-    #[command(after_help = "Example:\n  linkplane cluster get cl7g2k4m9p3q5r6s2t")]
+    #[command(after_help = "Example:\n  linkplane cluster get cl7g2k4m7p3q5r6s2t")]
     Get {
         /// Cluster id (from `linkplane cluster list`).
         cluster_id: String,
@@ -111,7 +111,7 @@ pub enum ClusterCommand {
     /// --if-match the update only applies while the cluster still has that ETag (`get`
     /// shows it); otherwise the server answers 412.
     #[command(
-        after_help = "Example:\n  linkplane cluster update cl7g2k4m9p3q5r6s2t --private-only true"
+        after_help = "Example:\n  linkplane cluster update cl7g2k4m7p3q5r6s2t --private-only true"
     )]
     Update {
         /// Cluster id.
@@ -130,7 +130,7 @@ pub enum ClusterCommand {
     ///
     /// Sends DELETE …/clusters/{clusterId}. Refused (409) while the cluster has deployments or
     /// connections: delete those first.
-    #[command(after_help = "Example:\n  linkplane cluster delete cl7g2k4m9p3q5r6s2t --wait")]
+    #[command(after_help = "Example:\n  linkplane cluster delete cl7g2k4m7p3q5r6s2t --wait")]
     Delete {
         /// Cluster id.
         cluster_id: String,

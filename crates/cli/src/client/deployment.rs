@@ -15,7 +15,7 @@ it with agent tokens (`linkplane agent-token`), optionally only from allowed IP 
 
 pub const EXAMPLES: &str = "\
 Examples:
-  linkplane deployment create --name etl --cluster-id cl7g2k4m9p3q5r6s2t \\
+  linkplane deployment create --name etl --cluster-id cl7g2k4m7p3q5r6s2t \\
       --remote-execution --allowed-ip-range 203.0.113.0/24
   linkplane deployment list
   linkplane deployment get dep4n7q2x5z3b6c2df
@@ -36,7 +36,7 @@ pub enum DeploymentCommand {
     ///
     /// Sends POST /v1/organizations/{org}/deployments.
     #[command(
-        after_help = "Example:\n  linkplane deployment create --name etl --cluster-id cl7g2k4m9p3q5r6s2t \\\n      --remote-execution --allowed-ip-range 203.0.113.0/24"
+        after_help = "Example:\n  linkplane deployment create --name etl --cluster-id cl7g2k4m7p3q5r6s2t \\\n      --remote-execution --allowed-ip-range 203.0.113.0/24"
     )]
     Create {
         /// Deployment name: 1-63 characters, no control characters.

@@ -24,14 +24,14 @@ How the cluster resolves your private host names. Four kinds:
 
 pub const EXAMPLES: &str = "\
 Examples:
-  linkplane dns create --cluster cl7g2k4m9p3q5r6s2t --name corp --kind FORWARDING \\
+  linkplane dns create --cluster cl7g2k4m7p3q5r6s2t --name corp --kind FORWARDING \\
       --domain corp.example.com --target 10.1.0.2 --target 10.1.0.3:5353
-  linkplane dns create --cluster cl7g2k4m9p3q5r6s2t --name db --kind PRIVATE_ZONE \\
+  linkplane dns create --cluster cl7g2k4m7p3q5r6s2t --name db --kind PRIVATE_ZONE \\
       --domain db.internal --record primary:A:10.1.4.20 --record replica:CNAME:primary.db.internal
-  linkplane dns create --cluster cl7g2k4m9p3q5r6s2t --name corp-zone \\
+  linkplane dns create --cluster cl7g2k4m7p3q5r6s2t --name corp-zone \\
       --kind HOSTED_ZONE_ASSOCIATION --domain corp.internal --hosted-zone-id hz-0123abcd
-  linkplane dns list --cluster cl7g2k4m9p3q5r6s2t
-  linkplane dns delete --cluster cl7g2k4m9p3q5r6s2t dns4g6i2k5m7o3q5st";
+  linkplane dns list --cluster cl7g2k4m7p3q5r6s2t
+  linkplane dns delete --cluster cl7g2k4m7p3q5r6s2t dns4g6i2k5m7o3q5st";
 
 #[derive(Debug, clap::Args)]
 pub struct DnsArgs {
@@ -63,7 +63,7 @@ pub enum DnsCommand {
     /// HOSTED_ZONE_ASSOCIATION takes --hosted-zone-id. --wait follows it to AVAILABLE (a zone
     /// association waits there until the zone's owner authorizes it; the progress line says so).
     #[command(
-        after_help = "Example:\n  linkplane dns create --cluster cl7g2k4m9p3q5r6s2t --name corp \\\n      --kind FORWARDING --domain corp.example.com --target 10.1.0.2"
+        after_help = "Example:\n  linkplane dns create --cluster cl7g2k4m7p3q5r6s2t --name corp \\\n      --kind FORWARDING --domain corp.example.com --target 10.1.0.2"
     )]
     Create {
         #[command(flatten)]
@@ -103,7 +103,7 @@ pub enum DnsCommand {
     /// List a cluster's DNS resolutions.
     ///
     /// Sends GET …/clusters/{clusterId}/dns-resolutions.
-    #[command(after_help = "Example:\n  linkplane dns list --cluster cl7g2k4m9p3q5r6s2t")]
+    #[command(after_help = "Example:\n  linkplane dns list --cluster cl7g2k4m7p3q5r6s2t")]
     List {
         #[command(flatten)]
         sel: ClusterSel,
@@ -116,7 +116,7 @@ pub enum DnsCommand {
     /// Sends GET …/clusters/{clusterId}/dns-resolutions/{id}. --wait follows it to AVAILABLE
     /// or FAILED (e.g. while you run the authorize or share command it shows).
     #[command(
-        after_help = "Example:\n  linkplane dns get --cluster cl7g2k4m9p3q5r6s2t dns4g6i2k5m7o3q5st"
+        after_help = "Example:\n  linkplane dns get --cluster cl7g2k4m7p3q5r6s2t dns4g6i2k5m7o3q5st"
     )]
     Get {
         #[command(flatten)]
@@ -130,7 +130,7 @@ pub enum DnsCommand {
     ///
     /// Sends DELETE …/clusters/{clusterId}/dns-resolutions/{id}.
     #[command(
-        after_help = "Example:\n  linkplane dns delete --cluster cl7g2k4m9p3q5r6s2t dns4g6i2k5m7o3q5st"
+        after_help = "Example:\n  linkplane dns delete --cluster cl7g2k4m7p3q5r6s2t dns4g6i2k5m7o3q5st"
     )]
     Delete {
         #[command(flatten)]

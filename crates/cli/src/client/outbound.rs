@@ -16,11 +16,11 @@ first.";
 
 pub const EXAMPLES: &str = "\
 Examples:
-  linkplane outbound-endpoint list --cluster cl7g2k4m9p3q5r6s2t
-  linkplane outbound-endpoint create --cluster cl7g2k4m9p3q5r6s2t --name snowflake \\
+  linkplane outbound-endpoint list --cluster cl7g2k4m7p3q5r6s2t
+  linkplane outbound-endpoint create --cluster cl7g2k4m7p3q5r6s2t --name snowflake \\
       --service-name com.amazonaws.vpce.us-east-1.vpce-svc-0a1b2c3d4e5f60718 \\
       --type INTERFACE --private-dns-enabled true
-  linkplane outbound-endpoint delete --cluster cl7g2k4m9p3q5r6s2t oep2e4g6i3k5m7o2qr";
+  linkplane outbound-endpoint delete --cluster cl7g2k4m7p3q5r6s2t oep2e4g6i3k5m7o2qr";
 
 #[derive(Debug, clap::Args)]
 pub struct OutboundArgs {
@@ -46,7 +46,7 @@ pub enum OutboundCommand {
     /// Sends POST …/clusters/{clusterId}/outbound-endpoints. Allow the cluster's principal on
     /// your endpoint service first. --wait follows it to AVAILABLE.
     #[command(
-        after_help = "Example:\n  linkplane outbound-endpoint create --cluster cl7g2k4m9p3q5r6s2t --name snowflake \\\n      --service-name com.amazonaws.vpce.us-east-1.vpce-svc-0a1b2c3d4e5f60718"
+        after_help = "Example:\n  linkplane outbound-endpoint create --cluster cl7g2k4m7p3q5r6s2t --name snowflake \\\n      --service-name com.amazonaws.vpce.us-east-1.vpce-svc-0a1b2c3d4e5f60718"
     )]
     Create {
         #[command(flatten)]
@@ -77,7 +77,7 @@ pub enum OutboundCommand {
     ///
     /// Sends GET …/clusters/{clusterId}/outbound-endpoints.
     #[command(
-        after_help = "Example:\n  linkplane outbound-endpoint list --cluster cl7g2k4m9p3q5r6s2t"
+        after_help = "Example:\n  linkplane outbound-endpoint list --cluster cl7g2k4m7p3q5r6s2t"
     )]
     List {
         #[command(flatten)]
@@ -89,7 +89,7 @@ pub enum OutboundCommand {
     ///
     /// Sends GET …/clusters/{clusterId}/outbound-endpoints/{id}.
     #[command(
-        after_help = "Example:\n  linkplane outbound-endpoint get --cluster cl7g2k4m9p3q5r6s2t oep2e4g6i3k5m7o2qr"
+        after_help = "Example:\n  linkplane outbound-endpoint get --cluster cl7g2k4m7p3q5r6s2t oep2e4g6i3k5m7o2qr"
     )]
     Get {
         #[command(flatten)]
@@ -102,7 +102,7 @@ pub enum OutboundCommand {
     /// Sends DELETE …/clusters/{clusterId}/outbound-endpoints/{id}. Preconfigured endpoints
     /// cannot be deleted.
     #[command(
-        after_help = "Example:\n  linkplane outbound-endpoint delete --cluster cl7g2k4m9p3q5r6s2t oep2e4g6i3k5m7o2qr"
+        after_help = "Example:\n  linkplane outbound-endpoint delete --cluster cl7g2k4m7p3q5r6s2t oep2e4g6i3k5m7o2qr"
     )]
     Delete {
         #[command(flatten)]

@@ -19,13 +19,13 @@ new connection is created) and NOT_FOUND (the request could not be created; retr
 
 pub const EXAMPLES: &str = "\
 Examples:
-  linkplane peering create --cluster cl7g2k4m9p3q5r6s2t --name data-vpc \\
+  linkplane peering create --cluster cl7g2k4m7p3q5r6s2t --name data-vpc \\
       --peer-account-id 123456789012 --peer-vpc-id vpc-0a1b2c3d4e5f60718 \\
       --peer-region us-east-1 --peer-cidr 10.1.0.0/16 --wait
-  linkplane peering activate-instructions --cluster cl7g2k4m9p3q5r6s2t pcx6b3d5f7h2j4k6mn
-  linkplane peering get --cluster cl7g2k4m9p3q5r6s2t pcx6b3d5f7h2j4k6mn --wait
-  linkplane peering list --cluster cl7g2k4m9p3q5r6s2t
-  linkplane peering delete --cluster cl7g2k4m9p3q5r6s2t pcx6b3d5f7h2j4k6mn";
+  linkplane peering activate-instructions --cluster cl7g2k4m7p3q5r6s2t pcx6b3d5f7h2j4k6mn
+  linkplane peering get --cluster cl7g2k4m7p3q5r6s2t pcx6b3d5f7h2j4k6mn --wait
+  linkplane peering list --cluster cl7g2k4m7p3q5r6s2t
+  linkplane peering delete --cluster cl7g2k4m7p3q5r6s2t pcx6b3d5f7h2j4k6mn";
 
 #[derive(Debug, clap::Args)]
 pub struct PeeringArgs {
@@ -43,7 +43,7 @@ pub enum PeeringCommand {
     /// returns at PENDING_ACTIVATION (your turn: see `activate-instructions`), ACTIVE, or
     /// fails at FAILED / NOT_FOUND.
     #[command(
-        after_help = "Example:\n  linkplane peering create --cluster cl7g2k4m9p3q5r6s2t --name data-vpc \\\n      --peer-account-id 123456789012 --peer-vpc-id vpc-0a1b2c3d4e5f60718 \\\n      --peer-region us-east-1 --peer-cidr 10.1.0.0/16 --wait"
+        after_help = "Example:\n  linkplane peering create --cluster cl7g2k4m7p3q5r6s2t --name data-vpc \\\n      --peer-account-id 123456789012 --peer-vpc-id vpc-0a1b2c3d4e5f60718 \\\n      --peer-region us-east-1 --peer-cidr 10.1.0.0/16 --wait"
     )]
     Create {
         #[command(flatten)]
@@ -71,7 +71,7 @@ pub enum PeeringCommand {
     /// List a cluster's VPC peering connections and their statuses.
     ///
     /// Sends GET …/clusters/{clusterId}/vpc-peering-connections.
-    #[command(after_help = "Example:\n  linkplane peering list --cluster cl7g2k4m9p3q5r6s2t")]
+    #[command(after_help = "Example:\n  linkplane peering list --cluster cl7g2k4m7p3q5r6s2t")]
     List {
         #[command(flatten)]
         sel: ClusterSel,
@@ -83,7 +83,7 @@ pub enum PeeringCommand {
     /// Sends GET …/clusters/{clusterId}/vpc-peering-connections/{id}. Use --wait after
     /// completing the activation to see it become ACTIVE.
     #[command(
-        after_help = "Example:\n  linkplane peering get --cluster cl7g2k4m9p3q5r6s2t pcx6b3d5f7h2j4k6mn --wait"
+        after_help = "Example:\n  linkplane peering get --cluster cl7g2k4m7p3q5r6s2t pcx6b3d5f7h2j4k6mn --wait"
     )]
     Get {
         #[command(flatten)]
@@ -98,7 +98,7 @@ pub enum PeeringCommand {
     /// Sends DELETE …/clusters/{clusterId}/vpc-peering-connections/{id}. Routes through it
     /// are deleted with it (and withdrawn from the cluster's route tables).
     #[command(
-        after_help = "Example:\n  linkplane peering delete --cluster cl7g2k4m9p3q5r6s2t pcx6b3d5f7h2j4k6mn"
+        after_help = "Example:\n  linkplane peering delete --cluster cl7g2k4m7p3q5r6s2t pcx6b3d5f7h2j4k6mn"
     )]
     Delete {
         #[command(flatten)]
@@ -113,7 +113,7 @@ pub enum PeeringCommand {
     /// Available once the connection is PENDING_ACTIVATION: the commands to run as the
     /// owner of your VPC, the product's "Complete Activation" dialog.
     #[command(
-        after_help = "Example:\n  linkplane peering activate-instructions --cluster cl7g2k4m9p3q5r6s2t pcx6b3d5f7h2j4k6mn"
+        after_help = "Example:\n  linkplane peering activate-instructions --cluster cl7g2k4m7p3q5r6s2t pcx6b3d5f7h2j4k6mn"
     )]
     ActivateInstructions {
         #[command(flatten)]

@@ -15,11 +15,11 @@ connection here: PENDING_ACCEPTANCE -> AVAILABLE (or REJECTED).";
 
 pub const EXAMPLES: &str = "\
 Examples:
-  linkplane private-link set --cluster cl7g2k4m9p3q5r6s2t \\
+  linkplane private-link set --cluster cl7g2k4m7p3q5r6s2t \\
       --allowed-principal arn:aws:iam::123456789012:root --region us-east-1
-  linkplane private-link get --cluster cl7g2k4m9p3q5r6s2t
-  linkplane private-link connections --cluster cl7g2k4m9p3q5r6s2t
-  linkplane private-link accept --cluster cl7g2k4m9p3q5r6s2t vpce3i5k7m2o4q6s3uv";
+  linkplane private-link get --cluster cl7g2k4m7p3q5r6s2t
+  linkplane private-link connections --cluster cl7g2k4m7p3q5r6s2t
+  linkplane private-link accept --cluster cl7g2k4m7p3q5r6s2t vpce3i5k7m2o4q6s3uv";
 
 /// `--cluster`, used by every cluster-scoped command.
 #[derive(Debug, Clone, clap::Args)]
@@ -43,7 +43,7 @@ pub enum PrivateLinkCommand {
     ///
     /// Sends GET …/clusters/{clusterId}/private-link. Create your interface endpoint to the
     /// service name shown.
-    #[command(after_help = "Example:\n  linkplane private-link get --cluster cl7g2k4m9p3q5r6s2t")]
+    #[command(after_help = "Example:\n  linkplane private-link get --cluster cl7g2k4m7p3q5r6s2t")]
     Get {
         #[command(flatten)]
         sel: ClusterSel,
@@ -53,7 +53,7 @@ pub enum PrivateLinkCommand {
     /// Sends PUT …/clusters/{clusterId}/private-link. Only the listed principals may create
     /// endpoints to the service; `--allowed-principal '*'` allows everyone.
     #[command(
-        after_help = "Example:\n  linkplane private-link set --cluster cl7g2k4m9p3q5r6s2t \\\n      --allowed-principal arn:aws:iam::123456789012:role/agents"
+        after_help = "Example:\n  linkplane private-link set --cluster cl7g2k4m7p3q5r6s2t \\\n      --allowed-principal arn:aws:iam::123456789012:role/agents"
     )]
     Set {
         #[command(flatten)]
@@ -77,7 +77,7 @@ pub enum PrivateLinkCommand {
     ///
     /// Sends DELETE …/clusters/{clusterId}/private-link.
     #[command(
-        after_help = "Example:\n  linkplane private-link delete --cluster cl7g2k4m9p3q5r6s2t"
+        after_help = "Example:\n  linkplane private-link delete --cluster cl7g2k4m7p3q5r6s2t"
     )]
     Delete {
         #[command(flatten)]
@@ -88,7 +88,7 @@ pub enum PrivateLinkCommand {
     /// Sends GET …/clusters/{clusterId}/private-link/connections. States: PENDING_ACCEPTANCE,
     /// AVAILABLE, REJECTED, FAILED, DELETED.
     #[command(
-        after_help = "Example:\n  linkplane private-link connections --cluster cl7g2k4m9p3q5r6s2t"
+        after_help = "Example:\n  linkplane private-link connections --cluster cl7g2k4m7p3q5r6s2t"
     )]
     Connections {
         #[command(flatten)]
@@ -101,7 +101,7 @@ pub enum PrivateLinkCommand {
     /// Sends POST …/private-link/connections/{endpointId}/accept. A REJECTED connection cannot
     /// be accepted (409).
     #[command(
-        after_help = "Example:\n  linkplane private-link accept --cluster cl7g2k4m9p3q5r6s2t vpce3i5k7m2o4q6s3uv"
+        after_help = "Example:\n  linkplane private-link accept --cluster cl7g2k4m7p3q5r6s2t vpce3i5k7m2o4q6s3uv"
     )]
     Accept {
         #[command(flatten)]
@@ -114,7 +114,7 @@ pub enum PrivateLinkCommand {
     ///
     /// Sends POST …/private-link/connections/{endpointId}/reject.
     #[command(
-        after_help = "Example:\n  linkplane private-link reject --cluster cl7g2k4m9p3q5r6s2t vpce3i5k7m2o4q6s3uv"
+        after_help = "Example:\n  linkplane private-link reject --cluster cl7g2k4m7p3q5r6s2t vpce3i5k7m2o4q6s3uv"
     )]
     Reject {
         #[command(flatten)]

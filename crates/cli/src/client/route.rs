@@ -16,11 +16,11 @@ subnets here. To fix a wrong CIDR, delete the route and create a new one.";
 
 pub const EXAMPLES: &str = "\
 Examples:
-  linkplane route create --cluster cl7g2k4m9p3q5r6s2t --name analytics \\
+  linkplane route create --cluster cl7g2k4m7p3q5r6s2t --name analytics \\
       --destination-cidr 10.2.0.0/24 --target-id pcx6b3d5f7h2j4k6mn
-  linkplane route list --cluster cl7g2k4m9p3q5r6s2t
-  linkplane route get --cluster cl7g2k4m9p3q5r6s2t rt3c5e7g2i4k6m3opq
-  linkplane route delete --cluster cl7g2k4m9p3q5r6s2t rt3c5e7g2i4k6m3opq";
+  linkplane route list --cluster cl7g2k4m7p3q5r6s2t
+  linkplane route get --cluster cl7g2k4m7p3q5r6s2t rt3c5e7g2i4k6m3opq
+  linkplane route delete --cluster cl7g2k4m7p3q5r6s2t rt3c5e7g2i4k6m3opq";
 
 #[derive(Debug, clap::Args)]
 pub struct RouteArgs {
@@ -36,7 +36,7 @@ pub enum RouteCommand {
     ///
     /// Sends POST …/clusters/{clusterId}/routes. --wait follows it to AVAILABLE.
     #[command(
-        after_help = "Example:\n  linkplane route create --cluster cl7g2k4m9p3q5r6s2t --name analytics \\\n      --destination-cidr 10.2.0.0/24 --target-id pcx6b3d5f7h2j4k6mn"
+        after_help = "Example:\n  linkplane route create --cluster cl7g2k4m7p3q5r6s2t --name analytics \\\n      --destination-cidr 10.2.0.0/24 --target-id pcx6b3d5f7h2j4k6mn"
     )]
     Create {
         #[command(flatten)]
@@ -59,7 +59,7 @@ pub enum RouteCommand {
     ///
     /// Sends GET …/clusters/{clusterId}/routes. Includes the default route an ACTIVE peering
     /// adds.
-    #[command(after_help = "Example:\n  linkplane route list --cluster cl7g2k4m9p3q5r6s2t")]
+    #[command(after_help = "Example:\n  linkplane route list --cluster cl7g2k4m7p3q5r6s2t")]
     List {
         #[command(flatten)]
         sel: ClusterSel,
@@ -70,7 +70,7 @@ pub enum RouteCommand {
     ///
     /// Sends GET …/clusters/{clusterId}/routes/{id}.
     #[command(
-        after_help = "Example:\n  linkplane route get --cluster cl7g2k4m9p3q5r6s2t rt3c5e7g2i4k6m3opq"
+        after_help = "Example:\n  linkplane route get --cluster cl7g2k4m7p3q5r6s2t rt3c5e7g2i4k6m3opq"
     )]
     Get {
         #[command(flatten)]
@@ -83,7 +83,7 @@ pub enum RouteCommand {
     /// Sends DELETE …/clusters/{clusterId}/routes/{id}. To change a route's CIDR, delete it and
     /// create a new one.
     #[command(
-        after_help = "Example:\n  linkplane route delete --cluster cl7g2k4m9p3q5r6s2t rt3c5e7g2i4k6m3opq"
+        after_help = "Example:\n  linkplane route delete --cluster cl7g2k4m7p3q5r6s2t rt3c5e7g2i4k6m3opq"
     )]
     Delete {
         #[command(flatten)]

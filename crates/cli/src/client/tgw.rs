@@ -15,12 +15,12 @@ to the cluster's CIDR on your transit gateway.";
 
 pub const EXAMPLES: &str = "\
 Examples:
-  linkplane tgw create --cluster cl7g2k4m9p3q5r6s2t --name corp \\
+  linkplane tgw create --cluster cl7g2k4m7p3q5r6s2t --name corp \\
       --transit-gateway-id tgw-0a1b2c3d4e5f60718 --peer-account-id 123456789012 \\
       --cidr 10.50.0.0/16 --cidr 192.168.0.0/20
-  linkplane tgw list --cluster cl7g2k4m9p3q5r6s2t
-  linkplane tgw get --cluster cl7g2k4m9p3q5r6s2t tgwa5d7f2h4j6l3n5p
-  linkplane tgw delete --cluster cl7g2k4m9p3q5r6s2t tgwa5d7f2h4j6l3n5p";
+  linkplane tgw list --cluster cl7g2k4m7p3q5r6s2t
+  linkplane tgw get --cluster cl7g2k4m7p3q5r6s2t tgwa5d7f2h4j6l3n5p
+  linkplane tgw delete --cluster cl7g2k4m7p3q5r6s2t tgwa5d7f2h4j6l3n5p";
 
 #[derive(Debug, clap::Args)]
 pub struct TgwArgs {
@@ -39,7 +39,7 @@ pub enum TgwCommand {
     /// it. --wait follows it to ACTIVE, or stops at PENDING_SHARE / PENDING_ACCEPTANCE with
     /// the command you run next.
     #[command(
-        after_help = "Example:\n  linkplane tgw create --cluster cl7g2k4m9p3q5r6s2t --name corp \\\n      --transit-gateway-id tgw-0a1b2c3d4e5f60718 \\\n      --peer-account-id 123456789012 --cidr 10.50.0.0/16"
+        after_help = "Example:\n  linkplane tgw create --cluster cl7g2k4m7p3q5r6s2t --name corp \\\n      --transit-gateway-id tgw-0a1b2c3d4e5f60718 \\\n      --peer-account-id 123456789012 --cidr 10.50.0.0/16"
     )]
     Create {
         #[command(flatten)]
@@ -65,7 +65,7 @@ pub enum TgwCommand {
     /// List a cluster's transit gateway attachments.
     ///
     /// Sends GET …/clusters/{clusterId}/transit-gateway-attachments.
-    #[command(after_help = "Example:\n  linkplane tgw list --cluster cl7g2k4m9p3q5r6s2t")]
+    #[command(after_help = "Example:\n  linkplane tgw list --cluster cl7g2k4m7p3q5r6s2t")]
     List {
         #[command(flatten)]
         sel: ClusterSel,
@@ -76,7 +76,7 @@ pub enum TgwCommand {
     ///
     /// Sends GET …/clusters/{clusterId}/transit-gateway-attachments/{id}.
     #[command(
-        after_help = "Example:\n  linkplane tgw get --cluster cl7g2k4m9p3q5r6s2t tgwa5d7f2h4j6l3n5p"
+        after_help = "Example:\n  linkplane tgw get --cluster cl7g2k4m7p3q5r6s2t tgwa5d7f2h4j6l3n5p"
     )]
     Get {
         #[command(flatten)]
@@ -88,7 +88,7 @@ pub enum TgwCommand {
     ///
     /// Sends DELETE …/clusters/{clusterId}/transit-gateway-attachments/{id}.
     #[command(
-        after_help = "Example:\n  linkplane tgw delete --cluster cl7g2k4m9p3q5r6s2t tgwa5d7f2h4j6l3n5p"
+        after_help = "Example:\n  linkplane tgw delete --cluster cl7g2k4m7p3q5r6s2t tgwa5d7f2h4j6l3n5p"
     )]
     Delete {
         #[command(flatten)]

@@ -19,13 +19,13 @@ on the command line, where other users can see it in `ps`.";
 
 pub const EXAMPLES: &str = "\
 Examples:
-  linkplane vpn create --cluster cl7g2k4m9p3q5r6s2t --name dc1 --gateway-ip 203.0.113.10 \\
+  linkplane vpn create --cluster cl7g2k4m7p3q5r6s2t --name dc1 --gateway-ip 203.0.113.10 \\
       --gateway-ip 203.0.113.11 --pre-shared-key-file psk.txt --bgp-asn 65010
-  printf '%s' \"$PSK\" | linkplane vpn create --cluster cl7g2k4m9p3q5r6s2t --name dc2 \\
+  printf '%s' \"$PSK\" | linkplane vpn create --cluster cl7g2k4m7p3q5r6s2t --name dc2 \\
       --gateway-ip 198.51.100.7 --pre-shared-key-file - --static-prefix 172.20.0.0/16 \\
       --inside-cidr 169.254.10.0/30
-  linkplane vpn list --cluster cl7g2k4m9p3q5r6s2t
-  linkplane vpn delete --cluster cl7g2k4m9p3q5r6s2t vpn7f3h5j2l4n6p3rs";
+  linkplane vpn list --cluster cl7g2k4m7p3q5r6s2t
+  linkplane vpn delete --cluster cl7g2k4m7p3q5r6s2t vpn7f3h5j2l4n6p3rs";
 
 #[derive(Debug, clap::Args)]
 pub struct VpnArgs {
@@ -42,7 +42,7 @@ pub enum VpnCommand {
     /// Sends POST …/clusters/{clusterId}/vpn-connections. The pre-shared key is sent once and
     /// never shown again. --wait follows it to AVAILABLE.
     #[command(
-        after_help = "Example:\n  linkplane vpn create --cluster cl7g2k4m9p3q5r6s2t --name dc1 \\\n      --gateway-ip 203.0.113.10 --pre-shared-key-file psk.txt --bgp-asn 65010"
+        after_help = "Example:\n  linkplane vpn create --cluster cl7g2k4m7p3q5r6s2t --name dc1 \\\n      --gateway-ip 203.0.113.10 --pre-shared-key-file psk.txt --bgp-asn 65010"
     )]
     Create {
         #[command(flatten)]
@@ -91,7 +91,7 @@ pub enum VpnCommand {
     /// List a cluster's VPN connections.
     ///
     /// Sends GET …/clusters/{clusterId}/vpn-connections.
-    #[command(after_help = "Example:\n  linkplane vpn list --cluster cl7g2k4m9p3q5r6s2t")]
+    #[command(after_help = "Example:\n  linkplane vpn list --cluster cl7g2k4m7p3q5r6s2t")]
     List {
         #[command(flatten)]
         sel: ClusterSel,
@@ -102,7 +102,7 @@ pub enum VpnCommand {
     ///
     /// Sends GET …/clusters/{clusterId}/vpn-connections/{id}.
     #[command(
-        after_help = "Example:\n  linkplane vpn get --cluster cl7g2k4m9p3q5r6s2t vpn7f3h5j2l4n6p3rs"
+        after_help = "Example:\n  linkplane vpn get --cluster cl7g2k4m7p3q5r6s2t vpn7f3h5j2l4n6p3rs"
     )]
     Get {
         #[command(flatten)]
@@ -115,7 +115,7 @@ pub enum VpnCommand {
     /// Sends DELETE …/clusters/{clusterId}/vpn-connections/{id}. Routes through it are
     /// deleted with it (and withdrawn from the cluster's route tables).
     #[command(
-        after_help = "Example:\n  linkplane vpn delete --cluster cl7g2k4m9p3q5r6s2t vpn7f3h5j2l4n6p3rs"
+        after_help = "Example:\n  linkplane vpn delete --cluster cl7g2k4m7p3q5r6s2t vpn7f3h5j2l4n6p3rs"
     )]
     Delete {
         #[command(flatten)]

@@ -1436,16 +1436,43 @@ impl Engine {
         .bind(&att)
         .execute(&self.db)
         .await?;
-        self.sync_tgw(&t.id).await?;
-        self.effective_routes(id)
+        self.sync_tgw_route(&t.id, id, dest)
             .await?
-            .into_iter()
-            .find(|(n, _, _)| *n == dest)
-            .map(|(_, r, _)| r)
             .ok_or(Error::NotFound {
                 kind: "transit gateway route",
                 id: format!("{dest} in {id}"),
             })
+    }
+
+    /// One destination of one route table, in the kernel as the rows say (the static route
+    /// if there is one, else a propagated one, else none): a single `route replace` or
+    /// `route del`, so adding the 10,000th route costs what the first did and the table's
+    /// other routes never flap. Returns the route now in effect.
+    async fn sync_tgw_route(
+        &self,
+        tgw_id: &str,
+        rtb_id: &str,
+        dest: Ipv4Net,
+    ) -> Result<Option<TransitGatewayRoute>> {
+        let seq: i64 = sqlx::query_scalar("SELECT seq FROM tgw_route_tables WHERE id = ?")
+            .bind(rtb_id)
+            .fetch_one(&self.db)
+            .await?;
+        let table = rt_table(seq);
+        let effective = self
+            .effective_routes(rtb_id)
+            .await?
+            .into_iter()
+            .find(|(n, _, _)| *n == dest);
+        let hop = effective.as_ref().map(|(_, _, h)| h.clone());
+        netlink::with_ns(&self.tgw_namespace(tgw_id), move |nl| async move {
+            match hop {
+                Some(h) => nl.route(dest, table, &h).await,
+                None => nl.route_del(dest, table).await,
+            }
+        })
+        .await?;
+        Ok(effective.map(|(_, r, _)| r))
     }
 
     pub async fn delete_transit_gateway_route(
@@ -1469,7 +1496,7 @@ impl Engine {
                 id: format!("{dest} in {id}"),
             });
         }
-        self.sync_tgw(&t.id).await
+        self.sync_tgw_route(&t.id, id, dest).await.map(drop)
     }
 
     /// Make the gateway router's kernel tables and rules say what the rows say: each
