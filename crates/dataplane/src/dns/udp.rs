@@ -103,6 +103,7 @@ async fn normal(handler: &Handler, socket: Arc<UdpSocket>, msg: Vec<u8>, src: So
     let mut responder = UdpResponder {
         socket,
         dst: src,
+        limit: 512,
         sent: None,
     };
     // Fewer than 12 bytes: not a DNS message; no answer.
@@ -127,6 +128,13 @@ async fn normal(handler: &Handler, socket: Arc<UdpSocket>, msg: Vec<u8>, src: So
     if request.metadata.message_type == MessageType::Response {
         return; // never answer a response (reflection)
     }
+    // RFC 6891, 6.2.5: the answer fits the client's payload size (hickory reads values
+    // below 512 as 512); without EDNS, 512 bytes (RFC 1035, 4.2.1). The response's own
+    // OPT record still advertises what this server accepts.
+    responder.limit = request
+        .edns
+        .as_ref()
+        .map_or(512, |e| e.max_payload().max(512));
     let (_, memo) = handler.answer(&request, &mut responder).await;
     if let (Some(memo), Some(sent)) = (memo, &responder.sent) {
         handler.remember(memo, &msg, sent);
@@ -134,12 +142,15 @@ async fn normal(handler: &Handler, socket: Arc<UdpSocket>, msg: Vec<u8>, src: So
 }
 
 /// Sends a hickory response on the shared UDP socket, encoded as hickory-server encodes
-/// UDP responses (limited to the response's EDNS payload size, or 512 bytes without
-/// EDNS), and keeps the bytes it sent.
+/// UDP responses (limited to the client's EDNS payload size, or 512 bytes without EDNS;
+/// hickory's catalog does the same by echoing the client's size), and keeps the bytes it
+/// sent.
 #[derive(Clone)]
 struct UdpResponder {
     socket: Arc<UdpSocket>,
     dst: SocketAddr,
+    /// The client's UDP payload size (at least 512).
+    limit: u16,
     sent: Option<Vec<u8>>,
 }
 
@@ -157,10 +168,9 @@ impl ResponseHandler for UdpResponder {
         >,
     ) -> Result<ResponseInfo, NetError> {
         let id = response.metadata().id;
-        let max = response.edns().map_or(512, |e| e.max_payload());
         let mut bytes = Vec::with_capacity(512);
         let mut enc = BinEncoder::new(&mut bytes);
-        enc.set_max_size(max);
+        enc.set_max_size(self.limit);
         let info = match response.destructive_emit(&mut enc) {
             Ok(info) => info,
             Err(e) => {
