@@ -31,6 +31,9 @@ use super::server::Handler;
 const RECV_BUFFER: usize = 4096;
 /// Requests handled per wake-up before other tasks get a turn.
 const BATCH: usize = 64;
+/// Requests on the normal path at once (each a task, most waiting on an upstream); more are
+/// dropped unanswered, as a full resolver does, and the client retries.
+pub(crate) const MAX_SLOW: usize = 1024;
 
 /// Serve `socket` until `cancel` fires (or the socket fails for good).
 pub(crate) async fn serve(handler: Handler, socket: UdpSocket, cancel: CancellationToken) {
@@ -73,6 +76,11 @@ pub(crate) async fn serve(handler: Handler, socket: UdpSocket, cancel: Cancellat
             let msg = &buf[..len];
             if handler.fast_answer(msg, &mut key, &mut out) {
                 send(&socket, &out, src).await;
+            } else if slow.len() >= MAX_SLOW && {
+                while slow.try_join_next().is_some() {}
+                slow.len() >= MAX_SLOW
+            } {
+                debug!(%src, "{MAX_SLOW} DNS requests in flight; dropping this one");
             } else {
                 let (h, s, m) = (handler.clone(), socket.clone(), msg.to_vec());
                 slow.spawn(async move { normal(&h, s, m, src).await });
