@@ -80,6 +80,7 @@ pub(crate) async fn serve(handler: Handler, socket: UdpSocket, cancel: Cancellat
                 while slow.try_join_next().is_some() {}
                 slow.len() >= MAX_SLOW
             } {
+                handler.dropped();
                 debug!(%src, "{MAX_SLOW} DNS requests in flight; dropping this one");
             } else {
                 let (h, s, m) = (handler.clone(), socket.clone(), msg.to_vec());
