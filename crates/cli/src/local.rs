@@ -35,8 +35,11 @@ pub async fn run(args: LocalArgs) -> anyhow::Result<()> {
                     "local gc needs root (it deletes network namespaces); run it as root"
                 );
             }
+            let lock_prefix = prefix.clone();
             let report =
                 tokio::task::spawn_blocking(move || linkplane_localcloud::gc(&prefix)).await?;
+            // The lock file of a serve that was killed (-9) under this prefix.
+            crate::serve::remove_unheld_prefix_lock(&lock_prefix);
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {

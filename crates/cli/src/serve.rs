@@ -222,8 +222,43 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// The locks a running `serve` holds (released when the process exits, even on `kill -9`).
+/// On a clean exit the prefix's lock file is removed too (while still held); after a
+/// `kill -9` `local gc --prefix` removes it.
 pub(crate) struct InstallationLock {
     _files: Vec<std::fs::File>,
+    remove_on_exit: Option<PathBuf>,
+}
+
+impl Drop for InstallationLock {
+    fn drop(&mut self) {
+        if let Some(path) = &self.remove_on_exit {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Remove `prefix`'s lock file if no `serve` holds it (`local gc` calls this). A `serve`
+/// that opened it just before checks, once it holds the lock, that the path is still its
+/// file, so it never runs on a removed one.
+pub(crate) fn remove_unheld_prefix_lock(prefix: &linkplane_localcloud::Prefix) -> bool {
+    let path = lock_dir().join(format!("{prefix}.lock"));
+    let Ok(file) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+    else {
+        return false;
+    };
+    file.try_lock().is_ok() && std::fs::remove_file(&path).is_ok()
+}
+
+/// Whether `path` is (still) the file `file` has open.
+fn same_file(path: &std::path::Path, file: &std::fs::File) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    match (std::fs::metadata(path), file.metadata()) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
 }
 
 /// Where prefix locks live: `/run/linkplane/<prefix>.lock` as root, else a per-user
@@ -253,6 +288,7 @@ pub(crate) fn lock_installation(
         prefix.map(|p| p.to_string()).unwrap_or_default()
     );
     let mut files = vec![];
+    let mut remove_on_exit = None;
     let mut targets = vec![(data_dir.join("serve.lock"), None)];
     if let Some(p) = prefix {
         let dir = lock_dir();
@@ -261,13 +297,22 @@ pub(crate) fn lock_installation(
         targets.push((dir.join(format!("{p}.lock")), Some(p)));
     }
     for (path, prefix) in targets {
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .with_context(|| format!("opening the lock file {}", path.display()))?;
+        let mut attempts = 0;
+        let mut file = loop {
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .with_context(|| format!("opening the lock file {}", path.display()))?;
+            // Locked a file that `local gc` (or an exiting serve) removed meanwhile: open
+            // the new one instead, or two could run.
+            attempts += 1;
+            if file.try_lock().is_err() || same_file(&path, &file) || attempts >= 5 {
+                break file;
+            }
+        };
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
@@ -305,9 +350,15 @@ pub(crate) fn lock_installation(
         file.set_len(0)?;
         file.write_all(record.as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
+        if prefix.is_some() {
+            remove_on_exit = Some(path.clone());
+        }
         files.push(file);
     }
-    Ok(InstallationLock { _files: files })
+    Ok(InstallationLock {
+        _files: files,
+        remove_on_exit,
+    })
 }
 
 /// The `serve` that holds `<data-dir>/serve.lock` right now, as its lock file records it:

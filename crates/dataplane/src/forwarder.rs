@@ -118,7 +118,14 @@ pub struct ForwarderConfig {
     /// The endpoint this forwarder serves: its metrics' `endpoint` label (default: the
     /// PROXY v2 endpoint id, else `unnamed`). See [`crate::metrics`].
     pub endpoint: Option<String>,
+    /// Connections forwarded at once (a task and two descriptors each); one more is reset
+    /// at once, so a flood cannot grow the process without bound.
+    pub max_connections: usize,
 }
+
+/// Default [`ForwarderConfig::max_connections`]: above the 8,500 idle connections measured
+/// through one endpoint (docs/PERFORMANCE.md), within a 20,000-descriptor limit.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 
 impl Default for ForwarderConfig {
     fn default() -> Self {
@@ -127,6 +134,7 @@ impl Default for ForwarderConfig {
             connect_timeout: Duration::from_secs(5),
             accepting: true,
             endpoint: None,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -137,6 +145,7 @@ pub struct ForwarderStats {
     active: AtomicU64,
     total: AtomicU64,
     refused: AtomicU64,
+    over_limit: AtomicU64,
     no_target: AtomicU64,
     connect_failed: AtomicU64,
     bytes_to_target: AtomicU64,
@@ -152,6 +161,8 @@ pub struct StatsSnapshot {
     pub total: u64,
     /// Connections refused because the gate was closed.
     pub refused: u64,
+    /// Connections reset because `max_connections` were already forwarded.
+    pub over_limit: u64,
     /// Connections reset because no target was healthy.
     pub no_target: u64,
     /// Connections reset because the target could not be reached.
@@ -167,6 +178,7 @@ impl ForwarderStats {
             active: r(&self.active),
             total: r(&self.total),
             refused: r(&self.refused),
+            over_limit: r(&self.over_limit),
             no_target: r(&self.no_target),
             connect_failed: r(&self.connect_failed),
             bytes_to_target: r(&self.bytes_to_target),
@@ -183,6 +195,8 @@ pub(crate) struct Shared {
     stats: ForwarderStats,
     cancel: CancellationToken,
     tracker: TaskTracker,
+    /// One permit per forwarded connection (`max_connections`).
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// Controls a running forwarder. Dropping the handle does not stop it; call
@@ -220,6 +234,7 @@ pub fn spawn(
         targets,
         connector,
         accepting: AtomicBool::new(config.accepting),
+        slots: Arc::new(tokio::sync::Semaphore::new(config.max_connections)),
         config,
         stats: ForwarderStats::default(),
         cancel: CancellationToken::new(),
@@ -324,10 +339,17 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             reset(client);
             continue;
         }
+        let Ok(slot) = shared.slots.clone().try_acquire_owned() else {
+            shared.stats.over_limit.fetch_add(1, Ordering::Relaxed);
+            debug!(%peer, "forwarder at max_connections; resetting");
+            reset(client);
+            continue;
+        };
         let s = shared.clone();
-        shared
-            .tracker
-            .spawn(async move { handle(client, peer, &s).await });
+        shared.tracker.spawn(async move {
+            handle(client, peer, &s).await;
+            drop(slot);
+        });
     }
 }
 

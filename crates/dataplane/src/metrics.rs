@@ -89,6 +89,7 @@ fn add_dns(to: &mut DnsStats, s: &DnsStats) {
     to.failed += s.failed;
     to.cache_hits += s.cache_hits;
     to.memo_hits += s.memo_hits;
+    to.dropped += s.dropped;
 }
 
 /// Per endpoint label: live forwarders plus what retired ones of a still-served endpoint

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_proto::op::{DnsResponse, ResponseCode};
+use hickory_proto::op::{DnsResponse, Message, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
 use hickory_server::net::client::{Client, ClientHandle};
 use hickory_server::net::runtime::TokioRuntimeProvider;
@@ -366,6 +366,52 @@ async fn unreachable_upstream_is_a_quick_servfail() {
     let r = udp_query(vpc.addr, "www.example.com.", RecordType::A).await;
     assert_eq!(r.response_code, ResponseCode::ServFail);
     assert!(vpc.view.stats().failed >= 2);
+}
+
+/// The normal path is bounded: with an upstream that never answers, at most 1,024 UDP
+/// requests wait at once; the rest are dropped unanswered (and counted), not queued as
+/// tasks without end.
+#[tokio::test]
+async fn requests_waiting_on_a_silent_upstream_are_bounded() {
+    let v = view();
+    // It reads and never answers.
+    let silent = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    v.set_rules(vec![
+        ForwardRule::forward("silent.example", vec![silent.local_addr().unwrap()]).unwrap(),
+    ])
+    .unwrap();
+    let vpc = serve(v).await;
+    let client = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let n = 1_500u16;
+    for i in 0..n {
+        let mut m = Message::query();
+        m.metadata.id = i;
+        m.add_query(Query::query(
+            Name::from_str(&format!("n{i}.silent.example.")).unwrap(),
+            RecordType::A,
+        ));
+        client
+            .send_to(&m.to_vec().unwrap(), vpc.addr)
+            .await
+            .unwrap();
+        if i % 20 == 19 {
+            // Let the server drain its socket buffer (a flood past it is the kernel's drop).
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    let mut dropped = 0;
+    for _ in 0..200 {
+        dropped = vpc.view.stats().dropped;
+        if dropped > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        dropped > 0 && dropped <= u64::from(n) - 1_024,
+        "{:?}",
+        vpc.view.stats()
+    );
 }
 
 #[tokio::test]

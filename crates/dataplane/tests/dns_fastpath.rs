@@ -228,8 +228,8 @@ async fn memoized_answers_are_hickorys_answers_byte_for_byte() {
     }
     let s = vpc.view.stats();
     // Every question but the first of each (name, type, variant) came from the memo; the
-    // two EDNS variants are one (the answer does not depend on payload size or DO).
-    let firsts = (cases.len() * (variants.len() - 1)) as u64;
+    // two EDNS variants are two (the payload size is the answer's size limit, RFC 6891).
+    let firsts = (cases.len() * variants.len()) as u64;
     assert_eq!(s.memo_hits, udp_queries - firsts, "{s:?}");
     assert_eq!(s.queries, 2 * udp_queries, "UDP and TCP both counted");
     assert_eq!(s.public + s.forwarded + s.failed, 0, "{s:?}");
@@ -450,6 +450,68 @@ async fn truncation_over_udp_is_kept_and_tcp_gets_everything() {
         assert_eq!(m.answers.len(), 60, "TCP is not limited");
     }
     assert_eq!(vpc.view.stats().memo_hits, 4);
+}
+
+/// RFC 6891, 6.2.5 (and 7): a UDP answer never exceeds the client's advertised payload size
+/// (values below 512 count as 512), and uses it when it is larger than ours: a 512-byte
+/// client gets a truncated answer (TC set, retry over TCP), a 4096-byte one gets 100 A
+/// records (3.3 KB) whole, each from the normal path and again from the memo, in any order.
+#[tokio::test]
+async fn udp_answers_honour_the_clients_edns_payload_size() {
+    let recs = (1..=100u8)
+        .map(|i| ZoneRecord::a("big.corp.internal", 60, [10, 0, 2, i].into()).unwrap())
+        .collect();
+    let v = view();
+    v.set_zones(vec![PrivateZone::new("corp.internal", recs).unwrap()])
+        .unwrap();
+    let vpc = serve(v).await;
+    let full = parse(
+        &tcp(
+            vpc.addr,
+            &Q::new("big.corp.internal.", RecordType::A).bytes(),
+        )
+        .await,
+    );
+    assert_eq!(full.answers.len(), 100);
+    // (advertised size, the limit it means, whether 100 records fit)
+    let cases = [
+        (4096, 4096, true),
+        (512, 512, false),
+        (100, 512, false),
+        (1232, 1232, false),
+        (4096, 4096, true),
+        (65535, 65535, true),
+        (512, 512, false),
+    ];
+    for round in 0..2 {
+        for (i, (size, limit, whole)) in cases.into_iter().enumerate() {
+            let q = Q {
+                id: 300 + i as u16,
+                edns: Some((size, false)),
+                ..Q::new("big.corp.internal.", RecordType::A)
+            };
+            let got = udp(vpc.addr, &q.bytes()).await;
+            let m = parse(&got);
+            let what = format!("round {round}, EDNS payload {size}: {} bytes", got.len());
+            assert!(got.len() <= limit, "{what}");
+            assert_eq!(m.metadata.truncation, !whole, "{what}");
+            if whole {
+                assert_eq!(m.answers.len(), 100, "{what}");
+            } else {
+                assert!(m.answers.len() < 100, "{what}");
+            }
+            // The answer's OPT record is this server's own size, not the client's.
+            assert_eq!(
+                m.edns.as_ref().map(|e| e.max_payload()),
+                Some(1232),
+                "{what}"
+            );
+        }
+    }
+    assert!(
+        vpc.view.stats().memo_hits >= 7,
+        "the second round came from the memo"
+    );
 }
 
 #[tokio::test]

@@ -246,6 +246,43 @@ async fn closed_gate_resets_new_connections_but_keeps_live_ones() {
 }
 
 #[tokio::test]
+async fn connections_over_the_limit_are_reset_and_a_freed_slot_is_reused() {
+    if !require_root("connections_over_the_limit_are_reset") {
+        return;
+    }
+    let t = topo();
+    let server = t.target_server(8080, "t1");
+    let fwd = t.forwarder(
+        healthy(&[server.addr]),
+        ForwarderConfig {
+            max_connections: 2,
+            ..Default::default()
+        },
+    );
+    let mut a = t.client_conn().await.unwrap();
+    let mut b = t.client_conn().await.unwrap();
+    for c in [&mut a, &mut b] {
+        assert!(read_line(c).await.unwrap().starts_with("t1"));
+    }
+    // A third while two are forwarded: reset at once, never reaching the target.
+    let mut c = t.client_conn().await.unwrap();
+    let e = read_all(&mut c).await.expect_err("over the limit: reset");
+    assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset);
+    let st = fwd.stats();
+    assert_eq!((st.over_limit, st.active, st.total), (1, 2, 2), "{st:?}");
+    assert_eq!(server.data_connections(), 2);
+    // One ends: its slot serves the next.
+    drop(a);
+    wait_for(|| fwd.stats().active == 1).await;
+    // The slot is released just after `active` drops, on the connection's task.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut d = t.client_conn().await.unwrap();
+    assert!(read_line(&mut d).await.unwrap().starts_with("t1"));
+    assert_eq!(fwd.stats().over_limit, 1);
+    fwd.stop().await;
+}
+
+#[tokio::test]
 async fn unhealthy_target_gets_no_traffic_and_traffic_spreads_over_healthy_ones() {
     if !require_root("unhealthy_target_gets_no_traffic") {
         return;

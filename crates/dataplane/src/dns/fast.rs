@@ -1,13 +1,15 @@
 //! Memoized UDP answers for private-zone names (the resolver's hot path).
 //!
 //! A private-zone answer depends only on the view's configuration and on the request's
-//! header (id, flags, counts), its question, and whether it carries an EDNS (OPT)
-//! record: the response's EDNS record is the server's own (payload 1232, no options),
-//! whatever the client's payload size, DO bit or options (a DNS cookie, say). So once
-//! the normal path (hickory's request parsing, [`super::server`]'s resolution, hickory's
-//! encoder) has answered a request from private zones alone, the encoded response is
-//! kept under a key made of the request's flags, counts and question (its name's ASCII
-//! letters lowercased) and one byte for "has EDNS". A later request with the same key
+//! header (id, flags, counts), its question, whether it carries an EDNS (OPT) record, and
+//! the client's UDP payload size (RFC 6891: the answer never exceeds it, 512 without EDNS
+//! or below 512, so a large answer is truncated differently per size): the response's EDNS
+//! record is the server's own (payload 1232, no options), whatever the client's DO bit or
+//! options (a DNS cookie, say). So once the normal path (hickory's request parsing,
+//! [`super::server`]'s resolution, hickory's encoder) has answered a request from private
+//! zones alone, the encoded response is kept under a key made of the request's flags,
+//! counts and question (its name's ASCII letters lowercased), one byte for "has EDNS" and
+//! two for the payload size it was encoded for. A later request with the same key
 //! gets that response with its own id and its own question bytes (the name in the
 //! client's case: DNS 0x20) copied in. Nothing else can differ: hickory echoes the
 //! question verbatim and never compresses answer names against it, and zone records
@@ -39,6 +41,9 @@ const QUESTION: usize = 12;
 pub(crate) struct Shape {
     /// End of the question (name, type, class).
     pub(crate) question_end: usize,
+    /// The largest UDP answer the client takes: its EDNS payload size, at least 512
+    /// (RFC 6891, 6.2.5), or 512 without EDNS (RFC 1035, 4.2.1).
+    pub(crate) udp_limit: u16,
 }
 
 /// Parse `msg` with hickory-proto and, when it is a plain query (one uncompressed
@@ -72,21 +77,26 @@ pub(crate) fn request_key(msg: &[u8], key: &mut Vec<u8>) -> Option<Shape> {
     // The additional record must be what hickory's request parser accepts as EDNS (the
     // same `Record::read`), or a request the normal path refuses could share a key with
     // one it answered.
-    let edns = if c.additionals == 1 {
+    let (edns, udp_limit) = if c.additionals == 1 {
         let opt = Record::read(&mut d).ok()?;
         if opt.record_type() != RecordType::OPT {
             return None;
         }
-        1
+        // The OPT record's class is the payload size (hickory reads it as at least 512).
+        (1, u16::from(opt.dns_class).max(512))
     } else {
-        0
+        (0, 512)
     };
     key.clear();
     key.extend_from_slice(&msg[2..question_end]);
     key.push(edns);
+    key.extend_from_slice(&udp_limit.to_be_bytes());
     // Label length bytes are at most 63, below b'A': only letters change.
     key[QUESTION - 2..QUESTION - 2 + name_len].make_ascii_lowercase();
-    Some(Shape { question_end })
+    Some(Shape {
+        question_end,
+        udp_limit,
+    })
 }
 
 /// One memoized answer: its key and its response in one allocation (one cache miss
@@ -157,6 +167,10 @@ impl FastAnswers {
             return None;
         }
         let e = map.entries.get(key)?;
+        // The key holds the payload size the answer was encoded for; never send more.
+        if e.response().len() > usize::from(shape.udp_limit) {
+            return None;
+        }
         out.clear();
         out.extend_from_slice(e.response());
         let q = QUESTION..shape.question_end;
@@ -255,8 +269,9 @@ mod tests {
         ] {
             assert_ne!(base, k(&other).unwrap());
         }
-        // EDNS: present or not is in the key; the client's payload size, DO bit and
-        // options (the server's answer does not depend on them) are not.
+        // EDNS: present or not is in the key, and so is the client's payload size (the
+        // answer's size limit); its DO bit and options (the server's answer does not
+        // depend on them) are not.
         let with_edns = |size: u16, dnssec_ok: bool, cookie: Option<&[u8]>| {
             let mut m = Message::query();
             m.metadata.recursion_desired = true;
@@ -274,9 +289,15 @@ mod tests {
             k(&m.to_vec().unwrap()).unwrap()
         };
         let e = with_edns(1232, false, None);
-        assert_eq!(e, with_edns(4096, true, None));
-        assert_eq!(e, with_edns(512, false, Some(&[7; 8])));
-        assert_eq!(e, with_edns(512, false, Some(&[9; 24])));
+        assert_eq!(e, with_edns(1232, true, None));
+        assert_eq!(e, with_edns(1232, false, Some(&[7; 8])));
+        assert_ne!(e, with_edns(4096, false, None));
+        assert_ne!(e, with_edns(512, false, None));
+        // Below 512 counts as 512 (RFC 6891).
+        assert_eq!(
+            with_edns(512, false, None),
+            with_edns(100, true, Some(&[9; 24]))
+        );
         assert_ne!(e, base);
         // qtype 65 (HTTPS) is 0x0041, an ASCII 'A': it must not be lowercased.
         let https = k(&query(1, "x.corp.internal.", RecordType::HTTPS, false)).unwrap();

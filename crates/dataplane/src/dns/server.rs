@@ -54,6 +54,7 @@ struct Counters {
     failed: AtomicU64,
     cache_hits: AtomicU64,
     memo_hits: AtomicU64,
+    dropped: AtomicU64,
 }
 
 /// A snapshot of a view's counters.
@@ -74,6 +75,9 @@ pub struct DnsStats {
     /// UDP questions answered from the memo of encoded private-zone answers (counted in
     /// `queries` and `private` too).
     pub memo_hits: u64,
+    /// UDP requests dropped unanswered because 1,024 were already on the normal path
+    /// (waiting on upstreams); the clients retry.
+    pub dropped: u64,
 }
 
 pub(crate) struct Inner {
@@ -97,6 +101,7 @@ impl Inner {
             failed: r(&c.failed),
             cache_hits: r(&c.cache_hits),
             memo_hits: r(&c.memo_hits),
+            dropped: r(&c.dropped),
         }
     }
 }
@@ -485,6 +490,15 @@ impl Handler {
         c.private.fetch_add(u64::from(hits), Ordering::Relaxed);
         c.memo_hits.fetch_add(1, Ordering::Relaxed);
         true
+    }
+
+    /// Count a UDP request dropped because the normal path is full.
+    pub(crate) fn dropped(&self) {
+        self.view
+            .inner
+            .counters
+            .dropped
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     /// Memoize `response`, the normal path's answer to `request`.

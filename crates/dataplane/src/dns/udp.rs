@@ -31,6 +31,9 @@ use super::server::Handler;
 const RECV_BUFFER: usize = 4096;
 /// Requests handled per wake-up before other tasks get a turn.
 const BATCH: usize = 64;
+/// Requests on the normal path at once (each a task, most waiting on an upstream); more are
+/// dropped unanswered, as a full resolver does, and the client retries.
+pub(crate) const MAX_SLOW: usize = 1024;
 
 /// Serve `socket` until `cancel` fires (or the socket fails for good).
 pub(crate) async fn serve(handler: Handler, socket: UdpSocket, cancel: CancellationToken) {
@@ -73,6 +76,12 @@ pub(crate) async fn serve(handler: Handler, socket: UdpSocket, cancel: Cancellat
             let msg = &buf[..len];
             if handler.fast_answer(msg, &mut key, &mut out) {
                 send(&socket, &out, src).await;
+            } else if slow.len() >= MAX_SLOW && {
+                while slow.try_join_next().is_some() {}
+                slow.len() >= MAX_SLOW
+            } {
+                handler.dropped();
+                debug!(%src, "{MAX_SLOW} DNS requests in flight; dropping this one");
             } else {
                 let (h, s, m) = (handler.clone(), socket.clone(), msg.to_vec());
                 slow.spawn(async move { normal(&h, s, m, src).await });
@@ -103,6 +112,7 @@ async fn normal(handler: &Handler, socket: Arc<UdpSocket>, msg: Vec<u8>, src: So
     let mut responder = UdpResponder {
         socket,
         dst: src,
+        limit: 512,
         sent: None,
     };
     // Fewer than 12 bytes: not a DNS message; no answer.
@@ -127,6 +137,13 @@ async fn normal(handler: &Handler, socket: Arc<UdpSocket>, msg: Vec<u8>, src: So
     if request.metadata.message_type == MessageType::Response {
         return; // never answer a response (reflection)
     }
+    // RFC 6891, 6.2.5: the answer fits the client's payload size (hickory reads values
+    // below 512 as 512); without EDNS, 512 bytes (RFC 1035, 4.2.1). The response's own
+    // OPT record still advertises what this server accepts.
+    responder.limit = request
+        .edns
+        .as_ref()
+        .map_or(512, |e| e.max_payload().max(512));
     let (_, memo) = handler.answer(&request, &mut responder).await;
     if let (Some(memo), Some(sent)) = (memo, &responder.sent) {
         handler.remember(memo, &msg, sent);
@@ -134,12 +151,15 @@ async fn normal(handler: &Handler, socket: Arc<UdpSocket>, msg: Vec<u8>, src: So
 }
 
 /// Sends a hickory response on the shared UDP socket, encoded as hickory-server encodes
-/// UDP responses (limited to the response's EDNS payload size, or 512 bytes without
-/// EDNS), and keeps the bytes it sent.
+/// UDP responses (limited to the client's EDNS payload size, or 512 bytes without EDNS;
+/// hickory's catalog does the same by echoing the client's size), and keeps the bytes it
+/// sent.
 #[derive(Clone)]
 struct UdpResponder {
     socket: Arc<UdpSocket>,
     dst: SocketAddr,
+    /// The client's UDP payload size (at least 512).
+    limit: u16,
     sent: Option<Vec<u8>>,
 }
 
@@ -157,10 +177,9 @@ impl ResponseHandler for UdpResponder {
         >,
     ) -> Result<ResponseInfo, NetError> {
         let id = response.metadata().id;
-        let max = response.edns().map_or(512, |e| e.max_payload());
         let mut bytes = Vec::with_capacity(512);
         let mut enc = BinEncoder::new(&mut bytes);
-        enc.set_max_size(max);
+        enc.set_max_size(self.limit);
         let info = match response.destructive_emit(&mut enc) {
             Ok(info) => info,
             Err(e) => {
