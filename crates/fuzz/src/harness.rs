@@ -21,7 +21,7 @@ impl Rng {
     pub fn new(seed: u64) -> Self {
         Self(seed | 1)
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -31,7 +31,7 @@ impl Rng {
         if n == 0 {
             0
         } else {
-            (self.next() % n as u64) as usize
+            (self.next_u64() % n as u64) as usize
         }
     }
 }
@@ -57,11 +57,11 @@ pub fn mutate(rng: &mut Rng, input: &mut Vec<u8>, corpus: &[Vec<u8>], dict: &[&[
             }
             2 if len > 0 => {
                 let i = rng.below(len);
-                input[i] = rng.next() as u8;
+                input[i] = rng.next_u64() as u8;
             }
             3 => {
                 let i = rng.below(len + 1);
-                input.insert(i, rng.next() as u8);
+                input.insert(i, rng.next_u64() as u8);
             }
             4 if len > 0 => {
                 let i = rng.below(len);
@@ -95,7 +95,7 @@ pub fn mutate(rng: &mut Rng, input: &mut Vec<u8>, corpus: &[Vec<u8>], dict: &[&[
                 // Truncate.
                 input.truncate(rng.below(len));
             }
-            _ => input.push(rng.next() as u8),
+            _ => input.push(rng.next_u64() as u8),
         }
     }
     input.truncate(64 * 1024);
@@ -135,7 +135,7 @@ pub fn run(
         executions: 0,
         crashes: Vec::new(),
     };
-    let mut try_one = |input: &[u8], report: &mut Report| {
+    let try_one = |input: &[u8], report: &mut Report| {
         report.executions += 1;
         if catch_unwind(AssertUnwindSafe(|| one(input))).is_err() {
             let _ = std::fs::create_dir_all(artifacts);
@@ -154,7 +154,7 @@ pub fn run(
         for _ in 0..256 {
             buf.clear();
             if corpus.is_empty() {
-                buf.extend((0..rng.below(64)).map(|_| rng.next() as u8));
+                buf.extend((0..rng.below(64)).map(|_| rng.next_u64() as u8));
             } else {
                 buf.extend_from_slice(&corpus[rng.below(corpus.len())]);
             }
