@@ -122,7 +122,9 @@ pub async fn detect(
     parse(&buf, peer)
 }
 
-fn parse(buf: &[u8], peer: SocketAddr) -> Result<Arrival, ProxyHeaderError> {
+/// Parse a whole PROXY v2 header (`buf`: the 16 fixed bytes and the length they announce)
+/// from `peer`: what [`detect`] does once it has read them. Public for the fuzz harness.
+pub fn parse(buf: &[u8], peer: SocketAddr) -> Result<Arrival, ProxyHeaderError> {
     let header =
         v2::Header::try_from(buf).map_err(|e| ProxyHeaderError::Malformed(e.to_string()))?;
     let client = match header.addresses {

@@ -35,3 +35,18 @@ pub use config::{
 pub(crate) use server::Inner as ViewInner;
 pub use server::{DnsServerHandle, DnsStats, DnsView, Resolution};
 pub use upstream::{LocalSockets, NsSockets, SocketFactory};
+
+/// Entry points for the fuzz harness (`crates/fuzz`): the UDP fast path exactly as the
+/// UDP loop runs it on a datagram from outside. Not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::DnsView;
+
+    /// Key `msg` and answer it from the view's memo of encoded answers, as `udp.rs` does
+    /// first with every datagram; `Some(answer)` when the memo answered.
+    pub fn udp_fast_path(view: &DnsView, msg: &[u8]) -> Option<Vec<u8>> {
+        let handler = super::server::Handler::of(view.clone());
+        let (mut key, mut out) = (Vec::new(), Vec::new());
+        handler.fast_answer(msg, &mut key, &mut out).then_some(out)
+    }
+}

@@ -474,6 +474,10 @@ pub(crate) struct Handler {
 }
 
 impl Handler {
+    pub(crate) fn of(view: DnsView) -> Self {
+        Self { view }
+    }
+
     /// Answer `msg` from the UDP memo into `out` (key: scratch space). False: not
     /// memoized (yet), take the normal path.
     pub(crate) fn fast_answer(&self, msg: &[u8], key: &mut Vec<u8>, out: &mut Vec<u8>) -> bool {
