@@ -18,6 +18,7 @@
 //!   behind it; its charon is configured with the downloaded `swanctl.conf` through
 //!   `swanctl --load-all`, as the customer's engineer would.
 
+pub(crate) mod api;
 pub mod charon;
 pub mod config;
 pub mod options;
