@@ -3,8 +3,8 @@
 //!
 //! It implements [`ClusterNetworks`] and [`Peerings`] here, [`DnsResolutions`] in `dns.rs`,
 //! [`TransitGateways`] in [`tgw`], and [`PrivateLinkServices`] with each cluster's ingress
-//! gateway in [`gateway`]. VPN, outbound endpoints and environments it does not implement
-//! yet: the controllers record that in words on those resources.
+//! gateway in [`gateway`], [`OutboundEndpoints`] in [`outbound`]. VPN and environments it
+//! does not implement yet: the controllers record that in words on those resources.
 //!
 //! Every call is made as [`PLATFORM_PRINCIPAL`] (account [`PLATFORM_ACCOUNT`]), which is not
 //! localcloud's default customer account (`000000000001`). Objects are found again by name
@@ -32,6 +32,7 @@ use crate::layout::{plan_subnets, subnet_name, vpc_name};
 mod dns;
 pub mod gateway;
 pub mod layout;
+pub mod outbound;
 pub mod tgw;
 
 pub use dns::{authorize_step, rule_name, share_step};
@@ -50,6 +51,8 @@ pub struct LocalProvider {
     /// Serializes "find a free elastic IP or allocate one, then create the NAT gateway", so
     /// two clusters never pick the same unattached elastic IP.
     nat_lock: tokio::sync::Mutex<()>,
+    /// Serializes finding or creating a cluster's outbound endpoint security group.
+    pub(crate) outbound_lock: tokio::sync::Mutex<()>,
     /// Ingress gateways (absent: clusters get no gateway, e.g. provider-only tests).
     pub(crate) ingress: Option<gateway::Ingress>,
 }
@@ -122,6 +125,7 @@ impl LocalProvider {
             principal,
             account,
             nat_lock: tokio::sync::Mutex::new(()),
+            outbound_lock: tokio::sync::Mutex::new(()),
             ingress: None,
         }
     }
@@ -382,6 +386,9 @@ impl Provider for LocalProvider {
         Some(self)
     }
     fn dns(&self) -> Option<&dyn DnsResolutions> {
+        Some(self)
+    }
+    fn outbound_endpoints(&self) -> Option<&dyn OutboundEndpoints> {
         Some(self)
     }
 

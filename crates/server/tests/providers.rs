@@ -43,7 +43,7 @@ async fn aws_clusters_run_on_the_local_provider_and_unimplemented_capabilities_s
     assert_eq!(vpc.cidr_block, "10.61.0.0/16");
 
     // "All Astro clusters are pre-configured with the following AWS PrivateLink endpoint
-    // services": the local provider has no outbound endpoints yet, and each one says so.
+    // services": the local provider has no AWS service endpoints yet, and each one says so.
     let (_, list) = h.get(&format!("/clusters/{cid}/outbound-endpoints")).await;
     let ids: Vec<String> = list["items"]
         .as_array()
@@ -62,7 +62,10 @@ async fn aws_clusters_run_on_the_local_provider_and_unimplemented_capabilities_s
             .await;
         assert_eq!(
             s(&e, "statusReason"),
-            "the local provider does not implement outbound endpoints yet",
+            format!(
+                "the local provider does not provide {} yet",
+                s(&e, "serviceName")
+            ),
             "{e}"
         );
     }

@@ -1029,7 +1029,13 @@ impl Engine {
             kind: "endpoint service",
             id: name.to_string(),
         };
-        let id = name
+        // AWS's spelling (`com.amazonaws.vpce.…`) names the same service, so a name the
+        // control plane validated as an AWS service name finds it.
+        let canonical = match name.strip_prefix("com.amazonaws.vpce.") {
+            Some(rest) => format!("com.linkplane.vpce.{rest}"),
+            None => name.to_string(),
+        };
+        let id = canonical
             .strip_prefix("com.linkplane.vpce.")
             .and_then(|r| r.rsplit_once('.'))
             .map(|(_, id)| id)
@@ -1040,7 +1046,7 @@ impl Engine {
                 )
             })?;
         let row = self.service_row(id).await.map_err(|_| not_found())?;
-        if service_name(&row.region, &row.id) != name {
+        if service_name(&row.region, &row.id) != canonical {
             return Err(not_found());
         }
         Ok(row)
@@ -1152,6 +1158,38 @@ impl Engine {
         }
         tracing::info!(service = %id, lb = %lb.id, "endpoint service created");
         self.to_service(self.service_row(&id).await?).await
+    }
+
+    /// What a consumer may know of a service before creating an endpoint to it (EC2's
+    /// `DescribeVpcEndpointServices`): only a principal the service allows (or its owner)
+    /// sees it; to anyone else it is forbidden, naming the principal the owner must add.
+    pub async fn describe_service_by_name(
+        &self,
+        p: &Principal,
+        name: &str,
+    ) -> Result<ServiceDescription> {
+        let svc = self.service_by_name(name).await?;
+        let allowed = self.principals_of(&svc.id).await?;
+        if !principal_allowed(p, &svc.account, &allowed) {
+            return Err(Error::Forbidden {
+                principal: p.arn().to_string(),
+                caller: p.account().to_string(),
+                owner: svc.account.clone(),
+                action: "create an endpoint to".into(),
+                resource: format!(
+                    "{name} (the principal is not in the service's allowed principals; the service owner must add it)"
+                ),
+            });
+        }
+        Ok(ServiceDescription {
+            service_name: service_name(&svc.region, &svc.id),
+            availability_zones: self.service_azs(&svc.lb_id).await?,
+            service_id: svc.id,
+            owner_id: svc.account,
+            region: svc.region,
+            acceptance_required: svc.acceptance_required,
+            private_dns_name: svc.private_dns_name,
+        })
     }
 
     pub async fn get_endpoint_service(&self, p: &Principal, id: &str) -> Result<EndpointService> {
