@@ -554,9 +554,20 @@ impl ClusterNetworks for LocalProvider {
                 Err(e) => return Err(map_err(e)),
             }
         }
-        match self.engine.delete_vpc(p, vpc_id).await {
-            Ok(()) | Err(CloudError::NotFound { .. }) => Ok(()),
-            Err(e) => Err(map_err(e)),
+        // An outbound endpoint's reconcile that began before the deletion may still add an
+        // endpoint to the VPC: remove what is there again and retry a few times at once
+        // instead of waiting for the controller's backoff.
+        let mut tries = 0;
+        loop {
+            self.delete_vpc_endpoints(vpc_id).await?;
+            match self.engine.delete_vpc(p, vpc_id).await {
+                Ok(()) | Err(CloudError::NotFound { .. }) => return Ok(()),
+                Err(CloudError::Conflict(_)) if tries < 10 => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                }
+                Err(e) => return Err(map_err(e)),
+            }
         }
     }
 

@@ -16,8 +16,8 @@ use linkplane_localcloud::types::{
     CreateEndpoint, CreateHostedZone, CreateSecurityGroup, CreateSecurityGroupRule, Endpoint,
     RecordSet, ServiceDescription,
 };
-use linkplane_localcloud::{Error as CloudError, Principal};
-use linkplane_model::VpcEndpointId;
+use linkplane_localcloud::{AWS_INTERFACE_SERVICES, Error as CloudError, Principal};
+use linkplane_model::{OutboundEndpointType, VpcEndpointId};
 use linkplane_provider::*;
 
 use crate::{LocalProvider, PLATFORM_ACCOUNT, map_err, parsed};
@@ -338,23 +338,75 @@ async fn observe(
 }
 
 impl LocalProvider {
-    async fn ensure_aws_service(
-        &self,
-        _net: &ClusterNetwork,
-        req: &OutboundEndpointRequest,
-    ) -> Result<OutboundEndpointObservation, ProviderError> {
-        Err(ProviderError::Refused(format!(
-            "the local provider does not provide {} yet",
-            req.service_name
-        )))
+    /// Cluster teardown: every endpoint left in the VPC (the preconfigured ones go with
+    /// their cluster; a custom one's alias zone went with its own deletion, which the
+    /// cluster's deletion waits for), so the VPC can be deleted.
+    pub(crate) async fn delete_vpc_endpoints(&self, vpc_id: &str) -> Result<(), ProviderError> {
+        for e in self
+            .engine()
+            .list_endpoints(&role())
+            .await
+            .map_err(map_err)?
+        {
+            if e.vpc_id != vpc_id || e.state == "deleted" {
+                continue;
+            }
+            match self
+                .engine()
+                .delete_endpoint(&role(), &e.vpc_endpoint_id)
+                .await
+            {
+                Ok(_) | Err(CloudError::NotFound { .. }) => {}
+                Err(e) => return Err(map_err(e)),
+            }
+        }
+        Ok(())
     }
 
-    async fn delete_aws_service(
+    /// A preconfigured AWS service endpoint: localcloud's stand-in for the service in the
+    /// cluster's region (created on first use), an interface endpoint with private DNS to it.
+    async fn ensure_aws_service(
         &self,
-        _net: &ClusterNetwork,
-        _req: &OutboundEndpointRequest,
-    ) -> Result<(), ProviderError> {
-        Ok(())
+        net: &ClusterNetwork,
+        req: &OutboundEndpointRequest,
+    ) -> Result<OutboundEndpointObservation, ProviderError> {
+        let service = req.service_name.as_str();
+        if req.endpoint_type == OutboundEndpointType::Gateway {
+            return Err(ProviderError::Refused(format!(
+                "{service} is a gateway endpoint (prefix-list routes in the cluster's route tables), which the local provider does not implement yet"
+            )));
+        }
+        let region = service
+            .strip_prefix("com.amazonaws.")
+            .and_then(|r| r.split_once('.'))
+            .map(|(r, _)| r.to_owned())
+            .unwrap_or_default();
+        if !AWS_INTERFACE_SERVICES
+            .iter()
+            .any(|(n, _, _)| format!("com.amazonaws.{region}.{n}") == service)
+        {
+            let known: Vec<String> = AWS_INTERFACE_SERVICES
+                .iter()
+                .map(|(n, _, _)| format!("com.amazonaws.{region}.{n}"))
+                .collect();
+            return Err(ProviderError::Refused(format!(
+                "localcloud does not provide the AWS service {service}; it provides {}",
+                known.join(", ")
+            )));
+        }
+        self.engine()
+            .ensure_aws_services(&region)
+            .await
+            .map_err(map_err)?;
+        let desc = self
+            .engine()
+            .describe_service_by_name(&role(), service)
+            .await
+            .map_err(map_err)?;
+        let e = self
+            .ensure_interface(net, service, &desc, req.private_dns_enabled)
+            .await?;
+        observe(self, net, req, &desc, e).await
     }
 }
 
@@ -377,9 +429,6 @@ impl OutboundEndpoints for LocalProvider {
         net: &ClusterNetwork,
         req: &OutboundEndpointRequest,
     ) -> Result<(), ProviderError> {
-        if !req.service_name.is_custom() {
-            self.delete_aws_service(net, req).await?;
-        }
         for e in self.endpoints_to(net, req.service_name.as_str()).await? {
             if e.state == "deleted" {
                 continue;

@@ -267,7 +267,9 @@ async fn custom_endpoint_to_a_customer_service_after_allow_and_acceptance() {
         .await
         .unwrap()
         .into_iter()
-        .filter(|e| e.vpc_id == vpc.vpc_id && e.state != "deleted")
+        .filter(|e| {
+            e.vpc_id == vpc.vpc_id && e.state != "deleted" && e.service_name.ends_with(&svc)
+        })
         .collect();
     assert_eq!(mine.len(), 1, "{mine:?}");
     assert_eq!(mine[0].vpc_endpoint_id, vpce);
@@ -308,4 +310,172 @@ async fn custom_endpoint_to_a_customer_service_after_allow_and_acceptance() {
     assert!(e.network_interfaces.is_empty(), "{e:?}");
     assert_eq!(h.dig(&worker, "db.customer.internal").await, "");
     h.stop().await;
+}
+
+/// The live endpoints of the cluster VPC, by service name.
+async fn live_endpoints(h: &Harness, cid: &str) -> Vec<(String, String)> {
+    let vpc = h.cluster_vpc(cid).await;
+    let mut v: Vec<(String, String)> = h
+        .engine()
+        .list_endpoints(&platform())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.vpc_id == vpc.vpc_id && e.state != "deleted")
+        .map(|e| (e.service_name, e.vpc_endpoint_id))
+        .collect();
+    v.sort();
+    v
+}
+
+/// `curl` the STS stand-in by its public name from a cluster instance; the JSON it answers.
+async fn sts_from(h: &Harness, worker: &linkplane_localcloud::types::Instance) -> Value {
+    let out = h
+        .exec_out(
+            worker,
+            &[
+                "curl",
+                "-s",
+                "--max-time",
+                "3",
+                "http://sts.us-east-1.amazonaws.linkplane.test/?Action=GetCallerIdentity",
+            ],
+            Duration::from_secs(6),
+        )
+        .await;
+    serde_json::from_str(&out).unwrap_or(Value::String(out))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preconfigured_aws_service_endpoints_carry_traffic_and_survive_restarts() {
+    if !linkplane_netns::testing::require_root("outbound_preconfigured") {
+        return;
+    }
+    let h = Harness::start(fast_config(MIN)).await;
+    // A LOCAL cluster gets the preconfigured set too (localcloud is AWS-shaped).
+    let c = h.created_cluster("10.74.0.0/16").await;
+    let cid = s(&c, "id");
+    let (_, list) = h.get(&format!("/clusters/{cid}/outbound-endpoints")).await;
+    let items = list["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 6, "{list}");
+    let mut by_service = std::collections::BTreeMap::new();
+    for e in &items {
+        let path = format!("/clusters/{cid}/outbound-endpoints/{}", s(e, "id"));
+        let svc = s(e, "serviceName");
+        let want = if svc == "com.amazonaws.us-east-1.s3" {
+            "FAILED"
+        } else {
+            "AVAILABLE"
+        };
+        let v = h.wait_status(&path, want, MIN).await;
+        assert_eq!(v["preconfigured"], true, "{v}");
+        by_service.insert(svc, v);
+    }
+    // "Amazon S3 - Gateway Endpoint": not implemented by the local provider, said so.
+    let s3 = &by_service["com.amazonaws.us-east-1.s3"];
+    assert!(
+        s(s3, "statusReason").contains("gateway endpoint")
+            && s(s3, "statusReason").contains("does not implement"),
+        "{s3}"
+    );
+    // The interface endpoints: an ENI in each private subnet, and the service's public
+    // name among their DNS names ("Enable DNS Name").
+    for (svc, host) in [
+        ("autoscaling", "autoscaling"),
+        ("ecr.api", "api.ecr"),
+        ("ecr.dkr", "dkr.ecr"),
+        ("elasticloadbalancing", "elasticloadbalancing"),
+        ("sts", "sts"),
+    ] {
+        let v = &by_service[&format!("com.amazonaws.us-east-1.{svc}")];
+        assert_eq!(strs(v, "privateIps").len(), 2, "{v}");
+        assert!(
+            strs(v, "dnsNames").contains(&format!("{host}.us-east-1.amazonaws.linkplane.test")),
+            "{v}"
+        );
+        assert!(s(v, "cloudResourceId").starts_with("vpce-"), "{v}");
+    }
+    let before = live_endpoints(&h, &cid).await;
+    assert_eq!(before.len(), 5, "{before:?}");
+
+    // Real traffic: the public name resolves to the endpoint's private IPs inside the
+    // cluster VPC, and STS sees the instance's own address and the endpoint (PROXY v2),
+    // not the NAT gateway's public IP.
+    let sts = &by_service["com.amazonaws.us-east-1.sts"];
+    let worker = h.cluster_instance(&cid).await;
+    let mut got: Vec<String> = h
+        .dig(&worker, "sts.us-east-1.amazonaws.linkplane.test")
+        .await
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    got.sort();
+    let mut ips = strs(sts, "privateIps");
+    ips.sort();
+    assert_eq!(got, ips);
+    let who = sts_from(&h, &worker).await;
+    assert_eq!(who["service"], "sts", "{who}");
+    assert_eq!(who["action"], "GetCallerIdentity", "{who}");
+    assert_eq!(who["sourceIp"], worker.private_ip_address, "{who}");
+    assert_eq!(who["vpcEndpointId"], s(sts, "cloudResourceId"), "{who}");
+    assert_eq!(who["Account"], "100000000000", "{who}");
+    let external: Vec<String> = strs(&c, "externalIps");
+    assert!(!external.contains(&s(&who, "sourceIp")), "{who} {c}");
+
+    // A preconfigured endpoint cannot be deleted.
+    let (st, v) = h
+        .delete(&format!(
+            "/clusters/{cid}/outbound-endpoints/{}",
+            s(sts, "id")
+        ))
+        .await;
+    assert_eq!(st, 409, "{v}");
+
+    // Restart serve, then crash it (kill -9): the same endpoints, no duplicates, traffic
+    // flows again through the restarted listeners and forwarders.
+    let ids: Vec<(String, Value)> = items
+        .iter()
+        .map(|e| {
+            (
+                s(e, "id"),
+                by_service[&s(e, "serviceName")]["cloudResourceId"].clone(),
+            )
+        })
+        .collect();
+    let (gc, dir) = h.stop().await;
+    let h = Harness::start_in(gc, dir, fast_config(MIN)).await;
+    converged(&h, &cid, &worker, &before, &ids).await;
+    let (gc, dir) = h.crash();
+    let h = Harness::start_in(gc, dir, fast_config(MIN)).await;
+    converged(&h, &cid, &worker, &before, &ids).await;
+    h.stop().await;
+}
+
+/// After a start: STS answers through the endpoint again, and after a resync the cluster
+/// VPC has the same endpoints (no duplicates) with the same cloud ids on the resources.
+async fn converged(
+    h: &Harness,
+    cid: &str,
+    worker: &linkplane_localcloud::types::Instance,
+    before: &[(String, String)],
+    ids: &[(String, Value)],
+) {
+    let start = std::time::Instant::now();
+    loop {
+        let who = sts_from(h, worker).await;
+        if who["sourceIp"] == worker.private_ip_address {
+            break;
+        }
+        assert!(start.elapsed() < MIN, "after the start: {who}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // fast_config resyncs every 5 s: every endpoint has been reconciled again.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(live_endpoints(h, cid).await, before);
+    for (id, cloud) in ids {
+        let (_, v) = h
+            .get(&format!("/clusters/{cid}/outbound-endpoints/{id}"))
+            .await;
+        assert_eq!(&v["cloudResourceId"], cloud, "{v}");
+    }
 }

@@ -9,6 +9,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use crate::error::{Error, Result};
 use crate::ids::{Kind, Prefix, Principal, short};
 
+mod aws_services;
 mod dns;
 mod gateway;
 mod hostnames;
@@ -22,6 +23,10 @@ mod sg;
 mod tgw;
 mod vpc;
 
+pub use aws_services::{
+    AWS_SERVICES_ACCOUNT, INTERFACE_SERVICES as AWS_INTERFACE_SERVICES,
+    SERVICE_PORT as AWS_SERVICE_PORT, service_dns_name as aws_service_dns_name,
+};
 pub use dns::{LINK_LOCAL_DNS, PUBLIC_DNS};
 pub use privatelink::{DNS_DOMAIN, state as endpoint_state};
 pub use tgw::{
@@ -94,6 +99,7 @@ impl Engine {
         engine.reconcile().await?;
         engine.restore_privatelink().await?;
         engine.restore_dns().await?;
+        engine.restore_aws_services().await?;
         Ok(engine)
     }
 
