@@ -119,6 +119,7 @@ impl DnsController {
                 status_reason: Some(reason),
                 cloud_resource_id: prev.cloud_resource_id,
                 instructions: steps,
+                ..Default::default()
             },
         )
         .await?;
@@ -134,6 +135,7 @@ impl DnsController {
                 status_reason: Some(reason),
                 cloud_resource_id: None,
                 instructions: Vec::new(),
+                ..Default::default()
             },
         )
         .await?;
@@ -196,6 +198,7 @@ impl DnsController {
                         status_reason: None,
                         cloud_resource_id: Some(object.to_string()),
                         instructions: Vec::new(),
+                        ..Default::default()
                     },
                 )
                 .await?;

@@ -22,8 +22,10 @@ pub struct OutboundEndpointRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutboundEndpointState {
     Pending,
-    /// The service's owner has to accept it.
-    PendingAcceptance,
+    /// The service's owner has to accept it (`steps`: the owner's commands).
+    PendingAcceptance {
+        steps: Vec<String>,
+    },
     Available,
     Rejected(String),
     Failed(String),
@@ -47,10 +49,10 @@ pub trait OutboundEndpoints: Provider {
         req: &OutboundEndpointRequest,
     ) -> Result<OutboundEndpointObservation, ProviderError>;
 
-    /// Idempotent.
+    /// Idempotent: removes the endpoint (its ENIs or routes) and its DNS names.
     async fn delete_outbound_endpoint(
         &self,
         net: &ClusterNetwork,
-        endpoint_id: &ResourceId,
+        req: &OutboundEndpointRequest,
     ) -> Result<(), ProviderError>;
 }
