@@ -25,6 +25,7 @@ impl Cloud {
         let engine = Engine::open(EngineConfig::new(dir.path(), prefix.clone()))
             .await
             .expect("open engine");
+        gc_on_signal(prefix.clone());
         Some(Self {
             engine: Arc::new(engine),
             prefix,
@@ -141,6 +142,30 @@ impl Cloud {
         let (code, out, _) = self.sh(p, inst, &client_script(ip, port)).await;
         (code == 0 && !out.trim().is_empty()).then(|| out.trim().to_string())
     }
+}
+
+/// A test or benchmark stopped by SIGTERM or SIGINT (a Ctrl-C, a `kill`, a timeout) never
+/// runs `Drop`: gc its prefix first, then exit as the signal would have.
+fn gc_on_signal(prefix: Prefix) {
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            return;
+        };
+        let code = tokio::select! {
+            _ = term.recv() => 143,
+            _ = int.recv() => 130,
+        };
+        let report = linkplane_localcloud::gc(&prefix);
+        eprintln!(
+            "stopped by a signal: gc {prefix}: {} namespaces",
+            report.namespaces.len()
+        );
+        std::process::exit(code);
+    });
 }
 
 impl Drop for Cloud {
