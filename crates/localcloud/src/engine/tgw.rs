@@ -1278,15 +1278,20 @@ impl Engine {
 
     /// The routes of a table: static (to an attachment or blackhole) and propagated
     /// (each propagating attachment's VPC CIDR); static beats propagated for one prefix.
+    /// `only` reads one destination's rows.
     async fn effective_routes(
         &self,
         rtb_id: &str,
+        only: Option<Ipv4Net>,
     ) -> Result<Vec<(Ipv4Net, TransitGatewayRoute, Hop)>> {
+        let only = only.map(|n| n.to_string());
         let mut out: BTreeMap<Ipv4Net, (TransitGatewayRoute, Hop)> = BTreeMap::new();
         let props: Vec<(i64, String, String, String)> = sqlx::query_as(
-            "SELECT a.seq, a.id, a.vpc_id, v.cidr FROM tgw_propagations p JOIN tgw_attachments a ON a.id = p.attachment_id JOIN vpcs v ON v.id = a.vpc_id WHERE p.route_table_id = ? AND a.state = 'available' ORDER BY a.seq",
+            "SELECT a.seq, a.id, a.vpc_id, v.cidr FROM tgw_propagations p JOIN tgw_attachments a ON a.id = p.attachment_id JOIN vpcs v ON v.id = a.vpc_id WHERE p.route_table_id = ? AND a.state = 'available' AND (? IS NULL OR v.cidr = ?) ORDER BY a.seq",
         )
         .bind(rtb_id)
+        .bind(&only)
+        .bind(&only)
         .fetch_all(&self.db)
         .await?;
         for (seq, att, vpc, cidr) in props {
@@ -1311,9 +1316,11 @@ impl Engine {
             ));
         }
         let statics: Vec<(String, Option<String>)> = sqlx::query_as(
-            "SELECT destination, attachment_id FROM tgw_routes WHERE route_table_id = ? ORDER BY destination",
+            "SELECT destination, attachment_id FROM tgw_routes WHERE route_table_id = ? AND (? IS NULL OR destination = ?) ORDER BY destination",
         )
         .bind(rtb_id)
+        .bind(&only)
+        .bind(&only)
         .fetch_all(&self.db)
         .await?;
         for (dest, att) in statics {
@@ -1370,7 +1377,7 @@ impl Engine {
     ) -> Result<Vec<TransitGatewayRoute>> {
         self.owned_rtb(p, id, "describe the routes of").await?;
         Ok(self
-            .effective_routes(id)
+            .effective_routes(id, None)
             .await?
             .into_iter()
             .map(|(_, r, _)| r)
@@ -1446,8 +1453,8 @@ impl Engine {
 
     /// One destination of one route table, in the kernel as the rows say (the static route
     /// if there is one, else a propagated one, else none): a single `route replace` or
-    /// `route del`, so adding the 10,000th route costs what the first did and the table's
-    /// other routes never flap. Returns the route now in effect.
+    /// `route del` after reading only that destination's rows, so adding the 10,000th route
+    /// costs what the first did and the table's other routes never flap. Returns the route now in effect.
     async fn sync_tgw_route(
         &self,
         tgw_id: &str,
@@ -1460,7 +1467,7 @@ impl Engine {
             .await?;
         let table = rt_table(seq);
         let effective = self
-            .effective_routes(rtb_id)
+            .effective_routes(rtb_id, Some(dest))
             .await?
             .into_iter()
             .find(|(n, _, _)| *n == dest);
@@ -1513,7 +1520,7 @@ impl Engine {
         for r in &tables {
             seq_of.insert(r.id.clone(), r.seq);
             let routes: Vec<(Ipv4Net, Hop)> = self
-                .effective_routes(&r.id)
+                .effective_routes(&r.id, None)
                 .await?
                 .into_iter()
                 .map(|(n, _, h)| (n, h))
