@@ -9,38 +9,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Cloud, principal};
+use common::{Cloud, env_u64, exec_ok, median, principal};
 use linkplane_localcloud::types::*;
-
-fn env_u64(name: &str, default: u64, max: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-        .clamp(1, max)
-}
-
-async fn exec(c: &Cloud, inst: &Instance, script: &str, secs: u64) -> String {
-    let p = principal(&inst.owner_id);
-    let out = c
-        .engine
-        .exec(
-            &p,
-            &inst.instance_id,
-            &["bash".into(), "-c".into(), script.into()],
-            b"",
-            Duration::from_secs(secs),
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        out.exit_code,
-        0,
-        "{script}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// Gbit/s received, from iperf3's JSON.
 fn gbits(json: &str) -> f64 {
@@ -49,11 +19,6 @@ fn gbits(json: &str) -> f64 {
         .as_f64()
         .expect("sum_received")
         / 1e9
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
 }
 
 /// The port nginx serves on in the target instance, and the endpoint's second listener.
@@ -390,7 +355,7 @@ async fn bench_endpoint_vs_routed_and_resolver_qps() {
         for dest in [&target.private_ip_address, &eni] {
             let mut v = Vec::new();
             for _ in 0..runs {
-                let out = exec(
+                let out = exec_ok(
                     &c,
                     &client,
                     &format!("iperf3 -c {dest} -p 5201 -t {secs} -P {streams} -J"),
@@ -430,7 +395,7 @@ async fn bench_endpoint_vs_routed_and_resolver_qps() {
             ("through the endpoint", &eni),
         ] {
             let hdr = if close { "-H 'Connection: close'" } else { "" };
-            let out = exec(
+            let out = exec_ok(
                 &c,
                 &client,
                 &format!(
@@ -493,7 +458,7 @@ async fn bench_endpoint_vs_routed_and_resolver_qps() {
     .unwrap();
     println!("\n| resolver | queries/s | avg latency ms | lost |");
     println!("|---|---:|---:|---:|");
-    let out = exec(
+    let out = exec_ok(
         &c,
         &client,
         &format!(

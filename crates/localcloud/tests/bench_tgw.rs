@@ -8,51 +8,17 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use common::{Cloud, principal};
+use common::{Cloud, env_u64, exec_ok, median, principal};
 use linkplane_localcloud::types::*;
-
-fn env_u64(name: &str, default: u64, max: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-        .clamp(1, max)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
-async fn sh(c: &Cloud, inst: &Instance, script: &str, secs: u64) -> String {
-    let out = c
-        .engine
-        .exec(
-            &principal(&inst.owner_id),
-            &inst.instance_id,
-            &["bash".into(), "-c".into(), script.into()],
-            b"",
-            Duration::from_secs(secs),
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        out.exit_code,
-        0,
-        "{script}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// (Gbit/s received, median ICMP round trip in µs) from `from` to `ip`.
 async fn measure(c: &Cloud, from: &Instance, ip: &str, secs: u64, runs: u64) -> (f64, f64) {
     let mut gbits = vec![];
     let mut rtts = vec![];
     for _ in 0..runs {
-        let json = sh(
+        let json = exec_ok(
             c,
             from,
             &format!("iperf3 -J -c {ip} -p 5201 -t {secs}"),
@@ -67,7 +33,7 @@ async fn measure(c: &Cloud, from: &Instance, ip: &str, secs: u64, runs: u64) -> 
                 / 1e9,
         );
         // "rtt min/avg/max/mdev = 0.031/0.045/0.120/0.010 ms"
-        let ping = sh(c, from, &format!("ping -q -n -c 200 -i 0.002 {ip}"), 30).await;
+        let ping = exec_ok(c, from, &format!("ping -q -n -c 200 -i 0.002 {ip}"), 30).await;
         let avg = ping
             .lines()
             .find_map(|l| l.split_once(" = ").filter(|(k, _)| k.contains("rtt")))

@@ -190,3 +190,40 @@ pub fn client_script(ip: &str, port: u16) -> String {
 pub fn principal(account: &str) -> Principal {
     Principal::parse(&format!("arn:aws:iam::{account}:root")).unwrap()
 }
+
+/// A bounded benchmark knob from the environment: `default` when unset or unparsable,
+/// clamped to 1..=`max`.
+pub fn env_u64(name: &str, default: u64, max: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+        .clamp(1, max)
+}
+
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Run a bash snippet in an instance as its owner, within `secs`; its stdout (it must exit 0).
+pub async fn exec_ok(c: &Cloud, inst: &Instance, script: &str, secs: u64) -> String {
+    let out = c
+        .engine
+        .exec(
+            &principal(&inst.owner_id),
+            &inst.instance_id,
+            &["bash".into(), "-c".into(), script.into()],
+            b"",
+            Duration::from_secs(secs),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        out.exit_code,
+        0,
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
