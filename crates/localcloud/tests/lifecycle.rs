@@ -5,6 +5,7 @@
 mod common;
 
 use common::{Cloud, principal};
+use linkplane_localcloud::Principal;
 use linkplane_localcloud::types::*;
 
 fn ns_exists(name: &str) -> bool {
@@ -12,12 +13,7 @@ fn ns_exists(name: &str) -> bool {
 }
 
 fn ip_netns(args: &[&str]) {
-    let st = std::process::Command::new("ip")
-        .arg("netns")
-        .args(args)
-        .status()
-        .unwrap();
-    assert!(st.success(), "ip netns {args:?}");
+    ip_ok(&[&["netns"], args].concat());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -216,30 +212,28 @@ async fn gc_leaves_nothing() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn restart_rebuilds_internet_and_nat_paths() {
-    let Some(mut c) = Cloud::new("restart_rebuilds_internet_and_nat_paths").await else {
-        return;
-    };
-    let p = principal("111111111111");
-    let v = c.vpc(&p, "10.71.0.0/16").await;
-    let public = c.subnet(&p, &v, "10.71.0.0/24").await;
-    let private = c.subnet(&p, &v, "10.71.1.0/24").await;
+/// A VPC `10.<n>.0.0/16` whose private subnet's instance reaches the internet through a NAT
+/// gateway (public subnet, internet gateway, elastic IP, default routes): the VPC, the
+/// instance, the NAT's elastic IP and the internet.
+async fn nat_vpc(c: &Cloud, p: &Principal, n: u8) -> (Vpc, Instance, ElasticIp, Internet) {
+    let v = c.vpc(p, &format!("10.{n}.0.0/16")).await;
+    let public = c.subnet(p, &v, &format!("10.{n}.0.0/24")).await;
+    let private = c.subnet(p, &v, &format!("10.{n}.1.0/24")).await;
     let igw = c
         .engine
         .create_internet_gateway(
-            &p,
+            p,
             CreateInternetGateway {
                 vpc_id: v.vpc_id.clone(),
             },
         )
         .await
         .unwrap();
-    let eip = c.engine.allocate_elastic_ip(&p).await.unwrap();
+    let eip = c.engine.allocate_elastic_ip(p).await.unwrap();
     let nat = c
         .engine
         .create_nat_gateway(
-            &p,
+            p,
             CreateNatGateway {
                 subnet_id: public.subnet_id.clone(),
                 allocation_id: eip.allocation_id.clone(),
@@ -253,7 +247,7 @@ async fn restart_rebuilds_internet_and_nat_paths() {
     ] {
         c.engine
             .create_route(
-                &p,
+                p,
                 &s.subnet_id,
                 CreateRoute {
                     destination_cidr_block: "0.0.0.0/0".into(),
@@ -263,31 +257,19 @@ async fn restart_rebuilds_internet_and_nat_paths() {
             .await
             .unwrap();
     }
-    let inst = c.instance(&p, &private, &[]).await;
+    let inst = c.instance(p, &private, &[]).await;
     let inet = c.engine.internet().await.unwrap();
-    let start_server = |c: &Cloud| {
-        let e = c.engine.clone();
-        let p = p.clone();
-        async move {
-            let srv = e.internet_run(&p, &common::server_cmd(8000)).await.unwrap();
-            for _ in 0..100 {
-                let out = e
-                    .internet_exec(
-                        &["ss".into(), "-Hltn".into(), "sport = :8000".into()],
-                        b"",
-                        std::time::Duration::from_secs(5),
-                    )
-                    .await
-                    .unwrap();
-                if !out.stdout.is_empty() {
-                    break;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-            srv
-        }
+    (v, inst, eip, inet)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_rebuilds_internet_and_nat_paths() {
+    let Some(mut c) = Cloud::new("restart_rebuilds_internet_and_nat_paths").await else {
+        return;
     };
-    let srv = start_server(&c).await;
+    let p = principal("111111111111");
+    let (v, inst, eip, inet) = nat_vpc(&c, &p, 71).await;
+    let srv = internet_server(&c, &p, 8000).await;
     let want = Some(format!("peer={}", eip.public_ip));
     assert_eq!(c.connect(&p, &inst, &inet.host_address, 8000).await, want);
 
@@ -301,7 +283,7 @@ async fn restart_rebuilds_internet_and_nat_paths() {
     assert_eq!(c.connect(&p, &inst, &inet.host_address, 8000).await, None);
 
     c.reopen().await;
-    start_server(&c).await;
+    internet_server(&c, &p, 8000).await;
     assert_eq!(
         c.connect(&p, &inst, &inet.host_address, 8000).await,
         want,
@@ -318,49 +300,7 @@ async fn restart_finishes_a_half_plumbed_internet_gateway() {
         return;
     };
     let p = principal("111111111111");
-    let v = c.vpc(&p, "10.73.0.0/16").await;
-    let public = c.subnet(&p, &v, "10.73.0.0/24").await;
-    let private = c.subnet(&p, &v, "10.73.1.0/24").await;
-    let igw = c
-        .engine
-        .create_internet_gateway(
-            &p,
-            CreateInternetGateway {
-                vpc_id: v.vpc_id.clone(),
-            },
-        )
-        .await
-        .unwrap();
-    let eip = c.engine.allocate_elastic_ip(&p).await.unwrap();
-    let nat = c
-        .engine
-        .create_nat_gateway(
-            &p,
-            CreateNatGateway {
-                subnet_id: public.subnet_id.clone(),
-                allocation_id: eip.allocation_id.clone(),
-            },
-        )
-        .await
-        .unwrap();
-    for (s, target) in [
-        (&public, &igw.internet_gateway_id),
-        (&private, &nat.nat_gateway_id),
-    ] {
-        c.engine
-            .create_route(
-                &p,
-                &s.subnet_id,
-                CreateRoute {
-                    destination_cidr_block: "0.0.0.0/0".into(),
-                    target_id: target.clone(),
-                },
-            )
-            .await
-            .unwrap();
-    }
-    let inst = c.instance(&p, &private, &[]).await;
-    let inet = c.engine.internet().await.unwrap();
+    let (v, inst, eip, inet) = nat_vpc(&c, &p, 73).await;
     let port = format!("g{}", linkplane_localcloud::ids::short(&v.vpc_id));
     let want = Some(format!("peer={}", eip.public_ip));
     type Break = fn(&str, &str, &str);
@@ -380,12 +320,7 @@ async fn restart_finishes_a_half_plumbed_internet_gateway() {
         }),
     ];
     for (what, break_it) in breaks {
-        let srv = c
-            .engine
-            .internet_run(&p, &common::server_cmd(8000))
-            .await
-            .unwrap();
-        wait_listening(&c, 8000).await;
+        let srv = internet_server(&c, &p, 8000).await;
         assert_eq!(
             c.connect(&p, &inst, &inet.host_address, 8000).await,
             want,
@@ -424,7 +359,13 @@ fn ip_ok(args: &[&str]) {
     assert!(st.success(), "ip {args:?}");
 }
 
-async fn wait_listening(c: &Cloud, port: u16) {
+/// The test server (answers `peer=<address>`) on the internet host, listening.
+async fn internet_server(c: &Cloud, p: &Principal, port: u16) -> Process {
+    let srv = c
+        .engine
+        .internet_run(p, &common::server_cmd(port))
+        .await
+        .unwrap();
     for _ in 0..100 {
         let out = c
             .engine
@@ -436,7 +377,7 @@ async fn wait_listening(c: &Cloud, port: u16) {
             .await
             .unwrap();
         if !out.stdout.is_empty() {
-            return;
+            return srv;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
