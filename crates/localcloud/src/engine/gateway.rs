@@ -268,23 +268,15 @@ impl Engine {
         let inet = self.internet_namespace();
         let gport = render::internet_port(vpc_id);
         let router = self.router_namespace(vpc_id);
-        let has_router_end =
-            netlink::with_ns(
-                &router,
-                |nl| async move { Ok(nl.has(render::IGW_DEV).await) },
-            )
-            .await?;
+        // The internet's end exists exactly when the pair does (removing either end of a
+        // veth removes both), so one look tells whether to make it again.
         let port = gport.clone();
-        let whole = has_router_end
-            && netlink::with_ns(&inet, move |nl| async move { Ok(nl.has(&port).await) }).await?;
-        if !whole {
-            // Whichever end lingers goes (removing one end of a veth removes both).
-            let port = gport.clone();
-            netlink::with_ns(&inet, move |nl| async move { nl.link_del(&port).await }).await?;
-        }
+        let whole =
+            netlink::with_ns(&inet, move |nl| async move { Ok(nl.has(&port).await) }).await?;
         let (peer_ns, port) = (inet.clone(), gport.clone());
         netlink::with_ns(&router, move |nl| async move {
             if !whole {
+                // A router end lingering from a pair whose namespace is being torn down.
                 nl.link_del(render::IGW_DEV).await?;
                 nl.veth(render::IGW_DEV, &port, &peer_ns, None).await?;
             }
