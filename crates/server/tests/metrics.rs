@@ -11,7 +11,7 @@ use std::future::IntoFuture;
 use std::time::Duration;
 
 use common::*;
-use linkplane_localcloud::types::{CreateEndpoint, CreateSecurityGroup, CreateSecurityGroupRule};
+use linkplane_localcloud::types::CreateEndpoint;
 use serde_json::json;
 
 const MIN: Duration = Duration::from_secs(60);
@@ -154,37 +154,6 @@ async fn api_and_reconcile_metrics_by_route_template_without_tenant_data() {
     }
 }
 
-async fn endpoint_sg(h: &Harness, vpc: &str, from: &str) -> String {
-    let sg = h
-        .engine()
-        .create_security_group(
-            &customer(),
-            CreateSecurityGroup {
-                vpc_id: vpc.into(),
-                group_name: "to-endpoint".into(),
-                description: String::new(),
-            },
-        )
-        .await
-        .unwrap();
-    h.engine()
-        .add_security_group_rule(
-            &customer(),
-            &sg.group_id,
-            CreateSecurityGroupRule {
-                direction: "ingress".into(),
-                ip_protocol: "tcp".into(),
-                from_port: Some(443),
-                to_port: Some(443),
-                cidr_ip: Some(from.into()),
-                source_security_group_id: None,
-            },
-        )
-        .await
-        .unwrap();
-    sg.group_id
-}
-
 /// As root: a cluster, a DNS query from its instance, and a request through an accepted
 /// PrivateLink endpoint, then the scrape.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -215,7 +184,7 @@ async fn provider_dns_and_forwarder_metrics_after_a_real_flow() {
         .await;
     let net = customer_net(h.engine(), "10.84.0.0/16", "10.84.0.0/16").await;
     let vm = net.instances[0].instance_id.clone();
-    let sg = endpoint_sg(&h, &net.vpc_id, "10.84.0.0/16").await;
+    let sg = endpoint_sg(&h, &customer(), &net.vpc_id, "10.84.0.0/16", 443).await;
     let ep = h
         .engine()
         .create_endpoint(

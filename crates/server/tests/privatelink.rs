@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use common::*;
 use linkplane_localcloud::Principal;
-use linkplane_localcloud::types::{CreateEndpoint, CreateSecurityGroup, CreateSecurityGroupRule};
+use linkplane_localcloud::types::CreateEndpoint;
 use serde_json::{Value, json};
 
 const MIN: Duration = Duration::from_secs(60);
@@ -119,37 +119,6 @@ async fn keepalive_100(h: &Harness, instance: Option<&str>, host: &str, ip: &str
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(text.lines().filter(|l| *l == "404").count(), 100, "{text}");
     took
-}
-
-async fn endpoint_sg(h: &Harness, p: &Principal, vpc: &str, from: &str, port: i32) -> String {
-    let sg = h
-        .engine()
-        .create_security_group(
-            p,
-            CreateSecurityGroup {
-                vpc_id: vpc.into(),
-                group_name: "agents-to-endpoint".into(),
-                description: String::new(),
-            },
-        )
-        .await
-        .unwrap();
-    h.engine()
-        .add_security_group_rule(
-            p,
-            &sg.group_id,
-            CreateSecurityGroupRule {
-                direction: "ingress".into(),
-                ip_protocol: "tcp".into(),
-                from_port: Some(port),
-                to_port: Some(port),
-                cidr_ip: Some(from.into()),
-                source_security_group_id: None,
-            },
-        )
-        .await
-        .unwrap();
-    sg.group_id
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use linkplane_localcloud::types::{
-    CreateInstance, CreateSecurityGroupRule, CreateSubnet, CreateVpc, Instance,
+    CreateInstance, CreateSecurityGroup, CreateSecurityGroupRule, CreateSubnet, CreateVpc, Instance,
 };
 use linkplane_localcloud::{Engine, Prefix, Principal};
 use linkplane_server::{ControllersConfig, PLATFORM_PRINCIPAL, Plane, PlaneConfig};
@@ -543,4 +543,37 @@ pub async fn run_instructions(h: &Harness, steps: &[String]) {
             _ => panic!("unexpected instruction {step}"),
         }
     }
+}
+
+/// A security group in `vpc` (of `p`) that lets `from` in on TCP `port`: for interface
+/// endpoints.
+pub async fn endpoint_sg(h: &Harness, p: &Principal, vpc: &str, from: &str, port: i32) -> String {
+    let sg = h
+        .engine()
+        .create_security_group(
+            p,
+            CreateSecurityGroup {
+                vpc_id: vpc.into(),
+                group_name: "agents-to-endpoint".into(),
+                description: String::new(),
+            },
+        )
+        .await
+        .unwrap();
+    h.engine()
+        .add_security_group_rule(
+            p,
+            &sg.group_id,
+            CreateSecurityGroupRule {
+                direction: "ingress".into(),
+                ip_protocol: "tcp".into(),
+                from_port: Some(port),
+                to_port: Some(port),
+                cidr_ip: Some(from.into()),
+                source_security_group_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    sg.group_id
 }
