@@ -261,9 +261,7 @@ impl PrivateLink {
                     "the endpoint service could not be provisioned{why}; fix the cause and PUT the private link again"
                 ),
                 ProvisioningStatus::Deleting => format!("the endpoint service is being deleted{why}"),
-                ProvisioningStatus::Pending
-                | ProvisioningStatus::PendingAcceptance
-                | ProvisioningStatus::Available => format!(
+                ProvisioningStatus::Pending | ProvisioningStatus::Available => format!(
                     "the endpoint service is not provisioned yet (status PENDING{why}); its name appears here when the provider runs it"
                 ),
             }

@@ -119,7 +119,6 @@ impl DnsController {
                 status_reason: Some(reason),
                 cloud_resource_id: prev.cloud_resource_id,
                 instructions: steps,
-                ..Default::default()
             },
         )
         .await?;
@@ -135,7 +134,6 @@ impl DnsController {
                 status_reason: Some(reason),
                 cloud_resource_id: None,
                 instructions: Vec::new(),
-                ..Default::default()
             },
         )
         .await?;
@@ -198,7 +196,6 @@ impl DnsController {
                         status_reason: None,
                         cloud_resource_id: Some(object.to_string()),
                         instructions: Vec::new(),
-                        ..Default::default()
                     },
                 )
                 .await?;

@@ -58,10 +58,7 @@ impl Observed for ProvisionedObserved {
         }
     }
     fn in_progress(&self) -> bool {
-        matches!(
-            self.status,
-            ProvisioningStatus::Pending | ProvisioningStatus::PendingAcceptance
-        )
+        self.status == ProvisioningStatus::Pending
     }
 }
 
@@ -412,7 +409,6 @@ impl Concern for Vpns {
                 status_reason: reason,
                 cloud_resource_id: Some(o.id.to_string()),
                 instructions: o.instructions,
-                ..Default::default()
             }
         }))
     }
@@ -454,30 +450,30 @@ impl Concern for Outbound {
             Ok(o) => o,
             Err(e) => return Ok(Err(e)),
         };
-        let req = outbound_request(doc)?;
+        let spec: OutboundEndpointSpec = doc.spec_as()?;
+        let req = OutboundEndpointRequest {
+            endpoint_id: doc.id.clone(),
+            service_name: spec.service_name,
+            endpoint_type: spec.endpoint_type,
+            private_dns_enabled: spec.private_dns_enabled,
+            dns_name: spec.dns_name,
+        };
         Ok(out.ensure_outbound_endpoint(net, &req).await.map(|o| {
             use OutboundEndpointState as S;
-            let (status, reason, steps) = match o.state {
-                S::Pending => (ProvisioningStatus::Pending, None, Vec::new()),
-                S::PendingAcceptance { steps } => (
-                    ProvisioningStatus::PendingAcceptance,
-                    Some(
-                        "waiting for the endpoint service's owner to accept the endpoint \
-                         (the command is in instructions)"
-                            .to_string(),
-                    ),
-                    steps,
+            let (status, reason) = match o.state {
+                S::Pending => (ProvisioningStatus::Pending, None),
+                S::PendingAcceptance => (
+                    ProvisioningStatus::Pending,
+                    Some("waiting for the endpoint service's owner to accept the endpoint".into()),
                 ),
-                S::Available => (ProvisioningStatus::Available, None, Vec::new()),
-                S::Rejected(r) | S::Failed(r) => (ProvisioningStatus::Failed, Some(r), Vec::new()),
+                S::Available => (ProvisioningStatus::Available, None),
+                S::Rejected(r) | S::Failed(r) => (ProvisioningStatus::Failed, Some(r)),
             };
             ProvisionedObserved {
                 status,
                 status_reason: reason,
                 cloud_resource_id: Some(o.id.to_string()),
-                instructions: steps,
-                private_ips: o.private_ips.iter().map(|i| i.to_string()).collect(),
-                dns_names: o.dns_names,
+                instructions: Vec::new(),
             }
         }))
     }
@@ -488,23 +484,11 @@ impl Concern for Outbound {
         net: &ClusterNetwork,
         doc: &Document,
     ) -> Result<std::result::Result<(), ProviderError>> {
-        let req = outbound_request(doc)?;
         Ok(
             match capability(provider, Self::CAPABILITY, provider.outbound_endpoints()) {
-                Ok(o) => o.delete_outbound_endpoint(net, &req).await,
+                Ok(o) => o.delete_outbound_endpoint(net, &doc.id).await,
                 Err(e) => Err(e),
             },
         )
     }
-}
-
-fn outbound_request(doc: &Document) -> Result<OutboundEndpointRequest> {
-    let spec: OutboundEndpointSpec = doc.spec_as()?;
-    Ok(OutboundEndpointRequest {
-        endpoint_id: doc.id.clone(),
-        service_name: spec.service_name,
-        endpoint_type: spec.endpoint_type,
-        private_dns_enabled: spec.private_dns_enabled,
-        dns_name: spec.dns_name,
-    })
 }

@@ -23,9 +23,8 @@ mod token;
 pub mod types;
 
 pub use engine::{
-    AWS_INTERFACE_SERVICES, AWS_SERVICE_PORT, AWS_SERVICES_ACCOUNT, DEFAULT_ASN, DNS_DOMAIN,
-    Engine, EngineConfig, LINK_LOCAL_DNS, MAX_TGW_ATTACHMENTS, MAX_TGW_ROUTE_TABLES,
-    MAX_TGW_ROUTES, PUBLIC_DNS, aws_service_dns_name, endpoint_state, render,
+    DEFAULT_ASN, DNS_DOMAIN, Engine, EngineConfig, LINK_LOCAL_DNS, MAX_TGW_ATTACHMENTS,
+    MAX_TGW_ROUTE_TABLES, MAX_TGW_ROUTES, PUBLIC_DNS, endpoint_state, render,
 };
 pub use error::{Error, Result};
 pub use ids::{AccountId, DEFAULT_PRINCIPAL, Prefix, Principal};

@@ -538,19 +538,6 @@ pub struct EndpointService {
     pub created_at: String,
 }
 
-/// A service as a consumer allowed on it sees it (before creating an endpoint).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct ServiceDescription {
-    pub service_id: String,
-    pub service_name: String,
-    pub owner_id: String,
-    pub region: String,
-    pub acceptance_required: bool,
-    pub private_dns_name: Option<String>,
-    pub availability_zones: Vec<String>,
-}
-
 /// `PATCH /endpoint-services/{id}`: change the configuration (absent fields are kept).
 /// Existing endpoint connections keep their state (as AWS does).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

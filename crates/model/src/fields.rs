@@ -844,7 +844,7 @@ impl HttpUrl {
 string_value!(HttpUrl, "http(s) URL", "http://10.40.0.10:8080");
 
 /// An AWS endpoint service name: `com.amazonaws.<region>.<service>` or a custom
-/// `com.amazonaws.vpce.<region>.vpce-svc-<8 or 17 hex>`.
+/// `com.amazonaws.vpce.<region>.vpce-svc-<17 hex>`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct EndpointServiceName(String);
 
@@ -852,7 +852,7 @@ impl EndpointServiceName {
     pub fn parse(s: &str) -> Result<Self, String> {
         let bad = || {
             format!(
-                "{s:?} is not an endpoint service name (com.amazonaws.<region>.<service> or com.amazonaws.vpce.<region>.vpce-svc-<8 or 17 hex digits>)"
+                "{s:?} is not an endpoint service name (com.amazonaws.<region>.<service> or com.amazonaws.vpce.<region>.vpce-svc-<17 hex digits>)"
             )
         };
         let rest = s.strip_prefix("com.amazonaws.").ok_or_else(bad)?;
@@ -860,8 +860,7 @@ impl EndpointServiceName {
             let (region, svc) = custom.split_once('.').ok_or_else(bad)?;
             Region::parse_in(region, RegionCloud::Aws).map_err(|_| bad())?;
             let ok = svc.strip_prefix("vpce-svc-").is_some_and(|h| {
-                // 8 or 17 hex digits, as every other cloud id here (localcloud's are 8).
-                (h.len() == 8 || h.len() == 17)
+                h.len() == 17
                     && h.bytes()
                         .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
             });

@@ -574,14 +574,6 @@ pub struct ProvisionedObserved {
     /// transit gateway, accept an attachment), while the resource waits for them.
     #[serde(default)]
     pub instructions: Vec<String>,
-    /// Outbound interface endpoints: the endpoint's private IPs (one per subnet), once
-    /// provisioned.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub private_ips: Vec<String>,
-    /// Outbound endpoints: the names that reach the endpoint from the cluster (its
-    /// `vpce-…` names, the service's private DNS name, the requested `dnsName`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub dns_names: Vec<String>,
 }
 
 /// What the transit gateway attachment controller observed.
@@ -630,8 +622,6 @@ impl Default for ProvisionedObserved {
             status_reason: None,
             cloud_resource_id: None,
             instructions: Vec::new(),
-            private_ips: Vec::new(),
-            dns_names: Vec::new(),
         }
     }
 }

@@ -242,8 +242,6 @@ pub enum TransitGatewayAttachmentStatus {
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ProvisioningStatus {
     Pending,
-    /// Outbound endpoints: waiting for the endpoint service's owner to accept it.
-    PendingAcceptance,
     Available,
     Failed,
     Deleting,

@@ -3,8 +3,8 @@
 //!
 //! It implements [`ClusterNetworks`] and [`Peerings`] here, [`DnsResolutions`] in `dns.rs`,
 //! [`TransitGateways`] in [`tgw`], and [`PrivateLinkServices`] with each cluster's ingress
-//! gateway in [`gateway`], [`OutboundEndpoints`] in [`outbound`]. VPN and environments it
-//! does not implement yet: the controllers record that in words on those resources.
+//! gateway in [`gateway`]. VPN, outbound endpoints and environments it does not implement
+//! yet: the controllers record that in words on those resources.
 //!
 //! Every call is made as [`PLATFORM_PRINCIPAL`] (account [`PLATFORM_ACCOUNT`]), which is not
 //! localcloud's default customer account (`000000000001`). Objects are found again by name
@@ -32,7 +32,6 @@ use crate::layout::{plan_subnets, subnet_name, vpc_name};
 mod dns;
 pub mod gateway;
 pub mod layout;
-pub mod outbound;
 pub mod tgw;
 pub mod vpn;
 
@@ -52,8 +51,6 @@ pub struct LocalProvider {
     /// Serializes "find a free elastic IP or allocate one, then create the NAT gateway", so
     /// two clusters never pick the same unattached elastic IP.
     nat_lock: tokio::sync::Mutex<()>,
-    /// Serializes finding or creating a cluster's outbound endpoint security group.
-    pub(crate) outbound_lock: tokio::sync::Mutex<()>,
     /// Ingress gateways (absent: clusters get no gateway, e.g. provider-only tests).
     pub(crate) ingress: Option<gateway::Ingress>,
 }
@@ -126,7 +123,6 @@ impl LocalProvider {
             principal,
             account,
             nat_lock: tokio::sync::Mutex::new(()),
-            outbound_lock: tokio::sync::Mutex::new(()),
             ingress: None,
         }
     }
@@ -393,10 +389,6 @@ impl Provider for LocalProvider {
         Some(self)
     }
 
-    fn outbound_endpoints(&self) -> Option<&dyn OutboundEndpoints> {
-        Some(self)
-    }
-
     async fn stop(&self) {
         self.stop_gateways().await;
     }
@@ -559,20 +551,9 @@ impl ClusterNetworks for LocalProvider {
                 Err(e) => return Err(map_err(e)),
             }
         }
-        // An outbound endpoint's reconcile that began before the deletion may still add an
-        // endpoint to the VPC: remove what is there again and retry a few times at once
-        // instead of waiting for the controller's backoff.
-        let mut tries = 0;
-        loop {
-            self.delete_vpc_endpoints(vpc_id).await?;
-            match self.engine.delete_vpc(p, vpc_id).await {
-                Ok(()) | Err(CloudError::NotFound { .. }) => return Ok(()),
-                Err(CloudError::Conflict(_)) if tries < 10 => {
-                    tries += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-                }
-                Err(e) => return Err(map_err(e)),
-            }
+        match self.engine.delete_vpc(p, vpc_id).await {
+            Ok(()) | Err(CloudError::NotFound { .. }) => Ok(()),
+            Err(e) => Err(map_err(e)),
         }
     }
 

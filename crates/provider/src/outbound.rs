@@ -22,10 +22,8 @@ pub struct OutboundEndpointRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutboundEndpointState {
     Pending,
-    /// The service's owner has to accept it (`steps`: the owner's commands).
-    PendingAcceptance {
-        steps: Vec<String>,
-    },
+    /// The service's owner has to accept it.
+    PendingAcceptance,
     Available,
     Rejected(String),
     Failed(String),
@@ -49,10 +47,10 @@ pub trait OutboundEndpoints: Provider {
         req: &OutboundEndpointRequest,
     ) -> Result<OutboundEndpointObservation, ProviderError>;
 
-    /// Idempotent: removes the endpoint (its ENIs or routes) and its DNS names.
+    /// Idempotent.
     async fn delete_outbound_endpoint(
         &self,
         net: &ClusterNetwork,
-        req: &OutboundEndpointRequest,
+        endpoint_id: &ResourceId,
     ) -> Result<(), ProviderError>;
 }

@@ -1,7 +1,6 @@
 //! The provider registry end to end: an AWS cluster is served by the `local` provider
 //! (`--provider aws=local`, the default) and keeps its cloud; what the provider does not
-//! implement yet says so in the resource's status instead of sitting in PENDING (the S3
-//! gateway endpoint, a VPN connection; a transit
+//! implement yet says so in the resource's status instead of sitting in PENDING (a transit
 //! gateway attachment, which it implements, waits for the share with its command); an AZURE
 //! cluster the local provider cannot emulate is CREATE_FAILED with the reason.
 
@@ -44,30 +43,28 @@ async fn aws_clusters_run_on_the_local_provider_and_unimplemented_capabilities_s
     assert_eq!(vpc.cidr_block, "10.61.0.0/16");
 
     // "All Astro clusters are pre-configured with the following AWS PrivateLink endpoint
-    // services": the local provider implements them (tests/outbound.rs) except the S3
-    // gateway endpoint, which says so.
+    // services": the local provider has no outbound endpoints yet, and each one says so.
     let (_, list) = h.get(&format!("/clusters/{cid}/outbound-endpoints")).await;
-    let items = list["items"].as_array().unwrap();
-    assert_eq!(items.len(), 6, "{list}");
-    for e in items {
-        let want = if e["type"] == "GATEWAY" {
-            "FAILED"
-        } else {
-            "AVAILABLE"
-        };
+    let ids: Vec<String> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| s(e, "id"))
+        .collect();
+    assert_eq!(ids.len(), 6, "{list}");
+    for id in &ids {
         let e = h
             .wait_status(
-                &format!("/clusters/{cid}/outbound-endpoints/{}", s(e, "id")),
-                want,
+                &format!("/clusters/{cid}/outbound-endpoints/{id}"),
+                "FAILED",
                 MIN,
             )
             .await;
-        if want == "FAILED" {
-            assert!(
-                s(&e, "statusReason").ends_with("which the local provider does not implement yet"),
-                "{e}"
-            );
-        }
+        assert_eq!(
+            s(&e, "statusReason"),
+            "the local provider does not implement outbound endpoints yet",
+            "{e}"
+        );
     }
 
     let tgw = h

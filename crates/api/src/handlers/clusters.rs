@@ -87,8 +87,7 @@ pub async fn create_cluster(
         None,
     );
     let mut docs = vec![cluster.clone()];
-    // LOCAL clusters too: localcloud is AWS-shaped and provides the same services.
-    if spec.cloud_provider.is_aws_shaped() {
+    if spec.cloud_provider == CloudProvider::Aws {
         for e in preconfigured_outbound_endpoints(&spec.region) {
             docs.push(NewDocument {
                 system: true,

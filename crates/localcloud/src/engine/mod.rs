@@ -9,7 +9,6 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use crate::error::{Error, Result};
 use crate::ids::{Kind, Prefix, Principal, short};
 
-mod aws_services;
 mod dns;
 mod gateway;
 mod hostnames;
@@ -24,10 +23,6 @@ mod tgw;
 mod vpc;
 pub mod vpn;
 
-pub use aws_services::{
-    AWS_SERVICES_ACCOUNT, INTERFACE_SERVICES as AWS_INTERFACE_SERVICES,
-    SERVICE_PORT as AWS_SERVICE_PORT, service_dns_name as aws_service_dns_name,
-};
 pub use dns::{LINK_LOCAL_DNS, PUBLIC_DNS};
 pub use privatelink::{DNS_DOMAIN, state as endpoint_state};
 pub use tgw::{
@@ -102,7 +97,6 @@ impl Engine {
         engine.reconcile().await?;
         engine.restore_privatelink().await?;
         engine.restore_dns().await?;
-        engine.restore_aws_services().await?;
         let monitor = engine.start_vpn_monitor();
         if let Ok(mut m) = engine.vpn_monitor.lock() {
             *m = monitor;

@@ -55,8 +55,6 @@ pub(crate) struct Runtime {
     /// service id → watcher id → what to call once when a connection of the service
     /// changes ([`Engine::watch_endpoint_connections`]).
     watches: HashMap<String, HashMap<String, Wake>>,
-    /// services instance id → its AWS service listeners ([`super::aws_services`]).
-    pub(crate) aws_listeners: HashMap<String, Vec<tokio::task::AbortHandle>>,
 }
 
 /// A one-shot watch's callback.
@@ -71,9 +69,6 @@ impl Drop for Runtime {
     fn drop(&mut self) {
         // Best effort when an engine is dropped without `shutdown`: nothing may keep
         // listening on its addresses.
-        for h in self.aws_listeners.drain().flat_map(|(_, v)| v) {
-            h.abort();
-        }
         let Ok(rt) = tokio::runtime::Handle::try_current() else {
             return;
         };
@@ -180,16 +175,6 @@ fn split_list(s: &str) -> Vec<String> {
 
 pub(crate) fn service_name(region: &str, service_id: &str) -> String {
     format!("com.linkplane.vpce.{region}.{service_id}")
-}
-
-/// A service's name: AWS's `com.amazonaws.<region>.<service>` for the AWS services,
-/// `com.linkplane.vpce.<region>.<id>` for everyone else's.
-fn display_name(r: &ServiceRow) -> String {
-    match super::aws_services::aws_service_of(&r.account, &r.region, r.private_dns_name.as_deref())
-    {
-        Some(svc) => format!("com.amazonaws.{}.{svc}", r.region),
-        None => service_name(&r.region, &r.id),
-    }
 }
 
 /// `vpce-….vpce-svc-….<region>.vpce.<domain>` and, with an AZ, the per-AZ form.
@@ -302,9 +287,6 @@ impl Engine {
     pub async fn shutdown(&self) {
         let (fwds, checkers, dns) = {
             let mut rt = self.rt();
-            for h in rt.aws_listeners.drain().flat_map(|(_, v)| v) {
-                h.abort();
-            }
             let fwds: Vec<ForwarderHandle> = rt
                 .forwarders
                 .drain()
@@ -1047,35 +1029,7 @@ impl Engine {
             kind: "endpoint service",
             id: name.to_string(),
         };
-        // An AWS service (`com.amazonaws.<region>.sts`): the services account's endpoint
-        // service with that private DNS name.
-        if !name.starts_with("com.amazonaws.vpce.")
-            && let Some((region, dns)) = super::aws_services::parse_aws_name(name)
-        {
-            let id: Option<String> = sqlx::query_scalar(
-                "SELECT id FROM endpoint_services WHERE account = ? AND region = ? AND private_dns_name = ? ORDER BY created_at LIMIT 1",
-            )
-            .bind(super::aws_services::AWS_SERVICES_ACCOUNT)
-            .bind(&region)
-            .bind(&dns)
-            .fetch_optional(&self.db)
-            .await?;
-            return match id {
-                Some(id) => self.service_row(&id).await,
-                None => Err(not_found()),
-            };
-        }
-        if name.starts_with("com.amazonaws.") && !name.starts_with("com.amazonaws.vpce.") {
-            // An AWS service localcloud does not provide.
-            return Err(not_found());
-        }
-        // AWS's spelling (`com.amazonaws.vpce.…`) names the same service, so a name the
-        // control plane validated as an AWS service name finds it.
-        let canonical = match name.strip_prefix("com.amazonaws.vpce.") {
-            Some(rest) => format!("com.linkplane.vpce.{rest}"),
-            None => name.to_string(),
-        };
-        let id = canonical
+        let id = name
             .strip_prefix("com.linkplane.vpce.")
             .and_then(|r| r.rsplit_once('.'))
             .map(|(_, id)| id)
@@ -1086,7 +1040,7 @@ impl Engine {
                 )
             })?;
         let row = self.service_row(id).await.map_err(|_| not_found())?;
-        if service_name(&row.region, &row.id) != canonical {
+        if service_name(&row.region, &row.id) != name {
             return Err(not_found());
         }
         Ok(row)
@@ -1113,7 +1067,7 @@ impl Engine {
 
     async fn to_service(&self, r: ServiceRow) -> Result<EndpointService> {
         Ok(EndpointService {
-            service_name: display_name(&r),
+            service_name: service_name(&r.region, &r.id),
             availability_zones: self.service_azs(&r.lb_id).await?,
             allowed_principals: self.principals_of(&r.id).await?,
             supported_regions: split_list(&r.supported_regions),
@@ -1198,38 +1152,6 @@ impl Engine {
         }
         tracing::info!(service = %id, lb = %lb.id, "endpoint service created");
         self.to_service(self.service_row(&id).await?).await
-    }
-
-    /// What a consumer may know of a service before creating an endpoint to it (EC2's
-    /// `DescribeVpcEndpointServices`): only a principal the service allows (or its owner)
-    /// sees it; to anyone else it is forbidden, naming the principal the owner must add.
-    pub async fn describe_service_by_name(
-        &self,
-        p: &Principal,
-        name: &str,
-    ) -> Result<ServiceDescription> {
-        let svc = self.service_by_name(name).await?;
-        let allowed = self.principals_of(&svc.id).await?;
-        if !principal_allowed(p, &svc.account, &allowed) {
-            return Err(Error::Forbidden {
-                principal: p.arn().to_string(),
-                caller: p.account().to_string(),
-                owner: svc.account.clone(),
-                action: "create an endpoint to".into(),
-                resource: format!(
-                    "{name} (the principal is not in the service's allowed principals; the service owner must add it)"
-                ),
-            });
-        }
-        Ok(ServiceDescription {
-            service_name: display_name(&svc),
-            availability_zones: self.service_azs(&svc.lb_id).await?,
-            service_id: svc.id,
-            owner_id: svc.account,
-            region: svc.region,
-            acceptance_required: svc.acceptance_required,
-            private_dns_name: svc.private_dns_name,
-        })
     }
 
     pub async fn get_endpoint_service(&self, p: &Principal, id: &str) -> Result<EndpointService> {
@@ -1545,7 +1467,7 @@ impl Engine {
             }
         }
         Ok(Endpoint {
-            service_name: display_name(&svc),
+            service_name: service_name(&svc.region, &svc.id),
             network_interfaces: enis.iter().map(EniRow::api).collect(),
             security_group_ids: split_list(&e.security_groups),
             dns_entries: dns,

@@ -187,7 +187,7 @@ metered! {
 metered! {
     OutboundEndpoints, outbound_endpoints, OutboundEndpoints,
     fn ensure_outbound_endpoint(&self, net: &ClusterNetwork, req: &OutboundEndpointRequest) -> OutboundEndpointObservation;
-    fn delete_outbound_endpoint(&self, net: &ClusterNetwork, req: &OutboundEndpointRequest) -> ();
+    fn delete_outbound_endpoint(&self, net: &ClusterNetwork, endpoint_id: &ResourceId) -> ();
 }
 
 metered! {
