@@ -408,7 +408,7 @@ impl Concern for Vpns {
                 status,
                 status_reason: reason,
                 cloud_resource_id: Some(o.id.to_string()),
-                instructions: o.instructions,
+                instructions: Vec::new(),
             }
         }))
     }

@@ -337,7 +337,7 @@ fn exec_parts(req: &ExecRequest) -> ApiResult<(Vec<u8>, Duration)> {
     Ok((stdin, Duration::from_secs(secs)))
 }
 
-pub(crate) fn exec_response(out: ExecOutput) -> ExecResponse {
+fn exec_response(out: ExecOutput) -> ExecResponse {
     ExecResponse {
         exit_code: out.exit_code,
         stdout: B64.encode(out.stdout),
@@ -682,7 +682,6 @@ fn dns_routes() -> Router<AppState> {
             get(list_public).post(publish_public),
         )
         .route("/cloud/v1/public-records/{name}", delete(unpublish_public))
-        .merge(crate::engine::vpn::api::routes())
 }
 
 async fn whoami(Caller(p): Caller) -> Json<WhoAmI> {

@@ -163,10 +163,6 @@ pub enum Kind {
     TransitGatewayRouteTable,
     ResourceShare,
     ResourceShareInvitation,
-    CustomerGateway,
-    VpnGateway,
-    VpnConnection,
-    OnpremSite,
 }
 
 impl Kind {
@@ -194,10 +190,6 @@ impl Kind {
             Kind::TransitGatewayRouteTable => "tgw-rtb-",
             Kind::ResourceShare => "rs-",
             Kind::ResourceShareInvitation => "rsi-",
-            Kind::CustomerGateway => "cgw-",
-            Kind::VpnGateway => "vgw-",
-            Kind::VpnConnection => "vpn-",
-            Kind::OnpremSite => "site-",
         }
     }
 
@@ -225,10 +217,6 @@ impl Kind {
             Kind::TransitGatewayRouteTable => "transit gateway route table",
             Kind::ResourceShare => "resource share",
             Kind::ResourceShareInvitation => "resource share invitation",
-            Kind::CustomerGateway => "customer gateway",
-            Kind::VpnGateway => "VPN gateway",
-            Kind::VpnConnection => "VPN connection",
-            Kind::OnpremSite => "on-premises site",
         }
     }
 

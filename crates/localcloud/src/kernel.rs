@@ -275,7 +275,7 @@ pub fn pid_in_ns(pid: i32, ns: &str) -> bool {
         && !is_zombie(pid)
 }
 
-pub fn is_zombie(pid: i32) -> bool {
+fn is_zombie(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
         .and_then(|s| {

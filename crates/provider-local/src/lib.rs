@@ -33,7 +33,6 @@ mod dns;
 pub mod gateway;
 pub mod layout;
 pub mod tgw;
-pub mod vpn;
 
 pub use dns::{authorize_step, rule_name, share_step};
 pub use gateway::{GatewaySite, IngressSetup, RouterFactory};
@@ -385,9 +384,6 @@ impl Provider for LocalProvider {
     fn dns(&self) -> Option<&dyn DnsResolutions> {
         Some(self)
     }
-    fn vpn(&self) -> Option<&dyn VpnConnections> {
-        Some(self)
-    }
 
     async fn stop(&self) {
         self.stop_gateways().await;
@@ -563,15 +559,7 @@ impl ClusterNetworks for LocalProvider {
         destination: &Cidr,
         target: &RouteTarget,
     ) -> Result<(), ProviderError> {
-        let vgw;
-        let target = match target {
-            // A VPN connection's routes go through the cluster's VPN gateway.
-            RouteTarget::Vpn(_) => {
-                vgw = self.cluster_vgw(net).await?;
-                vgw.as_str()
-            }
-            t => local_route_target(t)?,
-        };
+        let target = local_route_target(target)?;
         for s in &net.subnets {
             self.ensure_subnet_route(s.id.as_str(), &destination.to_string(), target)
                 .await?;
@@ -586,14 +574,7 @@ impl ClusterNetworks for LocalProvider {
         target: Option<&RouteTarget>,
     ) -> Result<(), ProviderError> {
         let dest = destination.to_string();
-        let vgw;
-        let target = match target {
-            Some(RouteTarget::Vpn(_)) => {
-                vgw = self.cluster_vgw(net).await?;
-                Some(vgw.as_str())
-            }
-            t => t.map(RouteTarget::as_str),
-        };
+        let target = target.map(RouteTarget::as_str);
         for s in &net.subnets {
             self.remove_subnet_routes(s.id.as_str(), |d, t| {
                 d != dest || target.is_some_and(|x| x != t)

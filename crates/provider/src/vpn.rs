@@ -65,8 +65,6 @@ pub struct VpnObservation {
     pub id: VpnConnectionId,
     pub state: VpnState,
     pub tunnels: Vec<TunnelObservation>,
-    /// What the customer's network engineer configures on their side (never a secret).
-    pub instructions: Vec<String>,
 }
 
 /// VPN connections of clusters' networks.

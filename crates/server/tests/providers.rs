@@ -103,7 +103,7 @@ async fn aws_clusters_run_on_the_local_provider_and_unimplemented_capabilities_s
         .post(
             &format!("/clusters/{cid}/vpn-connections"),
             json!({"name": "vpn", "gatewayIps": ["203.0.113.10"], "preSharedKey": "TopSecret_42",
-                   "bgpAsn": 65010, "insideCidr": "169.254.10.0/30"}),
+                   "staticPrefixes": ["172.31.0.0/16"], "insideCidr": "169.254.10.0/30"}),
         )
         .await;
     let vpn = h
@@ -113,11 +113,9 @@ async fn aws_clusters_run_on_the_local_provider_and_unimplemented_capabilities_s
             MIN,
         )
         .await;
-    // The local provider implements static VPN connections (crates/server/tests/vpn.rs),
-    // not BGP routing yet, and says so.
     assert_eq!(
         s(&vpn, "statusReason"),
-        "the local provider does not implement BGP routing for VPN connections yet: create the connection with staticPrefixes"
+        "the local provider does not implement VPN connections yet"
     );
     assert!(!vpn.to_string().contains("TopSecret_42"), "{vpn}");
 
@@ -138,7 +136,7 @@ async fn aws_clusters_run_on_the_local_provider_and_unimplemented_capabilities_s
         "{az}"
     );
 
-    // Nothing was made for the VPN, so it goes; the attachment holds the local
+    // Nothing was made for the VPN, so it goes at once; the attachment holds the local
     // provider's finalizer and goes once it is released (nothing was attached); then the
     // cluster goes with its network.
     let (code, body) = h
@@ -147,7 +145,7 @@ async fn aws_clusters_run_on_the_local_provider_and_unimplemented_capabilities_s
             s(&vpn, "id")
         ))
         .await;
-    assert!(code == 204 || code == 202, "DELETE vpn: {code} {body}");
+    assert_eq!(code, 204, "DELETE vpn: {body}");
     let tgw_path = format!(
         "/clusters/{cid}/transit-gateway-attachments/{}",
         s(&tgw, "id")

@@ -21,7 +21,6 @@ mod rule_shares;
 mod sg;
 mod tgw;
 mod vpc;
-pub mod vpn;
 
 pub use dns::{LINK_LOCAL_DNS, PUBLIC_DNS};
 pub use privatelink::{DNS_DOMAIN, state as endpoint_state};
@@ -57,7 +56,6 @@ pub struct Engine {
     lock: tokio::sync::Mutex<()>,
     token: crate::token::OperatorToken,
     rt: std::sync::Mutex<privatelink::Runtime>,
-    vpn_monitor: std::sync::Mutex<vpn::Monitor>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -92,15 +90,10 @@ impl Engine {
             lock: tokio::sync::Mutex::new(()),
             token,
             rt: std::sync::Mutex::new(privatelink::Runtime::default()),
-            vpn_monitor: std::sync::Mutex::new(vpn::Monitor::default()),
         };
         engine.reconcile().await?;
         engine.restore_privatelink().await?;
         engine.restore_dns().await?;
-        let monitor = engine.start_vpn_monitor();
-        if let Ok(mut m) = engine.vpn_monitor.lock() {
-            *m = monitor;
-        }
         Ok(engine)
     }
 

@@ -23,7 +23,6 @@ impl Engine {
                         .bytes()
                         .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
             })
-            || super::vpn::is_vpn_name(&self.prefix, ns)
     }
 
     /// Level-triggered: read every row, look at the kernel, act. Idempotent.
@@ -44,7 +43,6 @@ impl Engine {
                 .iter()
                 .map(|t| self.tgw_namespace(&t.id)),
         );
-        known.extend(self.vpn_namespaces().await?);
         known.insert(self.internet_namespace());
         let orphans: Vec<String> = kernel::namespaces_under(&self.prefix)
             .into_iter()
@@ -120,7 +118,6 @@ impl Engine {
             }
         }
         relinked.extend(self.reconcile_tgws(&rebuilt).await?);
-        relinked.extend(self.reconcile_vpn().await?);
         for vpc in &relinked {
             self.apply_routes(Some(vpc), None).await?;
         }

@@ -571,13 +571,11 @@ impl Engine {
             })
         } else if target.starts_with("tgw-") {
             self.tgw_hop(vpc_id, target).await
-        } else if target.starts_with("vgw-") {
-            self.vgw_hop(vpc_id, target).await
         } else {
             Err(Error::invalid(
                 "targetId",
                 format!(
-                    "{target:?} is not a route target: use an internet gateway (igw-…), a NAT gateway (nat-…), a peering connection (pcx-…), a transit gateway (tgw-…) or a VPN gateway (vgw-…); local routes are implicit"
+                    "{target:?} is not a route target: use an internet gateway (igw-…), a NAT gateway (nat-…), a peering connection (pcx-…) or a transit gateway (tgw-…); local routes are implicit"
                 ),
             ))
         }
